@@ -1,0 +1,1 @@
+"""Parley: multi-agent role-play simulations of negotiations."""

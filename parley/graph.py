@@ -1,0 +1,81 @@
+"""Who can speak to whom, and how much they trust each other: a directed networkx graph."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from parley.world import World
+
+
+class RelationshipGraph:
+    """Directed edges carry `trust` (-1..1), `influence` (0..1) and whether the channel is `open`."""
+
+    def __init__(self, world: World) -> None:
+        self.g = nx.DiGraph()
+        self.g.add_nodes_from(world.actor_ids())
+        for e in world.edges:
+            self.g.add_edge(e.source, e.target, trust=e.trust, influence=e.influence, open=e.open)
+        self.present: set[str] = set(world.actor_ids())
+
+    # -- reading ----------------------------------------------------------------------------
+    def trust(self, a: str, b: str) -> float:
+        return self.g.edges[a, b]["trust"] if self.g.has_edge(a, b) else 0.0
+
+    def influence(self, a: str, b: str) -> float:
+        return self.g.edges[a, b]["influence"] if self.g.has_edge(a, b) else 0.0
+
+    def is_open(self, a: str, b: str) -> bool:
+        return self.g.has_edge(a, b) and self.g.edges[a, b]["open"] and a in self.present and b in self.present
+
+    def channels(self, actor: str) -> list[dict]:
+        """The actor's own view: its outgoing channels and the trust both ways."""
+        return [
+            {
+                "to": b,
+                "open": self.is_open(actor, b),
+                "trust": round(self.trust(actor, b), 4),
+                "trust_back": round(self.trust(b, actor), 4),
+            }
+            for b in self.g.successors(actor)
+        ]
+
+    def mean_trust(self) -> float:
+        values = [d["trust"] for _, _, d in self.g.edges(data=True)]
+        return sum(values) / len(values) if values else 0.0
+
+    def route(self, source: str, target: str) -> list[str] | None:
+        """The direct channel if open, else the most trusted open path (cost 1 - trust per hop)."""
+        if source not in self.present or target not in self.present:
+            return None
+        if self.is_open(source, target):
+            return [source, target]
+        view = nx.subgraph_view(
+            self.g, filter_node=lambda n: n in self.present, filter_edge=lambda a, b: self.g.edges[a, b]["open"]
+        )
+        try:
+            return nx.dijkstra_path(view, source, target, weight=lambda a, b, d: 1.0 - d["trust"] + 1e-6)
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            return None
+
+    # -- changing ---------------------------------------------------------------------------
+    def _ensure(self, a: str, b: str) -> None:
+        if not self.g.has_edge(a, b):
+            self.g.add_edge(a, b, trust=0.0, influence=0.0, open=False)
+
+    def adjust_trust(self, a: str, b: str, delta: float) -> tuple[float, float]:
+        """Change a's trust in b, kept within -1..1; returns (before, after)."""
+        self._ensure(a, b)
+        before = self.g.edges[a, b]["trust"]
+        after = round(min(1.0, max(-1.0, before + delta)), 6)
+        self.g.edges[a, b]["trust"] = after
+        return before, after
+
+    def set_open(self, a: str, b: str, is_open: bool) -> bool:
+        """Open or close a's channel to b; returns whether anything changed."""
+        self._ensure(a, b)
+        changed = self.g.edges[a, b]["open"] != is_open
+        self.g.edges[a, b]["open"] = is_open
+        return changed
+
+    def leave(self, actor: str) -> None:
+        self.present.discard(actor)

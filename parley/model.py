@@ -1,0 +1,352 @@
+"""The negotiation as a Mesa model: one `step()` is one round of simultaneous moves.
+
+Every actor observes the same table and decides; then the engine resolves all moves in a fixed
+order (walkouts, channels, responses, messages, proposals), checks the decision rule, records
+the round and checks whether the negotiation has ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import mesa
+
+from parley.actions import Channel, Counter, Message, Move, Pass, Propose, Respond, WalkOut
+from parley.agents import ActorAgent
+from parley.decision import DecisionRule
+from parley.graph import RelationshipGraph
+from parley.issue_space import IssueSpace
+from parley.outcome import Outcome, settle
+from parley.policy import Observation, Policy
+from parley.reporters import AGENT_REPORTERS, MODEL_REPORTERS
+from parley.scenario import Scenario
+from parley.table import Proposal, Table
+
+EventSink = Callable[[dict], None]
+
+
+class NegotiationModel(mesa.Model):
+    def __init__(
+        self,
+        scenario: Scenario,
+        policies: dict[str, Policy],
+        seed: int,
+        emit: EventSink | None = None,
+        max_rounds: int | None = None,
+        space: IssueSpace | None = None,
+    ) -> None:
+        super().__init__(rng=seed)
+        self.setting = scenario
+        self.world = scenario.world
+        self.space = space or IssueSpace.build(scenario.world, scenario.personas)
+        self.graph = RelationshipGraph(self.world)
+        self.table = Table()
+        self.rule = DecisionRule.of(self.world)
+        self.max_rounds = max_rounds or self.world.protocol.max_rounds
+        self.round = 0
+        self.seq = 0
+        self.events: list[dict] = []
+        self._emit = emit
+        self.outcome: Outcome | None = None
+        self.deal: Proposal | None = None
+        self.walked_out: list[str] = []
+        self._stalled_for = 0
+        self._last_signature: tuple = ()
+        self.by_actor: dict[str, ActorAgent] = {}
+        for actor in self.world.actor_ids():
+            self.by_actor[actor] = ActorAgent(self, actor, scenario.personas[actor], policies[actor])
+        self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS, agent_reporters=AGENT_REPORTERS)
+
+    # -- the protocol -----------------------------------------------------------------------
+    def step(self) -> None:
+        self.round += 1
+        self.emit("round_started")
+        self.agents.do("step")  # everyone observes the same table, then decides
+        moves = {a: self.by_actor[a].move for a in self.world.actor_ids()}
+        for agent in self.agents:
+            agent.inbox = []
+        self.resolve(moves)
+        self.datacollector.collect(self)
+        self.emit("round_ended", **self.round_measures())
+        self.check_for_end()
+
+    def resolve(self, moves: dict[str, Move]) -> None:
+        """Apply every valid action, phase by phase; a deal ends the round before new proposals."""
+        valid = {actor: self.valid_actions(actor, move) for actor, move in moves.items()}
+        for phase in (WalkOut, Channel, (Respond, Counter), "deal?", Message, (Propose, Counter)):
+            if phase == "deal?":
+                self.check_for_deal()
+                continue
+            if self.deal is not None and phase == (Propose, Counter):
+                break
+            for actor, actions in valid.items():
+                for action in actions:
+                    if isinstance(action, phase):
+                        self.apply(actor, action, phase)
+
+    def apply(self, actor: str, action, phase) -> None:  # noqa: ANN001
+        if isinstance(action, WalkOut):
+            self.walk_out(actor, action.reason)
+        elif isinstance(action, Channel):
+            self.set_channel(actor, action)
+        elif isinstance(action, Respond):
+            self.respond(actor, action.proposal, action.accept, action.reason)
+        elif isinstance(action, Counter) and phase == (Respond, Counter):
+            self.respond(actor, action.proposal, False, action.reason, countered=True)
+        elif isinstance(action, Counter):
+            self.propose(actor, action.package, action.to, action.text, counter_to=action.proposal)
+        elif isinstance(action, Message):
+            self.send(actor, action)
+        elif isinstance(action, Propose):
+            self.propose(actor, action.package, action.to, action.text)
+
+    # -- checking moves ---------------------------------------------------------------------
+    def valid_actions(self, actor: str, move: Move) -> list:
+        out = []
+        proposed = 0
+        for action in move.actions:
+            if isinstance(action, Pass):
+                self.emit("pass", actor=actor, reason=action.reason)
+                continue
+            problem = self.problem_with(actor, action)
+            if problem is None and isinstance(action, (Propose, Counter)):
+                proposed += 1
+                if proposed > self.world.protocol.max_proposals_per_round:
+                    problem = f"at most {self.world.protocol.max_proposals_per_round} proposal(s) per round"
+            if problem:
+                self.emit("invalid_action", actor=actor, action=action.model_dump(), error=problem)
+            else:
+                out.append(action)
+        return out
+
+    def problem_with(self, actor: str, action) -> str | None:  # noqa: ANN001
+        actors = self.world.actor_ids()
+        if isinstance(action, (Propose, Counter)):
+            problem = self.package_problem(action.package)
+            if problem:
+                return problem
+        targets = (
+            action.to
+            if isinstance(action, (Propose, Counter, Message))
+            else [action.to]
+            if isinstance(action, Channel)
+            else []
+        )
+        for t in targets:
+            if t not in actors:
+                return f"unknown actor '{t}'"
+            if t == actor:
+                return "an actor cannot address itself"
+        if isinstance(action, (Respond, Counter)):
+            p = self.table.get(action.proposal)
+            if p is None:
+                return f"no proposal '{action.proposal}'"
+            if actor not in p.recipients:
+                return f"proposal '{p.id}' was not addressed to {actor}"
+            if p.status != "open":
+                return f"proposal '{p.id}' is {p.status}"
+            if actor in p.accepted_by or actor in p.rejected_by:
+                return f"{actor} has already answered proposal '{p.id}'"
+        return None
+
+    def package_problem(self, package: dict[str, str]) -> str | None:
+        for issue in self.world.issues:
+            if issue.id not in package:
+                return f"the package has no option for issue '{issue.id}'"
+            if package[issue.id] not in issue.option_ids():
+                return f"issue '{issue.id}' has no option '{package[issue.id]}'"
+        extra = [k for k in package if k not in self.space.issues]
+        return f"unknown issue '{extra[0]}'" if extra else None
+
+    # -- resolving moves --------------------------------------------------------------------
+    def walk_out(self, actor: str, reason: str) -> None:
+        self.graph.leave(actor)
+        self.walked_out.append(actor)
+        self.emit("walkout", actor=actor, reason=reason)
+        for other in self.world.actor_ids():
+            if other != actor:
+                self.trust_change(other, actor, self.world.trust_rules.walkout, "walkout")
+
+    def set_channel(self, actor: str, action: Channel) -> None:
+        if self.graph.set_open(actor, action.to, action.open):
+            self.emit("channel", actor=actor, to=action.to, open=action.open, reason=action.reason)
+            if not action.open:
+                self.trust_change(action.to, actor, self.world.trust_rules.channel_closed, "channel_closed")
+
+    def respond(self, actor: str, proposal_id: str, accept: bool, reason: str, countered: bool = False) -> None:
+        p = self.table.proposals[proposal_id]
+        (p.accepted_by if accept else p.rejected_by).append(actor)
+        self.emit("response", actor=actor, proposal=p.id, accept=accept, reason=reason, countered=countered)
+        notice = {
+            "kind": "response",
+            "round": self.round,
+            "from": actor,
+            "proposal": p.id,
+            "accept": accept,
+            "reason": reason,
+        }
+        for other in {p.proposer, *p.recipients} - {actor}:
+            self.by_actor[other].receive(notice)
+        rules = self.world.trust_rules
+        self.trust_change(
+            p.proposer,
+            actor,
+            rules.proposal_accepted if accept else rules.proposal_rejected,
+            "accepted" if accept else "rejected",
+        )
+        if not accept and not self.rule.can_still_pass(p.rejected_by, self.graph.present):
+            p.status = "dead"
+            self.emit("proposal_dead", proposal=p.id, reason=f"rejected by {actor}")
+
+    def send(self, actor: str, message: Message) -> None:
+        for target in message.to:
+            path = self.deliver(actor, target, "message", {"kind": message.kind})
+            if path is None:
+                continue
+            self.by_actor[target].receive(
+                {
+                    "kind": "message",
+                    "round": self.round,
+                    "from": actor,
+                    "message_kind": message.kind,
+                    "text": message.text,
+                    "path": path,
+                }
+            )
+            rules = self.world.trust_rules
+            listener = self.setting.personas[target].traits
+            delta = {
+                "threat": rules.threat,
+                "flattery": rules.flattery * listener.level("flattery_susceptibility"),
+                "concession": rules.concession_signal,
+            }.get(message.kind, 0.0)
+            if delta:
+                self.trust_change(target, actor, delta, message.kind)
+        self.emit("message", actor=actor, kind=message.kind, to=list(message.to), text=message.text)
+
+    def propose(
+        self, actor: str, package: dict[str, str], to: list[str], text: str, counter_to: str | None = None
+    ) -> None:
+        package = {i: package[i] for i in self.space.issues}
+        recipients = sorted(set(to), key=self.world.actor_ids().index)
+        for old in self.table.open_by(actor):
+            if old.package == package and old.recipients == recipients and counter_to is None:
+                self.emit("proposal_reaffirmed", actor=actor, proposal=old.id, text=text)
+                return
+        for old in self.table.open_by(actor):
+            old.status = "superseded"
+        p = Proposal(self.table.next_id(), self.round, actor, package, recipients, counter_to, accepted_by=[actor])
+        self.table.add(p)
+        self.emit(
+            "proposal", actor=actor, proposal=p.id, package=package, to=recipients, counter_to=counter_to, text=text
+        )
+        utilities = self.utilities_of(package)
+        for target in recipients:
+            path = self.deliver(actor, target, "proposal", {"proposal": p.id})
+            if path is not None:
+                self.by_actor[target].receive(
+                    {
+                        "kind": "proposal",
+                        "round": self.round,
+                        "from": actor,
+                        "proposal": p.id,
+                        "text": text,
+                        "path": path,
+                    }
+                )
+                self.by_actor[target].note_offer(utilities[target])
+
+    def deliver(self, source: str, target: str, what: str, detail: dict) -> list[str] | None:
+        """Route over open channels; log every hop, or that nothing could get through."""
+        path = self.graph.route(source, target)
+        if path is None:
+            self.emit("undeliverable", actor=source, to=target, what=what, **detail)
+        elif len(path) > 2:
+            self.emit("mediated", actor=source, to=target, what=what, path=path, **detail)
+        return path
+
+    def trust_change(self, feeler: str, cause: str, delta: float, why: str) -> None:
+        if delta == 0:
+            return
+        before, after = self.graph.adjust_trust(feeler, cause, delta)
+        if before != after:
+            self.emit("trust", actor=feeler, toward=cause, before=before, after=after, cause=why)
+
+    # -- ending -----------------------------------------------------------------------------
+    def utilities_of(self, package: dict[str, str]) -> dict[str, float]:
+        u = self.space.utilities(self.space.encode(package))
+        return {a: round(float(x), 6) for a, x in zip(self.space.actors, u, strict=True)}
+
+    def check_for_deal(self) -> None:
+        if self.deal is not None:
+            return
+        for p in self.table.open():
+            if self.rule.passes(p.accepted_by, self.utilities_of(p.package)):
+                p.status = "passed"
+                self.deal = p
+                self.emit("deal", proposal=p.id, package=p.package, accepted_by=list(p.accepted_by))
+                return
+
+    def check_for_end(self) -> None:
+        status = None
+        if self.deal is not None:
+            status = "converged"
+        elif (
+            any(a in self.walked_out for a in self.rule.required())
+            or len(set(self.rule.voters) & self.graph.present) < self.rule.quorum
+        ):
+            status = "breakdown"
+        else:
+            signature = self.table.signature()
+            self._stalled_for = self._stalled_for + 1 if signature == self._last_signature else 0
+            self._last_signature = signature
+            if self._stalled_for >= self.world.protocol.stall_patience:
+                status = "stalled"
+            elif self.round >= self.max_rounds:
+                status = "max_rounds"
+        if status:
+            self.finish(status)
+
+    def finish(self, status: str) -> None:
+        self.running = False
+        self.outcome = settle(self, status)
+        self.emit("outcome", **self.outcome.as_event())
+
+    def run(self) -> Outcome:
+        while self.running:
+            self.step()
+        assert self.outcome is not None
+        return self.outcome
+
+    # -- what actors see ---------------------------------------------------------------------
+    def observation_for(self, actor: str) -> Observation:
+        visible = [p.view() for p in self.table.proposals.values() if actor == p.proposer or actor in p.recipients]
+        return Observation(
+            round=self.round,
+            max_rounds=self.max_rounds,
+            actor=actor,
+            persona=self.setting.personas[actor],
+            world=self.world,
+            present=[a for a in self.world.actor_ids() if a in self.graph.present],
+            required=list(self.rule.required()),
+            table=visible,
+            inbox=list(self.by_actor[actor].inbox),
+            channels=self.graph.channels(actor),
+            influence_on_me={b: self.graph.influence(b, actor) for b in self.world.actor_ids() if b != actor},
+        )
+
+    def round_measures(self) -> dict:
+        row = {k: values[-1] for k, values in self.datacollector.model_vars.items()}
+        best = {
+            a.actor: (None if a.best_offer_utility is None else round(a.best_offer_utility, 6)) for a in self.agents
+        }
+        return {k: (round(float(v), 6) if isinstance(v, float) else v) for k, v in row.items()} | {
+            "best_offer_utility": best
+        }
+
+    def emit(self, type_: str, **fields) -> None:  # noqa: ANN003
+        self.seq += 1
+        event = {"seq": self.seq, "round": self.round, "type": type_, **fields}
+        self.events.append(event)
+        if self._emit is not None:
+            self._emit(event)

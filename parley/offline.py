@@ -1,0 +1,391 @@
+"""The offline default: a deterministic, persona-driven negotiation strategy that needs no network.
+
+Each actor
+- concedes from its ideal toward its reservation (no deal, or the world's minimum for it) along a
+  time curve set by `patience`, held back by `reciprocity` until others concede visibly too;
+- proposes the package that maximises its own utility among those it predicts the required parties
+  accept, from beliefs about their preferences (their public cards plus seeded noise) that sharpen
+  with what they propose, accept and reject; when none is predicted acceptable, the most
+  acceptable package it can still live with;
+- never accepts a package that crosses its red lines or falls below its reservation;
+- flatters, threatens, signals concessions, opens channels and walks out as its traits say;
+- speaks through the world's Jinja2 templates.
+
+All randomness comes from one generator per actor, seeded from the run seed and the actor's
+position, so a run does not depend on the order in which actors decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parley.actions import Channel, Counter, Message, Move, Pass, Propose, Respond, WalkOut
+from parley.issue_space import NEG, IssueSpace
+from parley.persona import Persona
+from parley.policy import Observation
+from parley.scenario import Scenario
+from parley.speech import Templates
+
+BELIEF_NOISE = 0.2  # spread of the seeded error in what an actor believes of others' option values
+LEARNING_RATE = 0.3
+CANDIDATE_WEIGHTINGS = 160
+
+
+@dataclass
+class Memory:
+    """What the strategy has learned so far about the others."""
+
+    first_offer: dict[str, float] = field(default_factory=dict)  # my utility of j's first proposal
+    last_offer: dict[str, float] = field(default_factory=dict)  # ... and of j's latest one
+    floors: dict[str, float] = field(default_factory=dict)  # predicted utility j needs to accept
+    threats: list[int] = field(default_factory=list)  # rounds in which I was threatened
+    frustration: int = 0
+    best_received: float = 0.0
+    last_aspiration: float | None = None
+    flattered: set[str] = field(default_factory=set)
+
+
+class OfflineStrategy:
+    def __init__(self, actor: str, scenario: Scenario, space: IssueSpace, templates: Templates, seed: int) -> None:
+        self.actor = actor
+        self.space = space
+        self.scenario = scenario
+        self.templates = templates
+        self.persona: Persona = scenario.personas[actor]
+        self.me = space.index(actor)
+        self.rng = np.random.default_rng([seed, self.me])
+        self.traits = self.persona.traits
+        self.memory = Memory()
+        self.names = {a: scenario.personas[a].name for a in space.actors}
+        self.beliefs = self._initial_beliefs()
+        self.mask = self._known_red_lines()
+        self.reservation = max(self.persona.no_deal.value, scenario.world.protocol.min_utility.get(actor, 0.0)) + 0.01
+        own = np.where(space.allowed[self.me], space.values[self.me], NEG)
+        self.ideal_utility = float(own.max(axis=1).sum())
+        w = self.rng.gamma(0.6, size=(CANDIDATE_WEIGHTINGS, len(space.actors)))
+        w *= self.rng.choice([0.25, 0.5, 1.0, 2.0, 4.0], size=(CANDIDATE_WEIGHTINGS, 1)) / np.maximum(
+            w.sum(axis=1, keepdims=True), 1e-9
+        )
+        w[:, self.me] = 1.0
+        w[0] = 0.0
+        w[0, self.me] = 1.0
+        self.weightings = w
+
+    # -- beliefs ----------------------------------------------------------------------------
+    def _initial_beliefs(self) -> np.ndarray:
+        """Others' value tables as this actor believes them: public cards blurred by seeded noise."""
+        s = self.space
+        weights = s.weights * np.exp(self.rng.normal(0.0, 0.3, size=s.weights.shape))
+        weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+        scores = np.clip(s.scores + self.rng.normal(0.0, BELIEF_NOISE, size=s.scores.shape), 0.0, 1.0)
+        beliefs = np.where(s.values > NEG / 2, weights[:, :, None] * scores, NEG)
+        beliefs[self.me] = s.values[self.me]
+        self._no_deal_guess = np.clip(s.no_deal + self.rng.normal(0.0, 0.05, size=s.no_deal.shape), 0.0, 1.0)
+        self._no_deal_guess[self.me] = s.no_deal[self.me]
+        return beliefs
+
+    def _known_red_lines(self) -> np.ndarray:
+        """Options ruled out by my red lines and by the public red lines of everyone else."""
+        s = self.space
+        mask = s.feasible_mask([self.me])
+        for a, actor in enumerate(s.actors):
+            if a == self.me:
+                continue
+            for line in self.scenario.personas[actor].red_lines:
+                if line.public:
+                    i = s.issues.index(line.issue)
+                    for opt in line.excludes:
+                        mask[i, s.options[i].index(opt)] = False
+        return mask
+
+    def learn(self, obs: Observation) -> None:
+        s = self.space
+        by_id = {p["id"]: p for p in obs.table}
+        for item in obs.inbox:
+            j = item["from"]
+            if j == self.actor:
+                continue
+            a = s.index(j)
+            if item["kind"] == "proposal":
+                p = by_id[item["proposal"]]
+                pkg = s.encode(p["package"])
+                self._pull(a, pkg, LEARNING_RATE)
+                mine = float(s.utilities(pkg)[self.me])
+                self.memory.first_offer.setdefault(j, mine)
+                self.memory.last_offer[j] = mine
+                self.memory.best_received = max(self.memory.best_received, mine)
+                self.memory.floors[j] = min(self.memory.floors.get(j, 1.0), self.believed_utility(a, pkg))
+            elif item["kind"] == "response" and item["proposal"] in by_id:
+                pkg = s.encode(by_id[item["proposal"]]["package"])
+                believed = self.believed_utility(a, pkg)
+                if item["accept"]:
+                    self._pull(a, pkg, LEARNING_RATE / 2)
+                    self.memory.floors[j] = min(self.memory.floors.get(j, believed), believed)
+                else:
+                    self._pull(a, pkg, -LEARNING_RATE / 2)
+                    self.memory.floors[j] = max(self.memory.floors.get(j, 0.0), believed + 0.02)
+            elif item["kind"] == "message" and item["message_kind"] == "threat":
+                self.memory.threats.append(obs.round)
+            elif item["kind"] == "message" and item["message_kind"] == "flattery":
+                self.memory.flattered.add(j)
+
+    def _pull(self, actor: int, package: np.ndarray, rate: float) -> None:
+        """Move my belief of how `actor` values the options in `package` up (rate > 0) or down."""
+        issues = np.arange(len(self.space.issues))
+        w = np.maximum(self.beliefs[actor].max(axis=1), 1e-3)  # the weight I believe the issue has
+        current = self.beliefs[actor, issues, package]
+        target = w if rate > 0 else np.zeros_like(w)
+        self.beliefs[actor, issues, package] = current + abs(rate) * (target - current)
+
+    def believed_utility(self, actor: int, package: np.ndarray) -> float:
+        return float(self.space.utilities(package, self.beliefs)[actor])
+
+    # -- concession -------------------------------------------------------------------------
+    def aspiration(self, obs: Observation) -> float:
+        """The least I want now: from my ideal toward my reservation, at my persona's pace."""
+        t = min(1.0, obs.round / max(obs.max_rounds, 1))
+        patience = self.traits.level("patience", 0.5)
+        beta = 2.0 ** (2.0 - 4.0 * patience)  # impatient: concedes early; patient: holds, then moves late
+        by_time = t ** (1.0 / beta)
+        span = max(self.ideal_utility - self.reservation, 1e-9)
+        seen = [(self.memory.last_offer[j] - self.memory.first_offer[j]) / span for j in self.memory.last_offer]
+        by_others = float(np.clip(np.mean(seen), 0.0, 1.0)) if seen else 0.0
+        r = self.traits.level("reciprocity", 0.0)
+        conceded = (1 - r) * by_time + r * min(by_time, by_others + 0.15 * by_time)
+        hardening = 0.02 * r * min(self.recent_threats(obs), 3)
+        level = self.ideal_utility - span * conceded + hardening
+        return float(np.clip(level, self.reservation, self.ideal_utility))
+
+    def recent_threats(self, obs: Observation) -> int:
+        return len([r for r in self.memory.threats if r >= obs.round - 3])
+
+    def acceptance_threshold(self, obs: Observation, proposal: dict, aspiration: float) -> float:
+        trust = {c["to"]: c["trust"] for c in obs.channels}
+        bonus = 0.04 * trust.get(proposal["proposer"], 0.0)
+        for endorser in proposal["accepted_by"]:
+            if endorser not in (self.actor, proposal["proposer"]):
+                bonus += 0.05 * obs.influence_on_me.get(endorser, 0.0) * max(trust.get(endorser, 0.0), 0.0)
+        return max(self.reservation, aspiration - bonus)
+
+    # -- choosing a package -----------------------------------------------------------------
+    def predicted_floors(self, obs: Observation, others: list[int]) -> np.ndarray:
+        """What I predict each other party needs: its believed no deal, raised by what it rejected."""
+        t = min(1.0, obs.round / max(obs.max_rounds, 1))
+        out = []
+        for a in others:
+            guess = self._no_deal_guess[a] + 0.15 * (1 - t)
+            learned = self.memory.floors.get(self.space.actors[a])
+            out.append(max(guess, learned * (1 - 0.05 * t)) if learned is not None else guess)
+        return np.array(out)
+
+    def choose_package(self, obs: Observation, aspiration: float) -> np.ndarray:
+        s = self.space
+        others = [s.index(a) for a in obs.required if a != self.actor and a in obs.present]
+        mask = self.mask
+        candidates = np.unique(s.weighted_best(self.weightings, mask, self.beliefs), axis=0)
+        best = self._pick(candidates, others, self.predicted_floors(obs, others), aspiration)
+        for _ in range(len(s.issues)):  # polish with single-issue changes while they help
+            pool = np.vstack([best[None], s.neighbours(best, mask)])
+            better = self._pick(pool, others, self.predicted_floors(obs, others), aspiration)
+            if np.array_equal(better, best):
+                break
+            best = better
+        return best
+
+    def _pick(self, packages: np.ndarray, others: list[int], floors: np.ndarray, aspiration: float) -> np.ndarray:
+        """Max own utility among packages predicted acceptable; else the most acceptable one I can live with."""
+        mine = self.space.utilities(packages)[:, self.me]
+        theirs = self.space.utilities(packages, self.beliefs)[:, others] if others else np.zeros((len(packages), 0))
+        slack = (theirs - floors).min(axis=1) if others else np.ones(len(packages))
+        livable = mine >= aspiration - 1e-9
+        if not livable.any():
+            livable = mine >= mine.max() - 1e-9
+        accepted = livable & (slack >= 0)
+        if accepted.any():
+            key = np.where(accepted, mine + 1e-6 * slack, -np.inf)
+        else:
+            key = np.where(livable, slack + 1e-6 * mine, -np.inf)
+        return packages[int(np.argmax(key))]
+
+    # -- deciding ---------------------------------------------------------------------------
+    def decide(self, obs: Observation) -> Move:
+        self.learn(obs)
+        aspiration = self.aspiration(obs)
+        actions: list = []
+        actions += self.channels(obs)
+        walkout = self.maybe_walk_out(obs)
+        if walkout:
+            return Move(actions=[walkout])
+        responses, rejected = self.responses(obs, aspiration)
+        actions += responses
+        actions += self.proposal(obs, aspiration, rejected)
+        actions += self.messages(obs, aspiration, rejected)
+        self.memory.last_aspiration = aspiration
+        return Move(actions=actions or [Pass(reason="nothing to add this round")])
+
+    def responses(self, obs: Observation, aspiration: float) -> tuple[list, list[dict]]:
+        out, rejected = [], []
+        for p in obs.table:
+            if p["status"] != "open" or self.actor not in p["recipients"]:
+                continue
+            if self.actor in p["accepted_by"] or self.actor in p["rejected_by"]:
+                continue
+            pkg = self.space.encode(p["package"])
+            mine = float(self.space.utilities(pkg)[self.me])
+            crossed = self.crossed_red_line(p["package"])
+            accept = crossed is None and mine >= self.acceptance_threshold(obs, p, aspiration)
+            reason = self.say(
+                "accept.j2" if accept else "reject.j2",
+                obs,
+                to=[p["proposer"]],
+                package=p["package"],
+                red_line=crossed,
+                utility=mine,
+                aspiration=aspiration,
+            )
+            if accept:
+                out.append(Respond(proposal=p["id"], accept=True, reason=reason))
+            else:
+                rejected.append({**p, "reason": reason})
+        return out, rejected
+
+    def crossed_red_line(self, package: dict[str, str]):  # noqa: ANN201
+        for line in self.persona.red_lines:
+            if package[line.issue] in line.excludes:
+                return line
+        return None
+
+    def proposal(self, obs: Observation, aspiration: float, rejected: list[dict]) -> list:
+        recipients = [a for a in obs.present if a != self.actor]
+        if not recipients:
+            return []
+        package = self.space.decode(self.choose_package(obs, aspiration))
+        text = self.say("propose.j2", obs, to=recipients, package=package, aspiration=aspiration)
+        if rejected:
+            target = rejected[-1]
+            out: list = [Respond(proposal=p["id"], accept=False, reason=p["reason"]) for p in rejected[:-1]]
+            return [
+                *out,
+                Counter(proposal=target["id"], package=package, to=recipients, reason=target["reason"], text=text),
+            ]
+        return [Propose(package=package, to=recipients, text=text)]
+
+    def messages(self, obs: Observation, aspiration: float, rejected: list[dict]) -> list:
+        out: list = []
+        s = self.scenario.personas
+        flatterer = self.traits.level("flattery_use")
+        if flatterer > 0.3:
+            marks = [a for a in obs.present if a != self.actor and s[a].traits.level("flattery_susceptibility") >= 0.6]
+            if marks and self.rng.random() < flatterer * 0.6:
+                out.append(Message(kind="flattery", to=marks, text=self.say("flattery.j2", obs, to=marks)))
+        assertive = self.traits.level("assertiveness")
+        if rejected and assertive > 0.3 and self.rng.random() < assertive * 0.5:
+            target = [rejected[-1]["proposer"]]
+            out.append(Message(kind="threat", to=target, text=self.say("threat.j2", obs, to=target)))
+        last = self.memory.last_aspiration
+        if last is not None and last - aspiration > 0.02:
+            to = [a for a in obs.required if a != self.actor and a in obs.present]
+            if to:
+                out.append(
+                    Message(kind="concession", to=to, text=self.say("concession.j2", obs, to=to, aspiration=aspiration))
+                )
+        return out
+
+    def channels(self, obs: Observation) -> list:
+        out = []
+        openness = self.traits.level("openness", 0.5)
+        needed = set(obs.required) | {p["proposer"] for p in obs.table}
+        for c in obs.channels:
+            if c["to"] not in obs.present:
+                continue
+            if not c["open"] and c["to"] in needed and c["trust"] > -0.8 and self.rng.random() < openness * 0.5:
+                out.append(
+                    Channel(to=c["to"], open=True, reason=self.say("channel.j2", obs, to=[c["to"]], opening=True))
+                )
+            elif c["open"] and c["trust"] < -0.7 and self.recent_threats(obs) and self.rng.random() < 0.3:
+                out.append(
+                    Channel(to=c["to"], open=False, reason=self.say("channel.j2", obs, to=[c["to"]], opening=False))
+                )
+        return out
+
+    def maybe_walk_out(self, obs: Observation) -> WalkOut | None:
+        propensity = self.traits.level("walkout_propensity")
+        stuck = self.memory.best_received < self.reservation - 0.05 and obs.round > 2
+        self.memory.frustration = self.memory.frustration + 1 if stuck or self.recent_threats(obs) > 2 else 0
+        patience = 3 + round((1 - propensity) * 10)
+        if propensity > 0.2 and self.memory.frustration >= patience and self.rng.random() < propensity:
+            return WalkOut(reason=self.say("walkout.j2", obs, to=[]))
+        return None
+
+    # -- speaking ---------------------------------------------------------------------------
+    TEMPLATES = (
+        "propose.j2",
+        "accept.j2",
+        "reject.j2",
+        "threat.j2",
+        "flattery.j2",
+        "concession.j2",
+        "channel.j2",
+        "walkout.j2",
+    )
+
+    def rehearse(self) -> None:
+        """Render every template this persona may use once, so a broken one fails before the run."""
+        obs_round = 1
+        others = [a for a in self.space.actors if a != self.actor]
+        ideal = self.space.decode(self.space.ideal(self.me))
+        line = self.persona.red_lines[0] if self.persona.red_lines else None
+        for name in self.TEMPLATES:
+            for red_line in (None, line) if name == "reject.j2" else (None,):
+                for opening in (True, False):
+                    context = {
+                        "me": self.persona,
+                        "round": obs_round,
+                        "to": [self.names[a] for a in others],
+                        "package": self.describe(ideal),
+                    }
+                    extra = {
+                        "red_line": red_line,
+                        "utility": self.ideal_utility,
+                        "aspiration": self.ideal_utility,
+                        "opening": opening,
+                    }
+                    self.templates.render(f"offline/{name}", **context, **extra)
+
+    def say(
+        self, template: str, obs: Observation, to: list[str], package: dict[str, str] | None = None, **extra: object
+    ) -> str:
+        context = {
+            "me": self.persona,
+            "round": obs.round,
+            "to": [self.names[a] for a in to],
+            "package": self.describe(package) if package else [],
+            "red_line": None,
+            "utility": None,
+            "aspiration": None,
+            "opening": None,
+            **extra,
+        }
+        return self.templates.render(f"offline/{template}", **context)
+
+    def describe(self, package: dict[str, str]) -> list[dict]:
+        """The package, issue by issue, with how it stands against my own ideal: most important first."""
+        s = self.space
+        pkg = s.encode(package)
+        out = []
+        for i, issue in enumerate(self.scenario.world.issues):
+            opt = issue.options[int(pkg[i])]
+            best = float(s.scores[self.me, i].max())
+            got = float(s.scores[self.me, i, pkg[i]])
+            out.append(
+                {
+                    "issue": issue.title,
+                    "option": opt.meaning,
+                    "weight": float(s.weights[self.me, i]),
+                    "loss": float(s.weights[self.me, i] * (best - got)),
+                    "ideal": got >= best - 1e-9,
+                }
+            )
+        return sorted(out, key=lambda d: -d["weight"])

@@ -1,0 +1,31 @@
+"""The one interface every policy (offline strategy, LLM persona, human) sits behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from parley.actions import Move
+from parley.persona import Persona
+from parley.world import World
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything one actor may see at the start of a round; built by the engine from the table."""
+
+    round: int
+    max_rounds: int
+    actor: str
+    persona: Persona
+    world: World
+    present: list[str]
+    required: list[str]
+    table: list[dict]  # proposals this actor made or received, with their responses so far
+    inbox: list[dict]  # what reached this actor last round: proposals, responses, messages
+    channels: list[dict]  # outgoing channels: to, open, trust, trust_back
+    influence_on_me: dict[str, float] = field(default_factory=dict)
+
+
+class Policy(Protocol):
+    def decide(self, observation: Observation) -> Move: ...

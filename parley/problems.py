@@ -1,0 +1,62 @@
+"""Problems found in user-supplied files, reported as one line each with file and field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one field of one file."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else self.file
+        return f"{where}: {self.message}"
+
+
+class InvalidInput(Exception):
+    """Raised when user files cannot be used; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would recognise it: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def field_path(loc: tuple[str | int, ...]) -> str:
+    """Turn a pydantic location like ('graph', 'edges', 3, 'to') into 'graph.edges[3].to'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def from_validation_error(file: str, error: ValidationError, prefix: str = "") -> list[Problem]:
+    problems = []
+    for err in error.errors():
+        loc = tuple(p for p in err["loc"] if p not in ("function-after", "tagged-union"))
+        field = field_path(loc)
+        if prefix:
+            field = f"{prefix}.{field}" if field else prefix
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        problems.append(Problem(file, field, msg))
+    return problems

@@ -1,0 +1,48 @@
+"""A run folder: manifest.json, an append-only events.jsonl flushed per event, and transcript.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO
+
+
+class RunLog:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=False)
+        self._events: IO[str] = (folder / "events.jsonl").open("a", encoding="utf-8")
+
+    @property
+    def events_path(self) -> Path:
+        return self.folder / "events.jsonl"
+
+    def write_manifest(self, manifest: dict) -> None:
+        (self.folder / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+
+    def append(self, event: dict) -> None:
+        """One JSON line per event, flushed at once so a killed run keeps everything it logged."""
+        self._events.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._events.flush()
+
+    def write_transcript(self, text: str) -> None:
+        (self.folder / "transcript.md").write_text(text, encoding="utf-8")
+
+    def close(self) -> None:
+        self._events.close()
+
+
+def read_events(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def unique_folder(runs_dir: Path, stem: str) -> Path:
+    folder = runs_dir / stem
+    n = 2
+    while folder.exists():
+        folder = runs_dir / f"{stem}-{n}"
+        n += 1
+    return folder

@@ -1,0 +1,58 @@
+"""Jinja2 templates from a world's prompts folder, rendered in a sandbox with strict undefined names.
+
+Templates are user data (a facilitator edits them), so errors name the template file and line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from parley.problems import InvalidInput, Problem, display_path
+
+
+class TemplateError(InvalidInput):
+    """A template that cannot be loaded or rendered; one problem naming the file."""
+
+
+class Templates:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(folder)),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            autoescape=False,
+        )
+        self.env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
+
+    def _where(self, name: str) -> str:
+        return display_path(self.folder / name)
+
+    def render(self, name: str, **context: Any) -> str:
+        try:
+            return self.env.get_template(name).render(**context).strip()
+        except jinja2.TemplateNotFound:
+            raise TemplateError([Problem(self._where(name), "", "template not found")]) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(
+                [Problem(self._where(name), f"line {exc.lineno}", exc.message or "syntax error")]
+            ) from None
+        except (jinja2.UndefinedError, jinja2.sandbox.SecurityError, TypeError, ValueError) as exc:
+            raise TemplateError([Problem(self._where(name), "", f"cannot render: {exc}")]) from None
+
+    def syntax_problems(self) -> list[Problem]:
+        """Every template in the folder that does not parse."""
+        out = []
+        for path in sorted(self.folder.rglob("*.j2")):
+            rel = path.relative_to(self.folder).as_posix()
+            try:
+                self.env.parse(path.read_text(encoding="utf-8"), name=rel)
+            except jinja2.TemplateSyntaxError as exc:
+                out.append(Problem(display_path(path), f"line {exc.lineno}", exc.message or "syntax error"))
+        return out

@@ -1,0 +1,58 @@
+"""Proposals on the table: who proposed what to whom, and who has accepted or rejected it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Proposal:
+    id: str
+    round: int
+    proposer: str
+    package: dict[str, str]
+    recipients: list[str]
+    counter_to: str | None = None
+    accepted_by: list[str] = field(default_factory=list)
+    rejected_by: list[str] = field(default_factory=list)
+    status: str = "open"  # open | passed | superseded | dead
+
+    def key(self) -> tuple:
+        """What changes when the table changes: used to detect a stall."""
+        return (self.id, self.status, tuple(self.accepted_by), tuple(self.rejected_by))
+
+    def view(self) -> dict:
+        return {
+            "id": self.id,
+            "round": self.round,
+            "proposer": self.proposer,
+            "package": dict(self.package),
+            "recipients": list(self.recipients),
+            "counter_to": self.counter_to,
+            "accepted_by": list(self.accepted_by),
+            "rejected_by": list(self.rejected_by),
+            "status": self.status,
+        }
+
+
+@dataclass
+class Table:
+    proposals: dict[str, Proposal] = field(default_factory=dict)
+
+    def add(self, proposal: Proposal) -> None:
+        self.proposals[proposal.id] = proposal
+
+    def open(self) -> list[Proposal]:
+        return [p for p in self.proposals.values() if p.status == "open"]
+
+    def open_by(self, proposer: str) -> list[Proposal]:
+        return [p for p in self.open() if p.proposer == proposer]
+
+    def get(self, proposal_id: str) -> Proposal | None:
+        return self.proposals.get(proposal_id)
+
+    def next_id(self) -> str:
+        return f"P{len(self.proposals) + 1}"
+
+    def signature(self) -> tuple:
+        return tuple(p.key() for p in self.open())
