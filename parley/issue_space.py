@@ -188,13 +188,13 @@ def nash_package(space: IssueSpace, parties: list[int], floor: np.ndarray) -> tu
     """
     mask = space.feasible_mask(parties)
     start = _nash_local_search(space, parties, floor, mask)
-    if start is None:
-        return None
-    target = float(np.log(space.utilities(start)[parties] - floor).sum()) - 1e-9
+    promising = None
+    if start is not None:  # a known package bounds the search: prune what cannot beat it
+        target = float(np.log(space.utilities(start)[parties] - floor).sum()) - 1e-9
 
-    def promising(reachable: np.ndarray) -> np.ndarray:
-        gains = np.clip(reachable - floor, 1e-12, None)
-        return np.log(gains).sum(axis=1) >= target
+        def promising(reachable: np.ndarray) -> np.ndarray:
+            gains = np.clip(reachable - floor, 1e-12, None)
+            return np.log(gains).sum(axis=1) >= target
 
     found = space.frontier(parties, floor, mask, promising=promising)
     if found is not None:
@@ -205,7 +205,7 @@ def nash_package(space: IssueSpace, parties: list[int], floor: np.ndarray) -> tu
             return None
         score = np.where(ok, np.log(np.clip(gains, 1e-12, None)).sum(axis=1), -np.inf)
         return packs[int(score.argmax())], True
-    return start, False
+    return (start, False) if start is not None else None
 
 
 def _nash_local_search(space: IssueSpace, parties: list[int], floor: np.ndarray, mask: np.ndarray) -> np.ndarray | None:

@@ -31,14 +31,15 @@ from parley.speech import Templates
 BELIEF_NOISE = 0.2  # spread of the seeded error in what an actor believes of others' option values
 LEARNING_RATE = 0.3
 CANDIDATE_WEIGHTINGS = 160
+RECIPROCITY_SLACK = 0.1  # how far a reciprocal actor concedes ahead of what it has seen others concede
+ENDGAME_ROUNDS = 2  # in the last rounds, the best offer received so far is good enough
 
 
 @dataclass
 class Memory:
     """What the strategy has learned so far about the others."""
 
-    first_offer: dict[str, float] = field(default_factory=dict)  # my utility of j's first proposal
-    last_offer: dict[str, float] = field(default_factory=dict)  # ... and of j's latest one
+    conceded: dict[str, float] = field(default_factory=dict)  # how far j's latest proposal is from its ideal
     floors: dict[str, float] = field(default_factory=dict)  # predicted utility j needs to accept
     threats: list[int] = field(default_factory=list)  # rounds in which I was threatened
     frustration: int = 0
@@ -113,8 +114,7 @@ class OfflineStrategy:
                 pkg = s.encode(p["package"])
                 self._pull(a, pkg, LEARNING_RATE)
                 mine = float(s.utilities(pkg)[self.me])
-                self.memory.first_offer.setdefault(j, mine)
-                self.memory.last_offer[j] = mine
+                self.memory.conceded[j] = self.concession_of(a, pkg)
                 self.memory.best_received = max(self.memory.best_received, mine)
                 self.memory.floors[j] = min(self.memory.floors.get(j, 1.0), self.believed_utility(a, pkg))
             elif item["kind"] == "response" and item["proposal"] in by_id:
@@ -139,6 +139,12 @@ class OfflineStrategy:
         target = w if rate > 0 else np.zeros_like(w)
         self.beliefs[actor, issues, package] = current + abs(rate) * (target - current)
 
+    def concession_of(self, actor: int, package: np.ndarray) -> float:
+        """How far a proposal by `actor` has come from its ideal toward its no deal, as I believe them."""
+        ideal = float(np.where(self.beliefs[actor] > NEG / 2, self.beliefs[actor], 0.0).max(axis=1).sum())
+        span = max(ideal - self._no_deal_guess[actor], 0.05)
+        return float(np.clip((ideal - self.believed_utility(actor, package)) / span, 0.0, 1.0))
+
     def believed_utility(self, actor: int, package: np.ndarray) -> float:
         return float(self.space.utilities(package, self.beliefs)[actor])
 
@@ -150,10 +156,11 @@ class OfflineStrategy:
         beta = 2.0 ** (2.0 - 4.0 * patience)  # impatient: concedes early; patient: holds, then moves late
         by_time = t ** (1.0 / beta)
         span = max(self.ideal_utility - self.reservation, 1e-9)
-        seen = [(self.memory.last_offer[j] - self.memory.first_offer[j]) / span for j in self.memory.last_offer]
-        by_others = float(np.clip(np.mean(seen), 0.0, 1.0)) if seen else 0.0
+        seen = [c for j, c in self.memory.conceded.items() if j in obs.required]
+        by_others = float(np.mean(seen)) if seen else 0.0
         r = self.traits.level("reciprocity", 0.0)
-        conceded = (1 - r) * by_time + r * min(by_time, by_others + 0.15 * by_time)
+        matched = min(1.0, (by_others + RECIPROCITY_SLACK * by_time) / max(by_time, 1e-9))
+        conceded = by_time * (1 - r * (1 - matched))
         hardening = 0.02 * r * min(self.recent_threats(obs), 3)
         level = self.ideal_utility - span * conceded + hardening
         return float(np.clip(level, self.reservation, self.ideal_utility))
@@ -162,6 +169,12 @@ class OfflineStrategy:
         return len([r for r in self.memory.threats if r >= obs.round - 3])
 
     def acceptance_threshold(self, obs: Observation, proposal: dict, aspiration: float) -> float:
+        """My aspiration, eased by trust in the proposer and by endorsements from those who sway me.
+
+        As the deadline nears, an offer as good as the best I have been given is good enough.
+        """
+        if obs.max_rounds - obs.round < ENDGAME_ROUNDS:
+            aspiration = min(aspiration, self.memory.best_received)
         trust = {c["to"]: c["trust"] for c in obs.channels}
         bonus = 0.04 * trust.get(proposal["proposer"], 0.0)
         for endorser in proposal["accepted_by"]:

@@ -1,0 +1,19 @@
+# The two commands a new user needs: `make run` plays the default world offline, `make test` runs the tests.
+.PHONY: run test lint bench
+
+run:
+	@scripts/bootstrap
+	.venv/bin/parley run --seed 1
+
+test:
+	@scripts/bootstrap
+	.venv/bin/python -m pytest
+
+lint:
+	@scripts/bootstrap
+	.venv/bin/ruff check parley tests benchmarks
+	.venv/bin/ruff format --check parley tests benchmarks
+
+bench:
+	@scripts/bootstrap
+	.venv/bin/python benchmarks/offline_run.py
