@@ -8,7 +8,7 @@ by issue, either separably (weighted sums) or over a Pareto frontier of partial 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +28,7 @@ class IssueSpace:
     values: np.ndarray  # (actors, issues, max_options): weight * score; NEG where padded
     allowed: np.ndarray  # (actors, issues, max_options): False where the actor's red line excludes it
     no_deal: np.ndarray  # (actors,)
+    cache: dict = field(default_factory=dict, compare=False, repr=False)  # benchmarks computed once per space
 
     @classmethod
     def build(cls, world: World, personas: dict[str, Persona]) -> IssueSpace:

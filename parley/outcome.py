@@ -46,6 +46,13 @@ def rounded(space: IssueSpace, u: np.ndarray) -> dict[str, float]:
 
 def nash_benchmark(space: IssueSpace, parties: list[str]) -> dict | None:
     """The Nash-bargaining package among the parties, over their no-deal values, within red lines."""
+    key = ("nash", tuple(parties))
+    if key not in space.cache:
+        space.cache[key] = _nash(space, parties)
+    return space.cache[key]
+
+
+def _nash(space: IssueSpace, parties: list[str]) -> dict:
     idx = [space.index(a) for a in parties]
     found = nash_package(space, idx, space.no_deal[idx])
     if found is None:
