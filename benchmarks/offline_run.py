@@ -52,10 +52,14 @@ def main() -> None:
         run_times.append(time.perf_counter() - start)
         rounds.append(outcome.round)
     total = sum(run_times)
-    print(f"world: {scenario.world.id}  actors: {len(space.actors)}  issues: {len(space.issues)}  packages: {space.size:,}")
+    print(
+        f"world: {scenario.world.id}  actors: {len(space.actors)}  issues: {len(space.issues)}  packages: {space.size:,}"
+    )
     print(f"load and check the world (once): {prepare_s * 1000:.0f} ms")
     print(f"runs: {args.runs}  rounds per run: mean {statistics.mean(rounds):.1f}")
-    print(f"time per run: median {statistics.median(run_times) * 1000:.0f} ms, mean {total / len(run_times) * 1000:.0f} ms")
+    print(
+        f"time per run: median {statistics.median(run_times) * 1000:.0f} ms, mean {total / len(run_times) * 1000:.0f} ms"
+    )
     print(f"decisions: {len(decisions)}  time per decision: median {statistics.median(decisions) * 1000:.2f} ms")
     print(f"ratio deciding / whole run: {sum(decisions) / total:.2f}")
     print(f"ratio one decision / one run: {statistics.median(decisions) / statistics.median(run_times):.4f}")

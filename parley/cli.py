@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from parley.console import RoundPrinter, print_summary
 from parley.play import play, prepare
@@ -37,8 +39,9 @@ def parse_variants(values: list[str]) -> dict[str, str]:
 
 
 def fail(lines: list[str], code: int = 2) -> None:
+    """Print one line per problem on stderr and exit; the lines are plain text (never markup or emoji codes)."""
     for line in lines:
-        err.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
+        err.print(Text.assemble(("error:", "red"), " ", " ".join(line.splitlines())), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -78,9 +81,10 @@ def validate(world: WorldArg = DEFAULT_WORLD) -> None:
         return
     w = scenario.world
     out.print(
-        f"[green]ok[/green] {world}: {len(w.actors)} actors, {len(w.issues)} issues "
+        f"[green]ok[/green] {escape(str(world))}: {len(w.actors)} actors, {len(w.issues)} issues "
         f"({space.size:,} packages), {len(w.edges)} edges, rule {w.protocol.rule}",
         highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.field}" if self.field else self.file
-        return f"{where}: {self.message}"
+        return " ".join(f"{where}: {self.message}".splitlines())  # one line per problem, always
 
 
 class InvalidInput(Exception):
@@ -55,8 +56,13 @@ def from_validation_error(file: str, error: ValidationError, prefix: str = "") -
         field = field_path(loc)
         if prefix:
             field = f"{prefix}.{field}" if field else prefix
-        msg = err["msg"]
+        msg = re.sub(r" or instance of \w+", "", err["msg"])  # the class name means nothing to the user
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling)"
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        elif err["type"] != "missing" and isinstance(err.get("input"), (str, int, float, bool, type(None))):
+            shown = repr(err["input"])
+            msg = f"{msg} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
         problems.append(Problem(file, field, msg))
     return problems

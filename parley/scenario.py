@@ -6,16 +6,19 @@ Loading collects every problem it can find before failing, so `parley validate` 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 from pydantic import ValidationError
 
 from parley.persona import Persona, VariantInfo, apply_variant
 from parley.problems import InvalidInput, Problem, display_path, from_validation_error
-from parley.world import World, cross_reference_problems
+from parley.speech import Templates
+from parley.world import ID_PATTERN, World, cross_reference_problems
 
 DEFAULT_WORLD = Path("worlds/ukraine-2024.yaml")
 
@@ -41,6 +44,32 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+class _Loader(yaml.SafeLoader):
+    """A safe loader that notes duplicate keys, which plain YAML loading silently drops."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, int, Any]] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: the constructor below reports it
+                continue
+            if first != key_node.start_mark.line:
+                self.duplicates.append((key_node.start_mark.line + 1, first + 1, key))
+        return super().construct_mapping(node, deep)
+
+
+def _mark(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
 def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     """A YAML mapping from a file, or None with the reason added to problems."""
     name = display_path(path)
@@ -48,20 +77,50 @@ def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
         problems.append(Problem(name, "", "file not found"))
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        problems.append(Problem(name, "", f"not valid YAML: {where}{reason}"))
-        return None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         problems.append(Problem(name, "", "not a UTF-8 text file"))
         return None
+    except OSError as exc:
+        problems.append(Problem(name, "", f"cannot read the file: {exc.strerror or exc}"))
+        return None
+    loader = _Loader(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{_mark(mark)}: " if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
+            reason += f" ({context} on line {context_mark.line + 1})"
+        problems.append(Problem(name, "", f"not valid YAML: {where}{reason}"))
+        return None
+    finally:
+        loader.dispose()
+    for line, first, key in loader.duplicates:
+        problems.append(
+            Problem(name, f"line {line}", f"duplicate key '{key}' (first on line {first}): YAML would keep only one")
+        )
     if not isinstance(data, dict):
-        problems.append(Problem(name, "", "expected a mapping of fields at the top level"))
+        what = "an empty file" if data is None else f"a {type(data).__name__}"
+        problems.append(Problem(name, "", f"expected a mapping of fields at the top level, found {what}"))
         return None
     return data
+
+
+def read_text(path: Path, owner: str, field: str, problems: list[Problem]) -> str | None:
+    """A text file named by `field` of `owner`, or None with the reason added to problems."""
+    if not path.is_file():
+        problems.append(Problem(owner, field, f"file not found: {display_path(path)}"))
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        problems.append(Problem(display_path(path), "", "not a UTF-8 text file"))
+    except OSError as exc:
+        problems.append(Problem(display_path(path), "", f"cannot read the file: {exc.strerror or exc}"))
+    return None
 
 
 def paragraphs_of(text: str) -> list[str]:
@@ -69,8 +128,63 @@ def paragraphs_of(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def template_problems(folder: Path) -> list[Problem]:
+    """Every template in the folder that cannot be read or does not parse."""
+    env = Templates(folder).env
+    out = []
+    for path in sorted(folder.rglob("*.j2")):
+        name = display_path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            out.append(Problem(name, "", "not a UTF-8 text file"))
+            continue
+        except OSError as exc:
+            out.append(Problem(name, "", f"cannot read the file: {exc.strerror or exc}"))
+            continue
+        try:
+            env.parse(text, name=path.relative_to(folder).as_posix())
+        except jinja2.TemplateSyntaxError as exc:
+            out.append(Problem(name, f"line {exc.lineno}", exc.message or "syntax error"))
+    return out
+
+
+def _str(value: Any, default: str | None = None) -> str | None:
+    return value if isinstance(value, str) else default
+
+
+def _ints(value: Any) -> list[int]:
+    return [n for n in value if isinstance(n, int) and not isinstance(n, bool)] if isinstance(value, list) else []
+
+
+def issue_options(world: World | dict[str, Any]) -> dict[str, list[str] | None] | None:
+    """Issue id -> option ids, read leniently so that a world with schema problems can still be used.
+
+    None when some issue has no usable id (cards cannot be checked against the issues then), and
+    None for an issue some of whose options have no usable id.
+    """
+    if isinstance(world, World):
+        return {i.id: i.option_ids() for i in world.issues}
+    issues = world.get("issues") if isinstance(world, dict) else None
+    if not isinstance(issues, list):
+        return None
+    out: dict[str, list[str] | None] = {}
+    for issue in issues:
+        if not (isinstance(issue, dict) and isinstance(issue.get("id"), str)):
+            return None
+        options = issue.get("options")
+        ids = [o.get("id") for o in options if isinstance(o, dict)] if isinstance(options, list) else []
+        usable = isinstance(options, list) and len(ids) == len(options) and all(isinstance(i, str) for i in ids)
+        out[issue["id"]] = ids if usable else None
+    return out
+
+
 def load_scenario(world_path: Path | str = DEFAULT_WORLD, variants: dict[str, str] | None = None) -> Scenario:
-    """Load and check a world, its personas (with `variants` applied) and its templates' folder."""
+    """Load and check a world, its personas (with `variants` applied) and its templates' folder.
+
+    Every problem found is collected before failing: a world with schema problems is still read
+    leniently so that its cross-references, persona cards, source text and templates are checked too.
+    """
     world_path = Path(world_path)
     variants = dict(variants or {})
     problems: list[Problem] = []
@@ -78,110 +192,188 @@ def load_scenario(world_path: Path | str = DEFAULT_WORLD, variants: dict[str, st
     raw = read_yaml(world_path, problems)
     if raw is None:
         raise InvalidInput(problems)
+    world: World | None = None
     try:
         world = World.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidInput(from_validation_error(wname, exc)) from None
-    problems += [Problem(wname, f, m) for f, m in cross_reference_problems(world)]
+        problems += from_validation_error(wname, exc)
+    problems += [Problem(wname, f, m) for f, m in cross_reference_problems(world if world is not None else raw)]
 
     base = world_path.parent
     paragraphs: list[str] = []
-    if world.source_text:
-        src = base / world.source_text
-        if src.is_file():
-            paragraphs = paragraphs_of(src.read_text(encoding="utf-8"))
+    source_text = world.source_text if world is not None else _str(raw.get("source_text"))
+    if source_text:
+        text = read_text(base / source_text, wname, "source_text", problems)
+        paragraphs = paragraphs_of(text) if text is not None else []
+    prompts = world.prompts if world is not None else _str(raw.get("prompts", World.model_fields["prompts"].default))
+    prompts_dir = base / (prompts if prompts is not None else World.model_fields["prompts"].default)
+    if prompts is not None:
+        if not prompts_dir.is_dir():
+            problems.append(Problem(wname, "prompts", f"folder not found: {display_path(prompts_dir)}"))
         else:
-            problems.append(Problem(wname, "source_text", f"file not found: {display_path(src)}"))
-    prompts_dir = base / world.prompts
-    if not prompts_dir.is_dir():
-        problems.append(Problem(wname, "prompts", f"folder not found: {display_path(prompts_dir)}"))
-    problems += citation_problems(
-        wname, "issues", [(f"[{i}].cite", iss.cite) for i, iss in enumerate(world.issues)], paragraphs
-    )
-    problems += citation_problems(
-        wname, "edges", [(f"[{i}].cite", e.cite) for i, e in enumerate(world.edges)], paragraphs
-    )
+            problems += template_problems(prompts_dir)
+    for section in ("issues", "edges"):
+        items = raw.get(section)
+        problems += citation_problems(
+            wname,
+            section,
+            [
+                (f"[{i}].cite", _ints(it.get("cite")))
+                for i, it in enumerate(items if isinstance(items, list) else [])
+                if isinstance(it, dict)
+            ],
+            paragraphs,
+        )
 
+    actor_refs = raw.get("actors") if isinstance(raw.get("actors"), list) else []
+    actor_ids = [a["id"] for a in actor_refs if isinstance(a, dict) and isinstance(a.get("id"), str)]
     for actor in variants:
-        if actor not in world.actor_ids():
-            problems.append(
-                Problem("--variant", actor, f"unknown actor '{actor}' (actors: {', '.join(world.actor_ids())})")
-            )
+        if actor_ids and actor not in actor_ids:
+            problems.append(Problem("--variant", actor, f"unknown actor '{actor}' (actors: {', '.join(actor_ids)})"))
 
     personas: dict[str, Persona] = {}
     persona_paths: dict[str, Path] = {}
-    for idx, ref in enumerate(world.actors):
-        path = base / ref.persona
-        persona_paths[ref.id] = path
+    for idx, ref in enumerate(actor_refs):
+        actor, persona_file = (_str(ref.get("id")), _str(ref.get("persona"))) if isinstance(ref, dict) else (None, None)
+        if actor is None or not persona_file:
+            continue  # the schema check has reported it
+        path = base / persona_file
+        persona_paths[actor] = path
+        if not path.is_file():
+            what = "a folder, not a persona card" if path.is_dir() else "file not found"
+            problems.append(Problem(wname, f"actors[{idx}].persona", f"{what}: {display_path(path)}"))
+            continue
         card = read_yaml(path, problems)
         if card is None:
-            if not path.is_file():
-                problems[-1] = Problem(wname, f"actors[{idx}].persona", f"file not found: {display_path(path)}")
             continue
-        persona, found = check_card(card, path, ref.id, world, paragraphs, variants.get(ref.id))
+        persona, found = check_card(
+            card, path, actor, world if world is not None else raw, paragraphs, variants.get(actor)
+        )
         problems += found
         if persona is not None:
-            personas[ref.id] = persona
+            personas[actor] = persona
 
-    if problems:
+    if problems or world is None:
         raise InvalidInput(problems)
     return Scenario(world, world_path, personas, persona_paths, prompts_dir, paragraphs, variants)
 
 
 def check_card(
-    card: dict[str, Any], path: Path, actor: str, world: World, paragraphs: list[str], variant: str | None
+    card: dict[str, Any],
+    path: Path,
+    actor: str,
+    world: World | dict[str, Any],
+    paragraphs: list[str],
+    variant: str | None,
 ) -> tuple[Persona | None, list[Problem]]:
-    """Validate a card and every variant in it; return the persona with `variant` applied."""
+    """Validate a card and every variant in it; return the persona with `variant` applied.
+
+    A variant is reported only for what it gets wrong itself: a problem it inherits unchanged from
+    the base card is reported once, on the base card.
+    """
     name = display_path(path)
     problems: list[Problem] = []
     overlays = card.get("variants", {}) or {}
     if not isinstance(overlays, dict):
         return None, [Problem(name, "variants", "expected a mapping of variant name to overlay")]
     base_card = {k: v for k, v in card.items() if k != "variants"}
+    base_found: set[tuple[str, str]] = set()
+    broken: list[str] = []
     chosen: Persona | None = None
-    for vname, overlay in [("base", {}), *overlays.items()]:
-        prefix = "" if vname == "base" else f"variants.{vname}"
-        if vname != "base":
+    for index, (vname, overlay) in enumerate([("base", {}), *overlays.items()]):
+        is_base = index == 0
+        prefix = "" if is_base else f"variants.{vname}"
+        found: list[Problem] = []
+        if not is_base:
+            if not isinstance(vname, str) or not re.match(ID_PATTERN, vname) or vname == "base":
+                why = (
+                    "'base' is the card without overlay"
+                    if vname == "base"
+                    else "use lowercase letters, digits, - and _"
+                )
+                problems.append(Problem(name, prefix, f"not a usable variant name ({why})"))
+                continue
             if not isinstance(overlay, dict):
                 problems.append(Problem(name, prefix, "expected a mapping that overlays the card"))
                 continue
             try:
                 VariantInfo.model_validate({"description": overlay.get("description")})
             except ValidationError:
-                problems.append(Problem(name, f"{prefix}.description", "every variant needs a description"))
+                found.append(Problem(name, f"{prefix}.description", "every variant needs a description"))
             merged = apply_variant(base_card, vname, overlay)
         else:
             merged = base_card
+        persona: Persona | None = None
+        schema: list[Problem] = []
         try:
             persona = Persona.model_validate(merged)
         except ValidationError as exc:
-            problems += from_validation_error(name, exc, prefix)
-            continue
-        problems += [
+            schema = from_validation_error(name, exc, prefix)
+        found += schema
+        found += [
             Problem(name, f"{prefix}.{f}" if prefix else f, m)
-            for f, m in persona_problems(persona, actor, world, paragraphs)
+            for f, m in persona_problems(persona if persona is not None else merged, actor, world, paragraphs)
         ]
-        if vname == (variant or "base"):
+        if is_base:
+            base_found = {(p.field, p.message) for p in found}
+            broken = [p.field for p in schema]
+        else:
+            found = [p for p in found if not _inherited(p.field[len(prefix) + 1 :], p.message, base_found, broken)]
+        problems += found
+        if persona is not None and vname == (variant or "base"):
             chosen = persona
     if variant and variant != "base" and variant not in overlays:
-        have = ", ".join(overlays) or "none"
+        have = ", ".join(str(v) for v in overlays) or "none"
         problems.append(Problem(name, "variants", f"no variant '{variant}' for actor '{actor}' (variants: {have})"))
     return chosen, problems
 
 
-def persona_problems(persona: Persona, actor: str, world: World, paragraphs: list[str]) -> list[tuple[str, str]]:
+def _inherited(field: str, message: str, base_found: set[tuple[str, str]], broken: list[str]) -> bool:
+    """Whether a variant's problem is one the base card has already been reported for: the same
+    problem, or a field missing under a part of the base card that is itself broken."""
+    if (field, message) in base_found:
+        return True
+    return message == "Field required" and any(field.startswith((f"{b}.", f"{b}[")) for b in broken)
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _map(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def persona_problems(
+    persona: Persona | dict[str, Any], actor: str, world: World | dict[str, Any], paragraphs: list[str]
+) -> list[tuple[str, str]]:
+    """(field, message) pairs for what a card gets wrong against its world.
+
+    Takes a Persona or the raw mapping of a card that failed schema validation (values of the
+    wrong type are skipped: the schema check reports them), and a World or a raw world mapping.
+    """
+    data = persona.model_dump() if isinstance(persona, Persona) else _map(persona)
     out: list[tuple[str, str]] = []
-    if persona.id != actor:
-        out.append(("id", f"'{persona.id}' does not match the world's actor id '{actor}'"))
-    issues = {i.id: i for i in world.issues}
-    for issue_id, pref in persona.preferences.items():
+    ident = data.get("id")
+    if isinstance(ident, str) and ident != actor:
+        out.append(("id", f"'{ident}' does not match the world's actor id '{actor}'"))
+    issues = issue_options(world)
+    listing = ", ".join(issues or {})
+    preferences = _map(data.get("preferences")) if issues is not None else {}
+    for issue_id, pref in preferences.items():
         field = f"preferences.{issue_id}"
-        issue = issues.get(issue_id)
-        if issue is None:
-            out.append((field, f"unknown issue '{issue_id}' (issues: {', '.join(issues)})"))
+        if issue_id not in issues:
+            out.append((field, f"unknown issue '{issue_id}' (issues: {listing})"))
             continue
-        options = issue.option_ids()
-        for opt, value in pref.values.items():
+        options = issues[issue_id]
+        if options is None:
+            continue
+        values = _map(_map(pref).get("values"))
+        for opt, value in values.items():
             if opt not in options:
                 out.append(
                     (
@@ -189,48 +381,54 @@ def persona_problems(persona: Persona, actor: str, world: World, paragraphs: lis
                         f"issue '{issue_id}' has no option '{opt}' (options: {', '.join(options)})",
                     )
                 )
-            elif not 0.0 <= value <= 1.0:
+            elif _num(value) and not 0.0 <= value <= 1.0:
                 out.append((f"{field}.values.{opt}", f"{value} is outside 0..1"))
-        missing = [o for o in options if o not in pref.values]
-        if missing and pref.weight > 0:
+        missing = [o for o in options if o not in values]
+        weight = _map(pref).get("weight")
+        if missing and isinstance(_map(pref).get("values"), dict) and (not _num(weight) or weight > 0):
             out.append((f"{field}.values", f"no value for option(s) {', '.join(missing)} of issue '{issue_id}'"))
-    if sum(p.weight for p in persona.preferences.values()) <= 0:
+    weights = [_map(p).get("weight") for p in preferences.values()]
+    if weights and all(_num(w) for w in weights) and all(w <= 0 for w in weights):
         out.append(("preferences", "every weight is 0: the actor cares about nothing"))
-    for idx, line in enumerate(persona.red_lines):
-        issue = issues.get(line.issue)
-        if issue is None:
-            out.append((f"red_lines[{idx}].issue", f"unknown issue '{line.issue}' (issues: {', '.join(issues)})"))
+    for idx, line in enumerate(_list(data.get("red_lines"))):
+        line = _map(line)
+        issue_id = line.get("issue")
+        if not isinstance(issue_id, str) or issues is None:
             continue
-        for opt in line.excludes:
-            if opt not in issue.option_ids():
+        if issue_id not in issues:
+            out.append((f"red_lines[{idx}].issue", f"unknown issue '{issue_id}' (issues: {listing})"))
+            continue
+        options = issues[issue_id]
+        if options is None:
+            continue
+        excludes = _list(line.get("excludes"))
+        for j, opt in enumerate(excludes):
+            if isinstance(opt, str) and opt not in options:
                 out.append(
                     (
-                        f"red_lines[{idx}].excludes",
-                        f"issue '{line.issue}' has no option '{opt}' (options: {', '.join(issue.option_ids())})",
+                        f"red_lines[{idx}].excludes[{j}]",
+                        f"issue '{issue_id}' has no option '{opt}' (options: {', '.join(options)})",
                     )
                 )
-        if set(issue.option_ids()) <= set(line.excludes):
+        if options and set(options) <= {o for o in excludes if isinstance(o, str)}:
             out.append(
-                (f"red_lines[{idx}].excludes", f"excludes every option of '{line.issue}': no deal could ever pass")
+                (f"red_lines[{idx}].excludes", f"excludes every option of '{issue_id}': no deal could ever pass")
             )
-    out += [(f, m) for f, m in cited_fields(persona, paragraphs)]
+    out += cited_fields(data, paragraphs)
     return out
 
 
-def cited_fields(persona: Persona, paragraphs: list[str]) -> list[tuple[str, str]]:
+def cited_fields(persona: Persona | dict[str, Any], paragraphs: list[str]) -> list[tuple[str, str]]:
+    data = persona.model_dump() if isinstance(persona, Persona) else _map(persona)
     items: list[tuple[str, list[int]]] = [
-        ("summary.cite", persona.summary.cite),
-        ("no_deal.cite", persona.no_deal.cite),
+        ("summary.cite", _ints(_map(data.get("summary")).get("cite"))),
+        ("no_deal.cite", _ints(_map(data.get("no_deal")).get("cite"))),
     ]
-    items += [(f"objectives[{i}].cite", c.cite) for i, c in enumerate(persona.objectives)]
-    items += [(f"beliefs[{i}].cite", c.cite) for i, c in enumerate(persona.beliefs)]
-    items += [(f"red_lines[{i}].cite", r.cite) for i, r in enumerate(persona.red_lines)]
-    items += [(f"preferences.{k}.cite", p.cite) for k, p in persona.preferences.items()]
-    for tname in type(persona.traits).model_fields:
-        trait = getattr(persona.traits, tname)
-        if trait is not None:
-            items.append((f"traits.{tname}.cite", trait.cite))
-    return [(f, m) for p in citation_problems("", "", items, paragraphs) for f, m in [(p.field, p.message)]]
+    for section in ("objectives", "beliefs", "red_lines"):
+        items += [(f"{section}[{i}].cite", _ints(_map(c).get("cite"))) for i, c in enumerate(_list(data.get(section)))]
+    items += [(f"preferences.{k}.cite", _ints(_map(p).get("cite"))) for k, p in _map(data.get("preferences")).items()]
+    items += [(f"traits.{k}.cite", _ints(_map(t).get("cite"))) for k, t in _map(data.get("traits")).items()]
+    return [(p.field, p.message) for p in citation_problems("", "", items, paragraphs)]
 
 
 def citation_problems(

@@ -7,9 +7,9 @@ its field.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 ID_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
@@ -29,15 +29,7 @@ class Issue(Strict):
     meaning: str = ""
     options: list[Option] = Field(min_length=2)
     cite: list[int] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique_options(self) -> Issue:
-        seen: set[str] = set()
-        for opt in self.options:
-            if opt.id in seen:
-                raise ValueError(f"option '{opt.id}' appears twice")
-            seen.add(opt.id)
-        return self
+    # Duplicate option ids are reported by cross_reference_problems, which can name the exact option.
 
     def option_ids(self) -> list[str]:
         return [o.id for o in self.options]
@@ -76,20 +68,30 @@ class TrustRules(Strict):
 class Protocol(Strict):
     signatories: list[str] = Field(default_factory=list, description="empty means every actor")
     rule: Literal["unanimity", "quorum"] = "unanimity"
-    quorum: int | None = Field(default=None, ge=1)
+    quorum: int | None = Field(default=None, ge=1, validate_default=True)
     veto: list[str] = Field(default_factory=list)
     min_utility: dict[str, float] = Field(default_factory=dict)
     max_rounds: int = Field(default=20, ge=1, le=10_000)
     stall_patience: int = Field(default=4, ge=1)
     max_proposals_per_round: int = Field(default=1, ge=1)
 
-    @model_validator(mode="after")
-    def _quorum_needs_number(self) -> Protocol:
-        if self.rule == "quorum" and self.quorum is None:
+    # Field validators (not one model validator) so that each problem is reported on its own field.
+    @field_validator("quorum")
+    @classmethod
+    def _quorum_fits_rule(cls, quorum: int | None, info: ValidationInfo) -> int | None:
+        rule = info.data.get("rule")
+        if rule == "quorum" and quorum is None:
             raise ValueError("rule 'quorum' needs a 'quorum' (how many actors must accept)")
-        if self.rule == "unanimity" and (self.quorum is not None or self.veto):
-            raise ValueError("'quorum' and 'veto' only apply with rule: quorum")
-        return self
+        if rule == "unanimity" and quorum is not None:
+            raise ValueError("'quorum' only applies with rule: quorum (the rule is unanimity)")
+        return quorum
+
+    @field_validator("veto")
+    @classmethod
+    def _veto_fits_rule(cls, veto: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("rule") == "unanimity" and veto:
+            raise ValueError("'veto' only applies with rule: quorum (under unanimity every signatory has a veto)")
+        return veto
 
 
 class World(Strict):
@@ -114,42 +116,93 @@ class World(Strict):
         return list(self.protocol.signatories) or self.actor_ids()
 
 
-def cross_reference_problems(world: World) -> list[tuple[str, str]]:
-    """(field, message) pairs for references pydantic cannot check on its own."""
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _id(item: Any) -> str | None:
+    ident = item.get("id") if isinstance(item, dict) else None
+    return ident if isinstance(ident, str) else None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def cross_reference_problems(world: World | dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, message) pairs for references pydantic cannot check on its own.
+
+    Takes a World or the raw mapping of a world file that failed schema validation, so that the
+    cross-references are still checked (and reported) alongside the schema problems. Values of
+    the wrong type are skipped here: the schema check reports them.
+    """
+    data = world.model_dump(by_alias=True) if isinstance(world, World) else _mapping(world)
     out: list[tuple[str, str]] = []
-    actors = world.actor_ids()
-    known = set(actors)
+    actors = [i for i in (_id(a) for a in _items(data.get("actors"))) if i is not None]
+    # Only name unknown actors when every actor has an id: otherwise the schema problem explains it.
+    known = set(actors) if len(actors) == len(_items(data.get("actors"))) else set()
+    listing = ", ".join(actors)
 
-    def dupes(ids: list[str], what: str, field: str) -> None:
+    def dupes(items: list[Any], what: str, field: str, where: str = "") -> None:
         seen: set[str] = set()
-        for idx, i in enumerate(ids):
-            if i in seen:
-                out.append((f"{field}[{idx}].id", f"{what} '{i}' appears twice"))
-            seen.add(i)
+        for idx, item in enumerate(items):
+            ident = _id(item)
+            if ident is None:
+                continue
+            if ident in seen:
+                out.append((f"{field}[{idx}].id", f"{what} '{ident}' appears twice{where}"))
+            seen.add(ident)
 
-    dupes(actors, "actor", "actors")
-    dupes([i.id for i in world.issues], "issue", "issues")
+    dupes(_items(data.get("actors")), "actor", "actors")
+    dupes(_items(data.get("issues")), "issue", "issues")
+    for idx, issue in enumerate(_items(data.get("issues"))):
+        if isinstance(issue, dict):
+            dupes(_items(issue.get("options")), "option", f"issues[{idx}].options", f" in issue '{_id(issue)}'")
+
+    def unknown_actor(field: str, name: Any) -> None:
+        if known and isinstance(name, str) and name not in known:
+            out.append((field, f"unknown actor '{name}' (actors: {listing})"))
+
     pairs: set[tuple[str, str]] = set()
-    for idx, e in enumerate(world.edges):
-        for end, name in (("from", e.source), ("to", e.target)):
-            if name not in known:
-                out.append((f"edges[{idx}].{end}", f"unknown actor '{name}' (actors: {', '.join(actors)})"))
-        if e.source == e.target:
-            out.append((f"edges[{idx}]", f"an edge from '{e.source}' to itself"))
-        if (e.source, e.target) in pairs:
-            out.append((f"edges[{idx}]", f"a second edge from '{e.source}' to '{e.target}'"))
-        pairs.add((e.source, e.target))
-    p = world.protocol
-    for field, names in (("signatories", p.signatories), ("veto", p.veto), ("min_utility", list(p.min_utility))):
-        for idx, name in enumerate(names):
-            if name not in known:
-                out.append((f"protocol.{field}[{idx}]", f"unknown actor '{name}' (actors: {', '.join(actors)})"))
-    for name, value in p.min_utility.items():
-        if not 0.0 <= value <= 1.0:
+    for idx, e in enumerate(_items(data.get("edges"))):
+        if not isinstance(e, dict):
+            continue
+        from_key = "from" if "from" in e or "source" not in e else "source"
+        to_key = "to" if "to" in e or "target" not in e else "target"
+        source, target = e.get(from_key), e.get(to_key)
+        unknown_actor(f"edges[{idx}].{from_key}", source)
+        unknown_actor(f"edges[{idx}].{to_key}", target)
+        if not (isinstance(source, str) and isinstance(target, str)):
+            continue
+        if source == target:
+            out.append((f"edges[{idx}]", f"an edge from '{source}' to itself"))
+        if (source, target) in pairs:
+            out.append((f"edges[{idx}]", f"a second edge from '{source}' to '{target}'"))
+        pairs.add((source, target))
+
+    p = _mapping(data.get("protocol"))
+    signatories = [s for s in _items(p.get("signatories")) if isinstance(s, str)]
+    for field in ("signatories", "veto"):
+        seen: set[str] = set()
+        for idx, name in enumerate(_items(p.get(field))):
+            unknown_actor(f"protocol.{field}[{idx}]", name)
+            if isinstance(name, str):
+                if name in seen:
+                    out.append((f"protocol.{field}[{idx}]", f"'{name}' appears twice"))
+                seen.add(name)
+    for name, value in _mapping(p.get("min_utility")).items():
+        unknown_actor(f"protocol.min_utility.{name}", name)
+        if _number(value) and not 0.0 <= value <= 1.0:
             out.append((f"protocol.min_utility.{name}", f"{value} is outside 0..1"))
-    if p.rule == "quorum" and p.quorum is not None and p.quorum > len(world.signatories()):
-        out.append(("protocol.quorum", f"{p.quorum} is more than the {len(world.signatories())} voting actors"))
-    for idx, name in enumerate(p.veto):
-        if p.signatories and name not in p.signatories:
+    voters = len(signatories or actors)
+    quorum = p.get("quorum")
+    if p.get("rule") == "quorum" and _number(quorum) and voters and quorum > voters:
+        out.append(("protocol.quorum", f"{quorum} is more than the {voters} voting actors"))
+    for idx, name in enumerate(_items(p.get("veto"))):
+        if signatories and isinstance(name, str) and name not in signatories:
             out.append((f"protocol.veto[{idx}]", f"veto holder '{name}' is not a signatory"))
     return out

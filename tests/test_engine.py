@@ -30,7 +30,7 @@ def of_type(model: NegotiationModel, kind: str) -> list[dict]:
     return [e for e in model.events if e["type"] == kind]
 
 
-def edit_world(path: Path, change) -> Path:  # noqa: ANN001
+def edit_world(path: Path, change) -> Path:
     data = yaml.safe_load(path.read_text())
     change(data)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -73,7 +73,9 @@ def graph_world(edges: list[dict]) -> World:
             "id": "g",
             "title": "graph",
             "actors": [{"id": a, "persona": "x"} for a in "abcd"],
-            "issues": [{"id": "i", "title": "i", "options": [{"id": "x", "meaning": "x"}, {"id": "y", "meaning": "y"}]}],
+            "issues": [
+                {"id": "i", "title": "i", "options": [{"id": "x", "meaning": "x"}, {"id": "y", "meaning": "y"}]}
+            ],
             "edges": edges,
         }
     )
@@ -121,7 +123,10 @@ def test_trust_moves_by_the_world_rules() -> None:
             "south": {2: [Respond(proposal="P1", accept=False, reason="no")]},
             "east": {
                 1: [Message(kind="flattery", to=["south"], text="You are wise.")],
-                2: [Respond(proposal="P1", accept=True, reason="fine"), Message(kind="threat", to=["north"], text="or else")],
+                2: [
+                    Respond(proposal="P1", accept=True, reason="fine"),
+                    Message(kind="threat", to=["north"], text="or else"),
+                ],
             },
         }
     )
@@ -134,7 +139,12 @@ def test_trust_moves_by_the_world_rules() -> None:
     assert g.trust("north", "south") == pytest.approx(before["north", "south"] - 0.04)
     assert g.trust("north", "east") == pytest.approx(before["north", "east"] + 0.08 - 0.15)
     causes = {(e["actor"], e["toward"], e["cause"]) for e in of_type(m, "trust")}
-    assert {("south", "east", "flattery"), ("north", "south", "rejected"), ("north", "east", "accepted"), ("north", "east", "threat")} <= causes
+    assert {
+        ("south", "east", "flattery"),
+        ("north", "south", "rejected"),
+        ("north", "east", "accepted"),
+        ("north", "east", "threat"),
+    } <= causes
 
 
 def test_walkout_and_closed_channel_cost_trust() -> None:
@@ -148,7 +158,12 @@ def test_walkout_and_closed_channel_cost_trust() -> None:
 
 # -- endings -------------------------------------------------------------------------------------
 def test_converged_when_every_signatory_accepts() -> None:
-    m = model_with({"north": {1: [Propose(package=DEAL, to=["south", "east"])]}, "south": {2: [Respond(proposal="P1", accept=True)]}})
+    m = model_with(
+        {
+            "north": {1: [Propose(package=DEAL, to=["south", "east"])]},
+            "south": {2: [Respond(proposal="P1", accept=True)]},
+        }
+    )
     outcome = m.run()
     assert outcome.status == "converged" and outcome.round == 2
     assert outcome.deal == DEAL and outcome.proposal == "P1"
@@ -185,7 +200,12 @@ def test_breakdown_when_a_signatory_walks_out() -> None:
 
 
 def test_a_non_signatory_walking_out_is_no_breakdown() -> None:
-    m = model_with({"east": {1: [WalkOut()]}, "north": {r: [Propose(package=DEAL if r % 2 else OTHER, to=["south"])] for r in range(1, 20)}})
+    m = model_with(
+        {
+            "east": {1: [WalkOut()]},
+            "north": {r: [Propose(package=DEAL if r % 2 else OTHER, to=["south"])] for r in range(1, 20)},
+        }
+    )
     assert m.run().status == "max_rounds"
 
 
@@ -199,7 +219,12 @@ def test_max_rounds_when_the_table_keeps_changing() -> None:
 
 
 def test_counter_rejects_and_proposes() -> None:
-    m = model_with({"north": {1: [Propose(package=DEAL, to=["south"])]}, "south": {2: [Counter(proposal="P1", package=OTHER, to=["north"], reason="better")]}})
+    m = model_with(
+        {
+            "north": {1: [Propose(package=DEAL, to=["south"])]},
+            "south": {2: [Counter(proposal="P1", package=OTHER, to=["north"], reason="better")]},
+        }
+    )
     m.step()
     m.step()
     p1, p2 = m.table.proposals["P1"], m.table.proposals["P2"]
@@ -236,7 +261,9 @@ def test_invalid_actions_are_logged_and_the_run_goes_on() -> None:
 
 
 def test_responding_to_a_proposal_not_addressed_to_you_is_invalid() -> None:
-    m = model_with({"north": {1: [Propose(package=DEAL, to=["south"])]}, "east": {2: [Respond(proposal="P1", accept=True)]}})
+    m = model_with(
+        {"north": {1: [Propose(package=DEAL, to=["south"])]}, "east": {2: [Respond(proposal="P1", accept=True)]}}
+    )
     m.step()
     m.step()
     assert of_type(m, "invalid_action")[0]["error"] == "proposal 'P1' was not addressed to east"
@@ -251,7 +278,13 @@ def test_pass_is_logged() -> None:
 # -- the decision rule ---------------------------------------------------------------------------
 def test_quorum_with_veto_and_minimum_utility(mini_copy: Path) -> None:
     def quorum(d: dict) -> None:
-        d["protocol"] = {"signatories": ["north", "south", "east"], "rule": "quorum", "quorum": 2, "veto": ["south"], "max_rounds": 5}
+        d["protocol"] = {
+            "signatories": ["north", "south", "east"],
+            "rule": "quorum",
+            "quorum": 2,
+            "veto": ["south"],
+            "max_rounds": 5,
+        }
 
     world = load_scenario(edit_world(mini_copy, quorum)).world
     rule = DecisionRule.of(world)
@@ -281,7 +314,10 @@ def test_minimum_utility_keeps_a_deal_from_passing(mini_copy: Path) -> None:
 
 
 def test_breakdown_when_quorum_can_no_longer_be_reached(mini_copy: Path) -> None:
-    edit_world(mini_copy, lambda d: d.update(protocol={"signatories": ["north", "south", "east"], "rule": "quorum", "quorum": 3}))
+    edit_world(
+        mini_copy,
+        lambda d: d.update(protocol={"signatories": ["north", "south", "east"], "rule": "quorum", "quorum": 3}),
+    )
     scenario = load_scenario(mini_copy)
     policies = {a: ScriptedPolicy({1: [WalkOut()]} if a == "east" else None) for a in scenario.world.actor_ids()}
     assert NegotiationModel(scenario, policies, seed=1).run().status == "breakdown"

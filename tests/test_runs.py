@@ -69,7 +69,9 @@ def variant_settings() -> list[dict[str, str]]:
     return settings
 
 
-@pytest.mark.parametrize("variants", variant_settings(), ids=lambda v: ",".join(f"{a}={n}" for a, n in v.items()) or "base")
+@pytest.mark.parametrize(
+    "variants", variant_settings(), ids=lambda v: ",".join(f"{a}={n}" for a, n in v.items()) or "base"
+)
 def test_no_one_ever_accepts_across_its_red_lines(tmp_path: Path, variants: dict[str, str]) -> None:
     scenario = load_scenario(UKRAINE, variants)
     for seed in (1, 2, 3):
@@ -99,7 +101,9 @@ def test_offline_outcomes_vary_with_persona_and_seed(tmp_path: Path) -> None:
 
 # -- the CLI, as a user runs it -------------------------------------------------------------------
 def parley(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "parley.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "parley.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_run_default_world(tmp_path: Path) -> None:
@@ -113,7 +117,18 @@ def test_cli_run_default_world(tmp_path: Path) -> None:
 
 
 def test_cli_run_with_variants_and_round_limit(tmp_path: Path) -> None:
-    done = parley("run", str(MINI), "--seed", "4", "--variant", "north=hardliner", "--max-rounds", "2", "--runs-dir", str(tmp_path))
+    done = parley(
+        "run",
+        str(MINI),
+        "--seed",
+        "4",
+        "--variant",
+        "north=hardliner",
+        "--max-rounds",
+        "2",
+        "--runs-dir",
+        str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     (folder,) = tmp_path.iterdir()
     events = events_of(folder)
