@@ -28,8 +28,10 @@ from parley.policy import Observation
 from parley.scenario import Scenario
 from parley.speech import Templates
 
-BELIEF_NOISE = 0.2  # spread of the seeded error in what an actor believes of others' option values
-LEARNING_RATE = 0.3
+HORIZON = 0.85  # share of the rounds by which an actor plans to have conceded all it will
+SAFETY_MARGIN = 0.03  # how much above a party's predicted floor a proposal aims, against belief errors
+BELIEF_NOISE = 0.15  # spread of the seeded error in what an actor believes of others' option values
+LEARNING_RATE = 0.1
 CANDIDATE_WEIGHTINGS = 160
 RECIPROCITY_SLACK = 0.1  # how far a reciprocal actor concedes ahead of what it has seen others concede
 ENDGAME_ROUNDS = 2  # in the last rounds, the best offer received so far is good enough
@@ -61,6 +63,7 @@ class OfflineStrategy:
         self.memory = Memory()
         self.names = {a: scenario.personas[a].name for a in space.actors}
         self.beliefs = self._initial_beliefs()
+        self.prior = self.beliefs.copy()  # kept unlearned, to judge how far others have conceded
         self.mask = self._known_red_lines()
         self.reservation = max(self.persona.no_deal.value, scenario.world.protocol.min_utility.get(actor, 0.0)) + 0.01
         own = np.where(space.allowed[self.me], space.values[self.me], NEG)
@@ -121,10 +124,8 @@ class OfflineStrategy:
                 pkg = s.encode(by_id[item["proposal"]]["package"])
                 believed = self.believed_utility(a, pkg)
                 if item["accept"]:
-                    self._pull(a, pkg, LEARNING_RATE / 2)
                     self.memory.floors[j] = min(self.memory.floors.get(j, believed), believed)
                 else:
-                    self._pull(a, pkg, -LEARNING_RATE / 2)
                     self.memory.floors[j] = max(self.memory.floors.get(j, 0.0), believed + 0.02)
             elif item["kind"] == "message" and item["message_kind"] == "threat":
                 self.memory.threats.append(obs.round)
@@ -132,18 +133,21 @@ class OfflineStrategy:
                 self.memory.flattered.add(j)
 
     def _pull(self, actor: int, package: np.ndarray, rate: float) -> None:
-        """Move my belief of how `actor` values the options in `package` up (rate > 0) or down."""
-        issues = np.arange(len(self.space.issues))
-        w = np.maximum(self.beliefs[actor].max(axis=1), 1e-3)  # the weight I believe the issue has
-        current = self.beliefs[actor, issues, package]
-        target = w if rate > 0 else np.zeros_like(w)
-        self.beliefs[actor, issues, package] = current + abs(rate) * (target - current)
+        """What an actor proposes, it prefers: shift my belief, issue by issue, toward the options it chose."""
+        b = self.beliefs[actor]
+        real = b > NEG / 2
+        weight = np.where(real, b, 0.0).max(axis=1, keepdims=True)  # the weight I believe each issue has
+        chosen = np.zeros_like(b)
+        chosen[np.arange(len(package)), package] = 1.0
+        self.beliefs[actor] = np.where(real, (1 - rate) * b + rate * weight * chosen, NEG)
 
     def concession_of(self, actor: int, package: np.ndarray) -> float:
         """How far a proposal by `actor` has come from its ideal toward its no deal, as I believe them."""
-        ideal = float(np.where(self.beliefs[actor] > NEG / 2, self.beliefs[actor], 0.0).max(axis=1).sum())
+        prior = self.prior[actor]
+        ideal = float(np.where(prior > NEG / 2, prior, 0.0).max(axis=1).sum())
         span = max(ideal - self._no_deal_guess[actor], 0.05)
-        return float(np.clip((ideal - self.believed_utility(actor, package)) / span, 0.0, 1.0))
+        offered = float(self.space.utilities(package, self.prior)[actor])
+        return float(np.clip((ideal - offered) / span, 0.0, 1.0))
 
     def believed_utility(self, actor: int, package: np.ndarray) -> float:
         return float(self.space.utilities(package, self.beliefs)[actor])
@@ -151,7 +155,7 @@ class OfflineStrategy:
     # -- concession -------------------------------------------------------------------------
     def aspiration(self, obs: Observation) -> float:
         """The least I want now: from my ideal toward my reservation, at my persona's pace."""
-        t = min(1.0, obs.round / max(obs.max_rounds, 1))
+        t = min(1.0, obs.round / max(HORIZON * obs.max_rounds, 1))
         patience = self.traits.level("patience", 0.5)
         beta = 2.0 ** (2.0 - 4.0 * patience)  # impatient: concedes early; patient: holds, then moves late
         by_time = t ** (1.0 / beta)
@@ -215,7 +219,7 @@ class OfflineStrategy:
         livable = mine >= aspiration - 1e-9
         if not livable.any():
             livable = mine >= mine.max() - 1e-9
-        accepted = livable & (slack >= 0)
+        accepted = livable & (slack >= SAFETY_MARGIN)
         if accepted.any():
             key = np.where(accepted, mine + 1e-6 * slack, -np.inf)
         else:
