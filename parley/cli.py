@@ -34,6 +34,8 @@ def parse_variants(values: list[str]) -> dict[str, str]:
         actor, sep, name = value.partition("=")
         if not sep or not actor or not name:
             fail([f"--variant {value}: expected ACTOR=NAME, e.g. --variant us=hardliner"])
+        if actor.strip() in variants:
+            fail([f"--variant {value}: a variant for '{actor.strip()}' is already given ({variants[actor.strip()]})"])
         variants[actor.strip()] = name.strip()
     return variants
 

@@ -78,7 +78,8 @@ def print_summary(console: Console, result: RunResult) -> None:
         )
     console.print(utilities)
     if o.deal is not None:
-        console.print(f"Pareto-optimal among the signatories: {'yes' if o.pareto_optimal else 'no'}")
+        verdict = {True: "yes", False: "no", None: "unknown (the search was too large)"}[o.pareto_optimal]
+        console.print(f"Pareto-optimal among the signatories: {verdict}")
     if o.walked_out:
         console.print(f"Walked out: {', '.join(names[a] for a in o.walked_out)}")
     console.print(f"Saved to [bold]{result.folder}[/bold]", highlight=False)

@@ -15,6 +15,11 @@ class RelationshipGraph:
         self.g.add_nodes_from(world.actor_ids())
         for e in world.edges:
             self.g.add_edge(e.source, e.target, trust=e.trust, influence=e.influence, open=e.open)
+        if not world.edges:  # a world that draws no graph: everyone talks to everyone, neutrally
+            for a in world.actor_ids():
+                for b in world.actor_ids():
+                    if a != b:
+                        self.g.add_edge(a, b, trust=0.0, influence=0.5, open=True)
         self.present: set[str] = set(world.actor_ids())
 
     # -- reading ----------------------------------------------------------------------------

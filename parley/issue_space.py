@@ -233,11 +233,15 @@ def _nash_local_search(space: IssueSpace, parties: list[int], floor: np.ndarray,
     return best if np.isfinite(best_score) else None
 
 
-def is_pareto_optimal(space: IssueSpace, package: np.ndarray, actors: list[int], mask: np.ndarray) -> bool:
-    """True when no package within `mask` is at least as good for all `actors` and better for one."""
+def is_pareto_optimal(space: IssueSpace, package: np.ndarray, actors: list[int], mask: np.ndarray) -> bool | None:
+    """True when no package within `mask` is at least as good for all `actors` and better for one.
+
+    None when the search grows too large to finish (a very large world): unknown, not guessed.
+    """
     target = space.utilities(package)[actors]
-    found = space.frontier(actors, target, mask, cap=10**7)
-    assert found is not None
+    found = space.frontier(actors, target, mask, cap=500_000)
+    if found is None:
+        return None
     _, utils = found
     better = (utils >= target - 1e-9).all(axis=1) & (utils > target + 1e-9).any(axis=1)
     return not bool(better.any())

@@ -18,7 +18,7 @@ from parley.problems import InvalidInput, display_path
 from parley.runlog import RunLog, unique_folder
 from parley.scenario import Scenario, load_scenario
 from parley.speech import Templates
-from parley.transcript import render_transcript
+from parley.transcript import render_transcript, sample_events
 
 PACKAGES = ("parley", "mesa", "numpy", "networkx", "pydantic", "jinja2")
 
@@ -41,6 +41,9 @@ def prepare(world: Path | str, variants: dict[str, str] | None = None) -> tuple[
     space = IssueSpace.build(scenario.world, scenario.personas)
     for actor in scenario.world.actor_ids():
         OfflineStrategy(actor, scenario, space, templates, seed=0).rehearse()
+    events = sample_events(scenario)
+    for end in (len(events) - 1, len(events)):  # with a deal, then with only the closest offer
+        render_transcript(scenario, templates, events[:end], "rehearsal", 0, "offline")
     render_transcript(scenario, templates, [], "rehearsal", 0, "offline")
     return scenario, templates, space
 
@@ -114,6 +117,9 @@ def play(
         model.emit("error", message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise
     finally:
-        log.write_transcript(render_transcript(scenario, templates, model.events, run_id, seed, "offline"))
+        try:
+            log.write_transcript(render_transcript(scenario, templates, model.events, run_id, seed, "offline"))
+        except InvalidInput as exc:  # the events are the record; a transcript that fails must not hide why
+            log.write_transcript(f"The transcript could not be rendered: {exc}\n")
         log.close()
     return RunResult(run_id, folder, outcome, model)

@@ -33,3 +33,67 @@ def render_transcript(
         )
         + "\n"
     )
+
+
+def sample_events(scenario: Scenario) -> list[dict]:
+    """One event of every kind the transcript shows, to rehearse its template before a run."""
+    a, b, *rest = scenario.world.actor_ids()
+    c = rest[0] if rest else b
+    package = {i.id: i.options[0].id for i in scenario.world.issues}
+    events = [
+        {
+            "type": "proposal",
+            "actor": a,
+            "proposal": "P1",
+            "package": package,
+            "to": [b],
+            "counter_to": None,
+            "text": "t",
+        },
+        {
+            "type": "proposal",
+            "actor": b,
+            "proposal": "P2",
+            "package": package,
+            "to": [a],
+            "counter_to": "P1",
+            "text": "t",
+        },
+        {"type": "proposal_reaffirmed", "actor": a, "proposal": "P1", "text": "t"},
+        {"type": "response", "actor": b, "proposal": "P1", "accept": True, "reason": "r", "countered": False},
+        {"type": "response", "actor": b, "proposal": "P1", "accept": False, "reason": "r", "countered": True},
+        {"type": "message", "actor": a, "kind": "threat", "to": [b], "text": "t"},
+        {"type": "mediated", "actor": a, "to": b, "what": "proposal", "path": [a, c, b], "proposal": "P1"},
+        {"type": "undeliverable", "actor": a, "to": b, "what": "message"},
+        {"type": "channel", "actor": a, "to": b, "open": True, "reason": "r"},
+        {"type": "channel", "actor": a, "to": b, "open": False, "reason": "r"},
+        {"type": "walkout", "actor": b, "reason": "r"},
+        {"type": "invalid_action", "actor": a, "action": {}, "error": "e"},
+        {"type": "deal", "proposal": "P1", "package": package, "accepted_by": [a, b]},
+        {"type": "trust", "actor": a, "toward": b, "before": 0.0, "after": 0.1, "cause": "accepted"},
+        {"type": "pass", "actor": a, "reason": "r"},
+    ]
+    events = [{"seq": n, "round": 1, **e} for n, e in enumerate(events, 1)]
+    utilities = dict.fromkeys(scenario.world.actor_ids(), 0.5)
+    closest = {
+        "proposal": "P1",
+        "proposer": a,
+        "package": package,
+        "accepted_by": [a],
+        "rejected_by": [b],
+        "utilities": utilities,
+    }
+    for deal in (package, None):
+        events.append(
+            {
+                "seq": len(events) + 1,
+                "round": 1,
+                "type": "outcome",
+                "status": "converged",
+                "deal": deal,
+                "utilities": utilities,
+                "no_deal": utilities,
+                "closest": closest,
+            }
+        )
+    return events

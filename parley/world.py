@@ -102,7 +102,9 @@ class World(Strict):
     prompts: str = Field(default="../prompts", description="template folder, relative to the world file")
     actors: list[ActorRef] = Field(min_length=2)
     issues: list[Issue] = Field(min_length=1)
-    edges: list[Edge] = Field(default_factory=list)
+    edges: list[Edge] = Field(
+        default_factory=list, description="empty: every actor talks to every other over an open, neutral channel"
+    )
     protocol: Protocol = Protocol()
     trust_rules: TrustRules = TrustRules()
 
