@@ -385,7 +385,7 @@ class OfflineStrategy:
             "opening": None,
             **extra,
         }
-        return self.templates.render(f"offline/{template}", **context)
+        return " ".join(self.templates.render(f"offline/{template}", **context).split())
 
     def describe(self, package: dict[str, str]) -> list[dict]:
         """The package, issue by issue, with how it stands against my own ideal: most important first."""

@@ -14,6 +14,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from parley.problems import InvalidInput, Problem, display_path
 
 
+def clause(text: str) -> str:
+    """A sentence to embed in another: whitespace folded, no final full stop."""
+    return " ".join(str(text).split()).rstrip(".")
+
+
 class TemplateError(InvalidInput):
     """A template that cannot be loaded or rendered; one problem naming the file."""
 
@@ -30,6 +35,7 @@ class Templates:
             autoescape=False,
         )
         self.env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
+        self.env.filters["clause"] = clause
 
     def _where(self, name: str) -> str:
         return display_path(self.folder / name)

@@ -11,7 +11,7 @@ def render_transcript(
 ) -> str:
     names = {a: p.name for a, p in scenario.personas.items()}
     rounds: dict[int, list[dict]] = {}
-    for e in events:
+    for e in with_changes(events):
         if e["round"] > 0:
             rounds.setdefault(e["round"], []).append(e)
     outcome = next((e for e in reversed(events) if e["type"] == "outcome"), None)
@@ -33,6 +33,21 @@ def render_transcript(
         )
         + "\n"
     )
+
+
+def with_changes(events: list[dict]) -> list[dict]:
+    """Events with each proposal's `changes`: what differs from its proposer's previous proposal
+    (None for a first proposal), so the transcript shows moves rather than whole packages again."""
+    last: dict[str, dict] = {}
+    out = []
+    for e in events:
+        if e["type"] == "proposal":
+            before = last.get(e["actor"])
+            changes = None if before is None else {k: v for k, v in e["package"].items() if before.get(k) != v}
+            last[e["actor"]] = e["package"]
+            e = {**e, "changes": changes}
+        out.append(e)
+    return out
 
 
 def sample_events(scenario: Scenario) -> list[dict]:
