@@ -19,6 +19,7 @@ from parley.issue_space import IssueSpace
 from parley.outcome import Outcome, settle
 from parley.policy import Observation, Policy
 from parley.reporters import AGENT_REPORTERS, MODEL_REPORTERS
+from parley.rules import move_problems
 from parley.scenario import Scenario
 from parley.table import Proposal, Table
 
@@ -102,61 +103,18 @@ class NegotiationModel(mesa.Model):
 
     # -- checking moves ---------------------------------------------------------------------
     def valid_actions(self, actor: str, move: Move) -> list:
+        """The legal actions of a move; each illegal one is logged and dropped."""
+        views = {p.id: p.view() for p in self.table.proposals.values()}
+        problems = dict(move_problems(self.world, actor, move, views))
         out = []
-        proposed = 0
-        for action in move.actions:
+        for idx, action in enumerate(move.actions):
             if isinstance(action, Pass):
                 self.emit("pass", actor=actor, reason=action.reason)
-                continue
-            problem = self.problem_with(actor, action)
-            if problem is None and isinstance(action, (Propose, Counter)):
-                proposed += 1
-                if proposed > self.world.protocol.max_proposals_per_round:
-                    problem = f"at most {self.world.protocol.max_proposals_per_round} proposal(s) per round"
-            if problem:
-                self.emit("invalid_action", actor=actor, action=action.model_dump(), error=problem)
+            elif idx in problems:
+                self.emit("invalid_action", actor=actor, action=action.model_dump(), error=problems[idx])
             else:
                 out.append(action)
         return out
-
-    def problem_with(self, actor: str, action) -> str | None:  # noqa: ANN001
-        actors = self.world.actor_ids()
-        if isinstance(action, (Propose, Counter)):
-            problem = self.package_problem(action.package)
-            if problem:
-                return problem
-        targets = (
-            action.to
-            if isinstance(action, (Propose, Counter, Message))
-            else [action.to]
-            if isinstance(action, Channel)
-            else []
-        )
-        for t in targets:
-            if t not in actors:
-                return f"unknown actor '{t}'"
-            if t == actor:
-                return "an actor cannot address itself"
-        if isinstance(action, (Respond, Counter)):
-            p = self.table.get(action.proposal)
-            if p is None:
-                return f"no proposal '{action.proposal}'"
-            if actor not in p.recipients:
-                return f"proposal '{p.id}' was not addressed to {actor}"
-            if p.status != "open":
-                return f"proposal '{p.id}' is {p.status}"
-            if actor in p.accepted_by or actor in p.rejected_by:
-                return f"{actor} has already answered proposal '{p.id}'"
-        return None
-
-    def package_problem(self, package: dict[str, str]) -> str | None:
-        for issue in self.world.issues:
-            if issue.id not in package:
-                return f"the package has no option for issue '{issue.id}'"
-            if package[issue.id] not in issue.option_ids():
-                return f"issue '{issue.id}' has no option '{package[issue.id]}'"
-        extra = [k for k in package if k not in self.space.issues]
-        return f"unknown issue '{extra[0]}'" if extra else None
 
     # -- resolving moves --------------------------------------------------------------------
     def walk_out(self, actor: str, reason: str) -> None:

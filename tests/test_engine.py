@@ -250,9 +250,9 @@ def test_invalid_actions_are_logged_and_the_run_goes_on() -> None:
     m.step()
     errors = [e["error"] for e in of_type(m, "invalid_action")]
     assert errors == [
-        "issue 'price' has no option 'free'",
+        "issue 'price' has no option 'free' (options: low, mid, high)",
         "the package has no option for issue 'border'",
-        "unknown actor 'atlantis'",
+        "unknown actor 'atlantis' (actors: south, east)",
         "no proposal 'P9'",
         "an actor cannot address itself",
         "at most 1 proposal(s) per round",

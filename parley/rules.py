@@ -1,0 +1,68 @@
+"""What makes an action legal: the one set of checks the engine applies and LLM answers are held to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from parley.actions import Act, Channel, Counter, Message, Move, Pass, Propose, Respond
+from parley.world import World
+
+
+def package_problem(world: World, package: Mapping[str, str]) -> str | None:
+    for issue in world.issues:
+        if issue.id not in package:
+            return f"the package has no option for issue '{issue.id}'"
+        if package[issue.id] not in issue.option_ids():
+            return f"issue '{issue.id}' has no option '{package[issue.id]}' (options: {', '.join(issue.option_ids())})"
+    known = {i.id for i in world.issues}
+    extra = [k for k in package if k not in known]
+    return f"unknown issue '{extra[0]}'" if extra else None
+
+
+def action_problem(world: World, actor: str, action: Act, proposals: Mapping[str, Mapping]) -> str | None:
+    """Why `actor` may not take `action` given the proposals it can see (id -> proposal view), or None."""
+    if isinstance(action, (Propose, Counter)):
+        problem = package_problem(world, action.package)
+        if problem:
+            return problem
+    if isinstance(action, (Propose, Counter, Message)):
+        targets = list(action.to)
+    elif isinstance(action, Channel):
+        targets = [action.to]
+    else:
+        targets = []
+    actors = world.actor_ids()
+    for t in targets:
+        if t not in actors:
+            return f"unknown actor '{t}' (actors: {', '.join(a for a in actors if a != actor)})"
+        if t == actor:
+            return "an actor cannot address itself"
+    if isinstance(action, (Respond, Counter)):
+        p = proposals.get(action.proposal)
+        if p is None:
+            return f"no proposal '{action.proposal}'"
+        if actor not in p["recipients"]:
+            return f"proposal '{p['id']}' was not addressed to {actor}"
+        if p["status"] != "open":
+            return f"proposal '{p['id']}' is {p['status']}"
+        if actor in p["accepted_by"] or actor in p["rejected_by"]:
+            return f"{actor} has already answered proposal '{p['id']}'"
+    return None
+
+
+def move_problems(world: World, actor: str, move: Move, proposals: Mapping[str, Mapping]) -> list[tuple[int, str]]:
+    """(index, problem) for every illegal action in a move, including too many proposals."""
+    out = []
+    proposed = 0
+    limit = world.protocol.max_proposals_per_round
+    for idx, action in enumerate(move.actions):
+        if isinstance(action, Pass):
+            continue
+        problem = action_problem(world, actor, action, proposals)
+        if problem is None and isinstance(action, (Propose, Counter)):
+            proposed += 1
+            if proposed > limit:
+                problem = f"at most {limit} proposal(s) per round"
+        if problem:
+            out.append((idx, problem))
+    return out
