@@ -8,7 +8,7 @@ import mesa
 
 from parley.actions import Move
 from parley.persona import Persona
-from parley.policy import Observation, Policy
+from parley.policy import Observation, Policy, deliberates
 
 if TYPE_CHECKING:
     from parley.model import NegotiationModel
@@ -23,6 +23,7 @@ class ActorAgent(mesa.Agent):
         self.persona = persona
         self.policy = policy
         self.move: Move = Move()
+        self.observation: Observation | None = None
         self.inbox: list[dict] = []
         self.best_offer_utility: float | None = None
 
@@ -31,8 +32,24 @@ class ActorAgent(mesa.Agent):
         return self.actor in self.model.graph.present
 
     def step(self) -> None:
-        """Observe and decide; nothing changes on the table until every actor has decided."""
-        self.move = self.policy.decide(self.observe()) if self.present else Move()
+        """Observe the table and, when the policy answers at once, decide.
+
+        Nothing changes on the table until every actor has decided; policies that must wait for
+        an answer (an LLM) decide in `deliberate`, all of them together.
+        """
+        self.observation = self.observe() if self.present else None
+        self.move = Move()
+        if self.observation is not None and not deliberates(self.policy):
+            self.move = self.policy.decide(self.observation)
+
+    async def deliberate(self) -> None:
+        if self.observation is not None and deliberates(self.policy):
+            self.move = await self.policy.adecide(self.observation)
+
+    def notes(self) -> list[dict]:
+        """What the policy recorded while deciding (its LLM calls), to log after the decisions."""
+        take = getattr(self.policy, "take_events", None)
+        return take() if take is not None else []
 
     def observe(self) -> Observation:
         return self.model.observation_for(self.actor)

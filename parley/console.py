@@ -31,6 +31,10 @@ class RoundPrinter:
             self.notes.append(f"[bold red]{event['actor']} walks out[/bold red]")
         elif kind == "channel":
             self.notes.append(f"{event['actor']} {'opens' if event['open'] else 'closes'} channel to {event['to']}")
+        elif kind in ("llm_failed", "llm_gave_up"):
+            self.notes.append(f"[yellow]{event['actor']}: {kind.replace('_', ' ')}[/yellow]")
+        elif kind == "llm_call" and event["error"]:
+            self.notes.append(f"[yellow]{event['actor']} re-asked[/yellow]")
         elif kind == "deal":
             self.notes.append(f"[bold green]deal: {event['proposal']} passes[/bold green]")
         elif kind == "round_ended":
@@ -80,6 +84,21 @@ def print_summary(console: Console, result: RunResult) -> None:
     if o.deal is not None:
         verdict = {True: "yes", False: "no", None: "unknown (the search was too large)"}[o.pareto_optimal]
         console.print(f"Pareto-optimal among the signatories: {verdict}")
+    if result.model.costs is not None:
+        cost = result.model.costs()
+        table = Table(title=f"LLM calls: ${cost['usd']:.4f} in all", title_justify="left")
+        for col in ("Actor", "Calls", "Cached", "Prompt tokens", "Completion tokens", "Dollars"):
+            table.add_column(col, justify="left" if col == "Actor" else "right")
+        for actor, a in cost["actors"].items():
+            table.add_row(
+                names.get(actor, actor),
+                str(a["calls"]),
+                str(a["cached"]),
+                f"{a['prompt_tokens']:,}",
+                f"{a['completion_tokens']:,}",
+                f"{a['usd']:.4f}",
+            )
+        console.print(table)
     if o.walked_out:
         console.print(f"Walked out: {', '.join(names[a] for a in o.walked_out)}")
     console.print(f"Saved to [bold]{result.folder}[/bold]", highlight=False)

@@ -7,7 +7,9 @@ the round and checks whether the negotiation has ended.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Protocol
 
 import mesa
 
@@ -17,13 +19,17 @@ from parley.decision import DecisionRule
 from parley.graph import RelationshipGraph
 from parley.issue_space import IssueSpace
 from parley.outcome import Outcome, settle
-from parley.policy import Observation, Policy
+from parley.policy import Observation, Policy, RunHalted, deliberates
 from parley.reporters import AGENT_REPORTERS, MODEL_REPORTERS
 from parley.rules import move_problems
 from parley.scenario import Scenario
 from parley.table import Proposal, Table
 
 EventSink = Callable[[dict], None]
+
+
+class Budget(Protocol):
+    def allows_round(self, deciders: int) -> bool: ...
 
 
 class NegotiationModel(mesa.Model):
@@ -35,7 +41,11 @@ class NegotiationModel(mesa.Model):
         emit: EventSink | None = None,
         max_rounds: int | None = None,
         space: IssueSpace | None = None,
+        runner: Callable[[Coroutine], object] | None = None,
+        budget: Budget | None = None,
     ) -> None:
+        """`runner` runs a coroutine to completion (LLM calls share its event loop across rounds and
+        runs); without one the model keeps a loop of its own. `budget` may stop a run between rounds."""
         super().__init__(rng=seed)
         self.setting = scenario
         self.world = scenario.world
@@ -48,6 +58,10 @@ class NegotiationModel(mesa.Model):
         self.seq = 0
         self.events: list[dict] = []
         self._emit = emit
+        self.runner = runner
+        self._own_runner: asyncio.Runner | None = None
+        self.budget = budget
+        self.costs: Callable[[], dict] | None = None  # the cost ledger of an LLM run, for the outcome
         self.outcome: Outcome | None = None
         self.deal: Proposal | None = None
         self.walked_out: list[str] = []
@@ -60,9 +74,20 @@ class NegotiationModel(mesa.Model):
 
     # -- the protocol -----------------------------------------------------------------------
     def step(self) -> None:
+        if self.budget is not None and not self.budget.allows_round(len(self.graph.present)):
+            self.finish("budget_exhausted")
+            return
         self.round += 1
         self.emit("round_started")
-        self.agents.do("step")  # everyone observes the same table, then decides
+        self.agents.do("step")  # everyone observes the same table; policies that answer at once decide
+        try:
+            self.deliberate()  # the others (LLM personas) decide together, concurrently
+        except RunHalted as halt:
+            self.log_notes()
+            self.emit("halted", reason=str(halt))
+            self.finish(halt.status)
+            return
+        self.log_notes()
         moves = {a: self.by_actor[a].move for a in self.world.actor_ids()}
         for agent in self.agents:
             agent.inbox = []
@@ -100,6 +125,33 @@ class NegotiationModel(mesa.Model):
             self.send(actor, action)
         elif isinstance(action, Propose):
             self.propose(actor, action.package, action.to, action.text)
+
+    def log_notes(self) -> None:
+        """What policies recorded while deciding, in actor order whatever order they answered in."""
+        for actor in self.world.actor_ids():
+            for note in self.by_actor[actor].notes():
+                self.emit(note.pop("type"), actor=actor, **note)
+
+    def deliberate(self) -> None:
+        waiting = [a for a in self.agents if a.observation is not None and deliberates(a.policy)]
+        if not waiting:
+            return
+
+        async def together() -> list:
+            return await asyncio.gather(*(agent.deliberate() for agent in waiting), return_exceptions=True)
+
+        if self.runner is None:
+            self._own_runner = self._own_runner or asyncio.Runner()
+            results = self._own_runner.run(together())
+        else:
+            results = self.runner(together())
+        failures = [r for r in results if isinstance(r, BaseException)]
+        halts = [r for r in failures if isinstance(r, RunHalted)]
+        others = [r for r in failures if not isinstance(r, RunHalted)]
+        if others:
+            raise others[0]
+        if halts:
+            raise halts[0]
 
     # -- checking moves ---------------------------------------------------------------------
     def valid_actions(self, actor: str, move: Move) -> list:
@@ -267,8 +319,14 @@ class NegotiationModel(mesa.Model):
 
     def finish(self, status: str) -> None:
         self.running = False
+        if self._own_runner is not None:
+            self._own_runner.close()
+            self._own_runner = None
         self.outcome = settle(self, status)
-        self.emit("outcome", **self.outcome.as_event())
+        event = self.outcome.as_event()
+        if self.costs is not None:  # spending differs between a live run and a cached one: transport
+            event["transport"] = {"cost": self.costs()}
+        self.emit("outcome", **event)
 
     def run(self) -> Outcome:
         while self.running:

@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 
 from parley.issue_space import IssueSpace
+from parley.llm.backend import LLMBackend
+from parley.llm.rehearsal import rehearse_prompts
 from parley.model import NegotiationModel
 from parley.offline import OfflineStrategy
 from parley.outcome import Outcome
@@ -31,8 +33,11 @@ class RunResult:
     model: NegotiationModel
 
 
-def prepare(world: Path | str, variants: dict[str, str] | None = None) -> tuple[Scenario, Templates, IssueSpace]:
-    """Load a scenario and check it can be played: files, cross-references, templates."""
+def prepare(
+    world: Path | str, variants: dict[str, str] | None = None, llm: bool = False
+) -> tuple[Scenario, Templates, IssueSpace]:
+    """Load a scenario and check it can be played: files, cross-references, templates (the LLM
+    prompts too when `llm`)."""
     scenario = load_scenario(world, variants)
     templates = Templates(scenario.prompts_dir)
     problems = templates.syntax_problems()
@@ -45,6 +50,8 @@ def prepare(world: Path | str, variants: dict[str, str] | None = None) -> tuple[
     for end in (len(events) - 1, len(events)):  # with a deal, then with only the closest offer
         render_transcript(scenario, templates, events[:end], "rehearsal", 0, "offline")
     render_transcript(scenario, templates, [], "rehearsal", 0, "offline")
+    if llm:
+        rehearse_prompts(scenario, space, templates)
     return scenario, templates, space
 
 
@@ -95,22 +102,39 @@ def play(
     max_rounds: int | None = None,
     runs_dir: Path | str = "runs",
     on_event: Callable[[dict], None] | None = None,
+    llm: LLMBackend | None = None,
 ) -> RunResult:
-    scenario, templates, space = prepare(world, variants)
+    """Play one run and save it. Without `llm`, every actor plays the offline default."""
+    scenario, templates, space = prepare(world, variants, llm=llm is not None)
     rounds = max_rounds or scenario.world.protocol.max_rounds
+    if llm is None:
+        backend, policies, runner, budget = "offline", offline_policies(scenario, space, templates, seed), None, None
+    else:
+        backend, policies, runner, budget = (
+            "openai",
+            llm.policies(scenario, space, templates, seed),
+            llm.loop.run,
+            llm.budget,
+        )
     tag = "".join(f"-{a}={v}" for a, v in sorted(scenario.variants.items()))
     folder = unique_folder(Path(runs_dir), f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.world.id}-s{seed}{tag}")
     log = RunLog(folder)
     run_id = folder.name
-    log.write_manifest(manifest_for(run_id, scenario, seed, "offline", rounds))
+    manifest = manifest_for(run_id, scenario, seed, backend, rounds)
+    if llm is not None:
+        manifest["llm"] = llm.describe(scenario)
+    log.write_manifest(manifest)
 
     def emit(event: dict) -> None:
         log.append(event)
         if on_event is not None:
             on_event(event)
 
-    policies = offline_policies(scenario, space, templates, seed)
-    model = NegotiationModel(scenario, policies, seed=seed, emit=emit, max_rounds=rounds, space=space)
+    model = NegotiationModel(
+        scenario, policies, seed=seed, emit=emit, max_rounds=rounds, space=space, runner=runner, budget=budget
+    )
+    if llm is not None:
+        model.costs = llm.ledger.summary
     try:
         outcome = model.run()
     except Exception as exc:
@@ -118,7 +142,7 @@ def play(
         raise
     finally:
         try:
-            log.write_transcript(render_transcript(scenario, templates, model.events, run_id, seed, "offline"))
+            log.write_transcript(render_transcript(scenario, templates, model.events, run_id, seed, backend))
         except InvalidInput as exc:  # the events are the record; a transcript that fails must not hide why
             log.write_transcript(f"The transcript could not be rendered: {exc}\n")
         log.close()

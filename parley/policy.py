@@ -28,4 +28,28 @@ class Observation:
 
 
 class Policy(Protocol):
+    """Decides at once (the offline strategy, a script)."""
+
     def decide(self, observation: Observation) -> Move: ...
+
+
+class DeliberatingPolicy(Protocol):
+    """Decides by waiting on something slow (an LLM); the engine runs all of them concurrently.
+
+    `take_events` hands over what happened while deciding (calls, retries), to be logged in a
+    fixed order whatever order the answers came back in.
+    """
+
+    async def adecide(self, observation: Observation) -> Move: ...
+
+    def take_events(self) -> list[dict]: ...
+
+
+class RunHalted(Exception):
+    """Raised by a policy when the run must end now, cleanly, with `status` (e.g. budget_exhausted)."""
+
+    status = "halted"
+
+
+def deliberates(policy: object) -> bool:
+    return hasattr(policy, "adecide")

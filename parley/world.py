@@ -94,6 +94,15 @@ class Protocol(Strict):
         return veto
 
 
+class LLMDefaults(Strict):
+    """The world's suggestions for LLM play; the command line overrides them."""
+
+    model: str | None = None
+    models: dict[str, str] = Field(default_factory=dict, description="a model of its own for some actors")
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=1000, ge=16)
+
+
 class World(Strict):
     id: str = Field(pattern=ID_PATTERN)
     title: str = Field(min_length=1)
@@ -107,6 +116,7 @@ class World(Strict):
     )
     protocol: Protocol = Protocol()
     trust_rules: TrustRules = TrustRules()
+    llm: LLMDefaults = LLMDefaults()
 
     def actor_ids(self) -> list[str]:
         return [a.id for a in self.actors]
@@ -207,4 +217,6 @@ def cross_reference_problems(world: World | dict[str, Any]) -> list[tuple[str, s
     for idx, name in enumerate(_items(p.get("veto"))):
         if signatories and isinstance(name, str) and name not in signatories:
             out.append((f"protocol.veto[{idx}]", f"veto holder '{name}' is not a signatory"))
+    for name in _mapping(_mapping(data.get("llm")).get("models")):
+        unknown_actor(f"llm.models.{name}", name)
     return out

@@ -1,0 +1,1 @@
+"""LLM personas: a second policy behind the same interface as the offline default."""

@@ -1,0 +1,128 @@
+"""Everything an LLM run shares: settings, the client, the ledger, the budget, the event loop."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parley.issue_space import IssueSpace
+from parley.llm.cache import ResponseCache
+from parley.llm.client import ChatClient, ChatParams
+from parley.llm.ledger import DollarBudget, Ledger, PriceTable
+from parley.llm.loop import BackgroundLoop
+from parley.llm.persona import LLMPersona, PersonaSettings
+from parley.policy import DeliberatingPolicy
+from parley.problems import InvalidInput, Problem
+from parley.scenario import Scenario
+from parley.speech import Templates
+
+DEFAULT_PRICES = Path("prices.yaml")
+DEFAULT_CACHE = Path(".parley-cache/llm")
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    model: str | None = None
+    base_url: str | None = None  # None: OPENAI_BASE_URL, else the OpenAI API
+    models_for: dict[str, str] = field(default_factory=dict)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    timeout: float = 60.0
+    max_retries: int = 4
+    max_reasks: int = 2
+    concurrency: int = 8
+    budget_usd: float | None = None
+    cache_dir: Path | None = DEFAULT_CACHE
+    prices: Path | None = DEFAULT_PRICES
+    memory_window: int = 2
+    backoff: float = 1.0
+
+    def base(self) -> str | None:
+        return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+
+class LLMBackend:
+    """Built once per process; runs can share it (one client, one concurrency limit, one budget)."""
+
+    def __init__(self, settings: LLMSettings) -> None:
+        self.settings = settings
+        self.ledger = Ledger(PriceTable.load(settings.prices))
+        cache = ResponseCache(settings.cache_dir) if settings.cache_dir else None
+        self.client = ChatClient(
+            settings.base(),
+            os.environ.get("OPENAI_API_KEY"),
+            self.ledger,
+            cache,
+            concurrency=settings.concurrency,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            backoff=settings.backoff,
+            limit_usd=settings.budget_usd,
+        )
+        self.loop = BackgroundLoop()
+        self.budget = (
+            DollarBudget(self.ledger, settings.budget_usd, settings.max_reasks + 1)
+            if settings.budget_usd is not None
+            else None
+        )
+
+    def models(self, scenario: Scenario) -> dict[str, str]:
+        """The model of each actor: --model-for, then the world's per-actor model, then --model, then the world's."""
+        world = scenario.world
+        default = self.settings.model or world.llm.model
+        out, problems = {}, []
+        for actor in self.settings.models_for:
+            if actor not in world.actor_ids():
+                problems.append(
+                    Problem("--model-for", actor, f"unknown actor '{actor}' (actors: {', '.join(world.actor_ids())})")
+                )
+        for actor in world.actor_ids():
+            model = self.settings.models_for.get(actor) or world.llm.models.get(actor) or default
+            if not model:
+                problems.append(
+                    Problem(
+                        "--model", "", f"no model for '{actor}': give --model NAME (or llm.model in the world file)"
+                    )
+                )
+                break
+            out[actor] = model
+        if problems:
+            raise InvalidInput(problems)
+        return out
+
+    def policies(
+        self, scenario: Scenario, space: IssueSpace, templates: Templates, seed: int
+    ) -> dict[str, DeliberatingPolicy]:
+        world = scenario.world
+        params = ChatParams(
+            temperature=self.settings.temperature if self.settings.temperature is not None else world.llm.temperature,
+            max_tokens=self.settings.max_tokens or world.llm.max_tokens,
+            seed=seed,
+        )
+        return {
+            actor: LLMPersona(
+                actor,
+                scenario,
+                space,
+                templates,
+                self.client,
+                PersonaSettings(model, params, self.settings.max_reasks, self.settings.memory_window),
+            )
+            for actor, model in self.models(scenario).items()
+        }
+
+    def describe(self, scenario: Scenario) -> dict:
+        """What the manifest records of this backend (never the key)."""
+        return {
+            "models": self.models(scenario),
+            "base_url": self.settings.base() or "https://api.openai.com/v1",
+            "max_reasks": self.settings.max_reasks,
+            "max_retries": self.settings.max_retries,
+            "budget_usd": self.settings.budget_usd,
+            "cache": self.settings.cache_dir is not None,
+        }
+
+    def close(self) -> None:
+        self.loop.run(self.client.aclose())
+        self.loop.close()

@@ -1,0 +1,103 @@
+"""What LLM calls cost: an editable price table, a ledger per actor and per run, and the budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from parley.problems import InvalidInput, Problem, display_path, from_validation_error
+
+
+class Price(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input: float = Field(ge=0, description="dollars per million prompt tokens")
+    output: float = Field(ge=0, description="dollars per million completion tokens")
+
+
+class PriceTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    models: dict[str, Price] = Field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None) -> PriceTable:
+        if path is None or not path.is_file():
+            return cls()
+        name = display_path(path)
+        try:
+            return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        except yaml.YAMLError as exc:
+            raise InvalidInput([Problem(name, "", f"not valid YAML: {str(exc).splitlines()[0]}")]) from None
+        except ValidationError as exc:
+            raise InvalidInput(from_validation_error(name, exc)) from None
+
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        price = self.models.get(model)
+        if price is None:
+            return 0.0
+        return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
+
+
+@dataclass
+class Account:
+    calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    usd: float = 0.0
+
+
+@dataclass
+class Ledger:
+    """Tokens and dollars, per actor; the most one call has cost so far sizes the next round."""
+
+    prices: PriceTable
+    accounts: dict[str, Account] = field(default_factory=dict)
+    dearest_call: float = 0.0
+
+    def charge(self, actor: str, model: str, prompt_tokens: int, completion_tokens: int, cached: bool) -> float:
+        account = self.accounts.setdefault(actor, Account())
+        account.calls += 1
+        account.prompt_tokens += prompt_tokens
+        account.completion_tokens += completion_tokens
+        if cached:
+            account.cached += 1
+            return 0.0
+        usd = self.prices.cost(model, prompt_tokens, completion_tokens)
+        account.usd += usd
+        self.dearest_call = max(self.dearest_call, usd)
+        return usd
+
+    @property
+    def spent(self) -> float:
+        return sum(a.usd for a in self.accounts.values())
+
+    def summary(self) -> dict:
+        return {
+            "usd": round(self.spent, 6),
+            "actors": {
+                a: {
+                    "calls": x.calls,
+                    "cached": x.cached,
+                    "prompt_tokens": x.prompt_tokens,
+                    "completion_tokens": x.completion_tokens,
+                    "usd": round(x.usd, 6),
+                }
+                for a, x in sorted(self.accounts.items())
+            },
+        }
+
+
+@dataclass
+class DollarBudget:
+    """Stops a run between rounds when the next round could take spending past the limit."""
+
+    ledger: Ledger
+    limit_usd: float
+    calls_per_decider: int = 1
+
+    def allows_round(self, deciders: int) -> bool:
+        next_round = self.ledger.dearest_call * deciders * self.calls_per_decider
+        return self.ledger.spent + next_round <= self.limit_usd

@@ -1,0 +1,185 @@
+"""An actor played by an LLM: prompted from its persona card, answering with a JSON move.
+
+An answer that is not a legal move is sent back with the exact error, a bounded number of times;
+after that, or when the server gives no answer after its retries, the actor passes this round. A
+bad answer never ends the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from parley.actions import Move, Pass
+from parley.issue_space import IssueSpace
+from parley.llm.client import ChatClient, ChatParams, Completion, TransientFailure
+from parley.llm.memory import Memory
+from parley.move_schema import MoveError, move_schema, parse_move, schema_name
+from parley.policy import Observation
+from parley.scenario import Scenario
+from parley.speech import Templates
+
+
+@dataclass(frozen=True)
+class PersonaSettings:
+    model: str
+    params: ChatParams = field(default_factory=ChatParams)
+    max_reasks: int = 2
+    memory_window: int = 2
+
+
+class LLMPersona:
+    def __init__(
+        self,
+        actor: str,
+        scenario: Scenario,
+        space: IssueSpace,
+        templates: Templates,
+        client: ChatClient,
+        settings: PersonaSettings,
+    ) -> None:
+        self.actor = actor
+        self.scenario = scenario
+        self.space = space
+        self.templates = templates
+        self.client = client
+        self.settings = settings
+        self.memory = Memory(window=settings.memory_window)
+        self.system = templates.render("llm/system.j2", **self.system_context())
+        self._events: list[dict] = []
+
+    # -- prompts ----------------------------------------------------------------------------
+    def system_context(self) -> dict:
+        world, persona, space = self.scenario.world, self.scenario.personas[self.actor], self.space
+        me = space.index(self.actor)
+        issues = []
+        for i, issue in enumerate(world.issues):
+            options = [
+                {"id": o.id, "meaning": o.meaning, "value": float(space.scores[me, i, j])}
+                for j, o in enumerate(issue.options)
+            ]
+            issues.append(
+                {"id": issue.id, "title": issue.title, "weight": float(space.weights[me, i]), "options": options}
+            )
+        issues.sort(key=lambda d: -d["weight"])
+        traits = [
+            (name, getattr(persona.traits, name))
+            for name in type(persona.traits).model_fields
+            if getattr(persona.traits, name) is not None
+        ]
+        p = world.protocol
+        signers = ", ".join(world.signatories())
+        if p.rule == "unanimity":
+            rule = f"A proposal becomes the deal when every signatory accepts it ({signers})."
+        else:
+            veto = f"; each of {', '.join(p.veto)} must be among them" if p.veto else ""
+            rule = f"A proposal becomes the deal when {p.quorum} of {signers} accept it{veto}."
+        actors = [
+            {"id": a, "name": self.scenario.personas[a].name, "leader": self.scenario.personas[a].leader}
+            for a in world.actor_ids()
+        ]
+        return {
+            "me": persona,
+            "world": world,
+            "issues": issues,
+            "traits": traits,
+            "actors": actors,
+            "rule": rule,
+            "max_rounds": p.max_rounds,
+            "stall_patience": p.stall_patience,
+            "max_proposals": p.max_proposals_per_round,
+        }
+
+    def round_context(self, obs: Observation) -> dict:
+        space = self.space
+        me = space.index(self.actor)
+        persona = self.scenario.personas[self.actor]
+        table = []
+        for p in obs.table:
+            if p["status"] != "open":
+                continue
+            value = float(space.utilities(space.encode(p["package"]))[me])
+            crosses = [line.issue for line in persona.red_lines if p["package"][line.issue] in line.excludes]
+            answerable = self.actor in p["recipients"] and self.actor not in p["accepted_by"] + p["rejected_by"]
+            table.append({**p, "value": value, "crosses": crosses, "answerable": answerable})
+        return {
+            "round": obs.round,
+            "max_rounds": obs.max_rounds,
+            "present": obs.present,
+            "required": obs.required,
+            "channels": obs.channels,
+            "table": table,
+            "inbox": obs.inbox,
+            "digest": self.memory.digest(),
+            "recent": self.memory.rounds,
+        }
+
+    def messages(self, obs: Observation) -> list[dict]:
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.templates.render("llm/round.j2", **self.round_context(obs))},
+        ]
+
+    # -- deciding ---------------------------------------------------------------------------
+    async def adecide(self, obs: Observation) -> Move:
+        world = self.scenario.world
+        messages = self.messages(obs)
+        schema = move_schema(world, obs)
+        for attempt in range(self.settings.max_reasks + 1):
+            try:
+                answer = await self.client.complete(
+                    self.actor, self.settings.model, messages, schema, schema_name(self.actor), self.settings.params
+                )
+            except TransientFailure as exc:
+                self._events.append({"type": "llm_failed", "attempt": attempt, "error": str(exc)})
+                return self.remembered(obs, Move(actions=[Pass(reason="no answer from the model this round")]))
+            try:
+                move = parse_move(answer.content, world, obs)
+            except MoveError as exc:
+                self._record(answer, attempt, None, str(exc))
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": answer.content},
+                    {"role": "user", "content": self.templates.render("llm/reask.j2", error=str(exc))},
+                ]
+                continue
+            self._record(answer, attempt, move, None)
+            return self.remembered(obs, move)
+        self._events.append({"type": "llm_gave_up", "reasks": self.settings.max_reasks})
+        return self.remembered(obs, Move(actions=[Pass(reason="no legal move from the model this round")]))
+
+    def remembered(self, obs: Observation, move: Move) -> Move:
+        self.memory.remember(obs.round, obs.inbox, obs.table, move, self.actor)
+        return move
+
+    def _record(self, answer: Completion, attempt: int, move: Move | None, error: str | None) -> None:
+        params = self.settings.params
+        self._events.append(
+            {
+                "type": "llm_call",
+                "model": answer.model,
+                "request_hash": answer.request_hash,
+                "params": {
+                    "temperature": params.temperature,
+                    "max_tokens": params.max_tokens,
+                    "seed": params.seed,
+                    "mode": answer.mode,
+                },
+                "reask": attempt,
+                "raw": answer.content,
+                "move": move.model_dump() if move is not None else None,
+                "error": error,
+                "tokens": {"prompt": answer.prompt_tokens, "completion": answer.completion_tokens},
+                # how the answer travelled: differs between a live call and a cached one, so replay ignores it
+                "transport": {
+                    "cached": answer.cached,
+                    "usd": round(answer.usd, 8),
+                    "latency_s": round(answer.latency_s, 4),
+                    "retries": answer.retries,
+                    "fallbacks": answer.fallbacks,
+                },
+            }
+        )
+
+    def take_events(self) -> list[dict]:
+        events, self._events = self._events, []
+        return events

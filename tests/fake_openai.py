@@ -1,0 +1,626 @@
+"""A fake OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benchmarks over real HTTP.
+
+Stdlib only. It answers `POST /v1/chat/completions` with a Parley move synthesised from the
+`parley_move_<actor>` JSON schema of the request (see `parley/move_schema.py`), or with whatever
+a test queued for that actor: broken JSON, prose, a schema violation, an HTTP error, a slow or
+hanging answer. Every chat request is recorded.
+
+In-process (tests)::
+
+    with FakeOpenAI(latency=0.1) as server:
+        server.script("a", {"kind": "broken_json"}, {"kind": "status", "status": 429, "retry_after": 1.5})
+        client = openai.OpenAI(api_key="test-key", base_url=server.url, max_retries=0)
+        ...
+        server.calls_for("a")
+
+As a process (manual use, benchmarks)::
+
+    python -m tests.fake_openai --port 8000 --latency 0.2 [--no-json-schema] [--no-json-object] [--require-key KEY]
+
+and script it over HTTP: `POST /control/script {"actor": "a", "behaviours": [...]}`,
+`POST /control/reset`, `POST /control/config {"latency": 0.5, ...}`, `GET /control/requests`.
+
+How the actor of a request is found, in order:
+1. `response_format.json_schema.name` = `parley_move_<actor>` (the schema is used for the answer);
+2. a move schema written out in the last user message (the json_object and prompt-only
+   fallbacks), the actor taken from a `parley_move_<actor>` name in that message, else from the
+   schema's description "the move of <actor> this round", else as in 3;
+3. the most recent schema seen (even in a request then refused) with the same system message;
+4. none: the actor is None and the answer is a `pass` move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import re
+import sys
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SCHEMA_PREFIX = "parley_move_"
+REDACTED = "[redacted]"
+SECRET_HEADERS = {"authorization", "api-key", "x-api-key"}
+
+KINDS = {"valid", "move", "content", "broken_json", "prose", "schema_violation", "status", "slow", "hang"}
+
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad request", "invalid_request_error"),
+    401: ("invalid api key", "authentication_error"),
+    403: ("permission denied", "permission_error"),
+    404: ("not found", "not_found_error"),
+    408: ("request timed out", "timeout_error"),
+    409: ("conflict", "conflict_error"),
+    422: ("unprocessable entity", "invalid_request_error"),
+    429: ("rate limited", "rate_limit_error"),
+    500: ("internal server error", "server_error"),
+    502: ("bad gateway", "server_error"),
+    503: ("service unavailable", "server_error"),
+    504: ("gateway timeout", "server_error"),
+}
+
+
+def check_behaviour(behaviour: Any) -> dict:
+    """The behaviour itself, or ValueError saying what is wrong with it."""
+    if not isinstance(behaviour, dict) or behaviour.get("kind") not in KINDS:
+        raise ValueError(f"a behaviour is a dict whose kind is one of {sorted(KINDS)}, not {behaviour!r}")
+    kind = behaviour["kind"]
+    if kind == "move" and not isinstance(behaviour.get("move"), dict):
+        raise ValueError("a 'move' behaviour needs a 'move' object")
+    if kind == "content" and not isinstance(behaviour.get("content"), str):
+        raise ValueError("a 'content' behaviour needs a 'content' string")
+    if kind == "status" and not (isinstance(behaviour.get("status"), int) and 400 <= behaviour["status"] <= 599):
+        raise ValueError("a 'status' behaviour needs a 'status' between 400 and 599")
+    if kind in ("slow", "hang") and not isinstance(behaviour.get("seconds"), int | float):
+        raise ValueError(f"a '{kind}' behaviour needs 'seconds'")
+    return dict(behaviour)
+
+
+def error_body(status: int, message: str | None = None, type_: str | None = None, param: str | None = None) -> dict:
+    default_message, default_type = ERRORS.get(
+        status, ("error", "server_error" if status >= 500 else "invalid_request_error")
+    )
+    return {
+        "error": {"message": message or default_message, "type": type_ or default_type, "param": param, "code": None}
+    }
+
+
+# --- moves from schemas ----------------------------------------------------------------------------
+
+
+def _text_of(content: Any) -> str:
+    """The text of a message content: a string, or a list of parts of which the text ones count."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def _variants(schema: dict) -> dict[str, dict]:
+    """The action variants of a move schema by action type ({} when the schema is not a move schema)."""
+    try:
+        options = schema["properties"]["actions"]["items"]["anyOf"]
+    except (KeyError, TypeError):
+        return {}
+    out = {}
+    for variant in options:
+        try:
+            out[variant["properties"]["type"]["enum"][0]] = variant
+        except (KeyError, TypeError, IndexError):
+            continue
+    return out
+
+
+def _fill(node: Any, key: str, n: int, texts: dict[str, str]) -> Any:
+    """A value that fits a schema node: every property filled, arrays of enums take all of them,
+    a package option (any enum inside an object) is the one at index n."""
+    if not isinstance(node, dict):
+        return None
+    if node.get("enum"):
+        return node["enum"][0]
+    if "const" in node:
+        return node["const"]
+    for alt in ("anyOf", "oneOf"):
+        if node.get(alt):
+            return _fill(node[alt][0], key, n, texts)
+    kind = node.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or "properties" in node:
+        out = {}
+        for name, prop in node.get("properties", {}).items():
+            if isinstance(prop, dict) and prop.get("enum") and key == "package":
+                out[name] = prop["enum"][n % len(prop["enum"])]
+            else:
+                out[name] = _fill(prop, name, n, texts)
+        return out
+    if kind == "array":
+        items = node.get("items", {})
+        if isinstance(items, dict) and items.get("enum"):
+            return list(items["enum"])
+        return [_fill(items, key, n, texts)] if node.get("minItems", 0) > 0 else []
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "number"):
+        return node.get("minimum", 0)
+    if kind == "string":
+        return texts.get(key, f"fake {key}")
+    return None
+
+
+def _action(variant: dict, n: int, texts: dict[str, str]) -> dict:
+    return _fill(variant, "", n, texts)
+
+
+def synthesise(schema: dict | None, n: int) -> dict:
+    """The deterministic valid move for a schema on the actor's n-th (0-based) call."""
+    if not schema:
+        return {"actions": [{"type": "pass", "reason": "fake: no schema seen"}]}
+    variants = _variants(schema)
+    if not variants:
+        return _fill(schema, "", n, {})  # not a move schema: anything that fits it
+    actions = []
+    if "respond" in variants:
+        actions.append(_action(variants["respond"], n, {"reason": "fake: acceptable"}))
+    if "propose" in variants:
+        actions.append(_action(variants["propose"], n, {"text": "fake proposal"}))
+    if not actions:
+        kind = "pass" if "pass" in variants else next(iter(variants))
+        actions.append(_action(variants[kind], n, {"reason": "fake: nothing to do", "text": "fake text"}))
+    return {"actions": actions}
+
+
+def violate(move: dict) -> dict:
+    """The move with one package option replaced by one that is in no enum."""
+    move = copy.deepcopy(move)
+    for action in move.get("actions", []):
+        package = action.get("package")
+        if isinstance(package, dict) and package:
+            package[next(iter(package))] = "not_an_option"
+            return move
+    if move.get("actions"):
+        move["actions"][0]["type"] = "not_an_action"
+    else:
+        move["actions"] = [{"type": "not_an_action"}]
+    return move
+
+
+def truncate(move: dict) -> str:
+    """The move's JSON cut off in the middle, as a model that ran out of tokens would leave it."""
+    text = json.dumps(move)
+    cut = text.find('"package": {')
+    return text[: cut + len('"package": {')] if cut >= 0 else text[: max(1, len(text) // 2)]
+
+
+def _json_objects(text: str) -> list[Any]:
+    """Every top-level balanced {...} in a text that parses as JSON."""
+    out, depth, start, in_string, escaped = [], 0, -1, False, False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"' and depth > 0:
+            in_string = True
+        elif ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                try:
+                    out.append(json.loads(text[start : i + 1]))
+                except ValueError:
+                    pass
+    return out
+
+
+def schema_in_text(text: str) -> dict | None:
+    """A move schema written out in a prompt (the json_object fallback), if there is one."""
+    if '"actions"' not in text:
+        return None
+    for obj in _json_objects(text):
+        if isinstance(obj, dict):
+            for candidate in (
+                obj,
+                obj.get("schema"),
+                obj.get("json_schema", {}).get("schema") if isinstance(obj.get("json_schema"), dict) else None,
+            ):
+                if isinstance(candidate, dict) and _variants(candidate):
+                    return candidate
+    return None
+
+
+# --- the server --------------------------------------------------------------------------------------
+
+
+class _Hang(Exception):
+    """Close the connection without answering."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is no news
+            super().handle_error(request, client_address)
+
+
+class FakeOpenAI:
+    """A fake chat-completions server; `start()` it (or use it as a context manager) and point a client at `url`."""
+
+    def __init__(
+        self,
+        latency: float = 0.0,
+        supports_json_schema: bool = True,
+        supports_json_object: bool = True,
+        require_key: str | None = None,
+        port: int = 0,
+    ) -> None:
+        self.latency = float(latency)
+        self.supports_json_schema = supports_json_schema
+        self.supports_json_object = supports_json_object
+        self.require_key = require_key
+        self.port = port
+        self.url = ""
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._queues: dict[str | None, deque[dict]] = {}
+        self._counts: dict[str | None, int] = {}
+        self._systems: dict[str, tuple[str | None, dict]] = {}
+        self._ids = 0
+        self._stopping = threading.Event()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+
+    def start(self) -> FakeOpenAI:
+        if self._httpd is not None:
+            return self
+        self._stopping.clear()
+        handler = type("Handler", (_Handler,), {"fake": self})
+        httpd = _Server(("127.0.0.1", self.port), handler, bind_and_activate=False)
+        try:
+            httpd.server_bind()
+            httpd.server_activate()
+        except OSError:
+            httpd.server_close()
+            raise
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; sleeping answers (slow, hang, latency) are cut short."""
+        self._stopping.set()
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # scripting
+
+    def script(self, actor: str, *behaviours: dict) -> None:
+        """Queue behaviours for the actor's next requests, first in first out; then "valid" again."""
+        checked = [check_behaviour(b) for b in behaviours]
+        with self._lock:
+            self._queues.setdefault(actor, deque()).extend(checked)
+
+    def reset(self) -> None:
+        """Forget scripts, recorded requests, per-actor call counts and remembered schemas (not the options)."""
+        with self._lock:
+            self._queues.clear()
+            self._counts.clear()
+            self._systems.clear()
+            self.requests.clear()
+
+    def configure(self, **options: Any) -> dict:
+        """Change server-wide options: latency, supports_json_schema, supports_json_object, require_key."""
+        unknown = set(options) - {"latency", "supports_json_schema", "supports_json_object", "require_key"}
+        if unknown:
+            raise ValueError(f"unknown options: {sorted(unknown)}")
+        with self._lock:
+            if "latency" in options:
+                self.latency = float(options["latency"])
+            for name in ("supports_json_schema", "supports_json_object"):
+                if name in options:
+                    setattr(self, name, bool(options[name]))
+            if "require_key" in options:
+                self.require_key = options["require_key"] or None
+        return self.config()
+
+    def config(self) -> dict:
+        """The options, without the key itself."""
+        return {
+            "latency": self.latency,
+            "supports_json_schema": self.supports_json_schema,
+            "supports_json_object": self.supports_json_object,
+            "require_key": self.require_key is not None,
+        }
+
+    def calls_for(self, actor: str) -> list[dict]:
+        with self._lock:
+            return [r for r in self.requests if r["actor"] == actor]
+
+    def public_requests(self) -> list[dict]:
+        """The recorded requests with secret header values redacted (what `GET /control/requests` shows)."""
+        with self._lock:
+            records = list(self.requests)
+        return [
+            {**r, "headers": {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in r["headers"].items()}}
+            for r in records
+        ]
+
+    # answering
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def _identify(self, body: dict) -> tuple[str | None, dict | None, str | None]:
+        """The actor, the schema to answer to, and a refusal message if the response_format is unsupported."""
+        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+        messages = [m for m in messages if isinstance(m, dict)]
+        system = "\n".join(_text_of(m.get("content")) for m in messages if m.get("role") in ("system", "developer"))
+        key = hashlib.sha256(system.encode()).hexdigest()
+        fmt = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
+        kind = fmt.get("type")
+        actor: str | None = None
+        schema: dict | None = None
+        if kind == "json_schema":
+            spec = fmt.get("json_schema") if isinstance(fmt.get("json_schema"), dict) else {}
+            name = str(spec.get("name", ""))
+            if isinstance(spec.get("schema"), dict):
+                schema = spec["schema"]
+                actor = name[len(SCHEMA_PREFIX) :] if name.startswith(SCHEMA_PREFIX) else (name or None)
+                with self._lock:
+                    self._systems[key] = (actor, schema)
+        if schema is None:
+            last_user = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+            schema = schema_in_text(last_user)
+            with self._lock:
+                remembered = self._systems.get(key)
+            if schema is not None:
+                named = re.search(re.escape(SCHEMA_PREFIX) + r"([A-Za-z0-9_-]+)", last_user)
+                described = re.fullmatch(r"the move of (.+) this round", str(schema.get("description", "")))
+                if named:
+                    actor = named.group(1)
+                elif described:
+                    actor = described.group(1)
+                elif remembered:
+                    actor = remembered[0]
+            elif remembered is not None:
+                actor, schema = remembered
+        refusal = None
+        if kind == "json_schema" and not self.supports_json_schema:
+            refusal = "response_format type json_schema is not supported"
+        elif kind == "json_object" and not self.supports_json_object:
+            refusal = "response_format type json_object is not supported"
+        return actor, schema, refusal
+
+    def _next(self, actor: str | None) -> tuple[dict, int]:
+        with self._lock:
+            queue = self._queues.get(actor)
+            behaviour = queue.popleft() if queue else {"kind": "valid"}
+            n = self._counts.get(actor, 0)
+            self._counts[actor] = n + 1
+        return behaviour, n
+
+    def _completion(self, body: dict, content: str) -> dict:
+        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+        prompt = sum(len(_text_of(m.get("content"))) for m in messages if isinstance(m, dict)) // 4
+        completion = len(content) // 4
+        with self._lock:
+            self._ids += 1
+            n = self._ids
+        return {
+            "id": f"chatcmpl-{n}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        }
+
+    def answer(
+        self, body: dict, headers: dict[str, str], identity: tuple[str | None, dict | None, str | None]
+    ) -> tuple[int, dict[str, str], dict]:
+        """Status, extra headers and JSON body for a chat request (raises _Hang to close without answering)."""
+        actor, schema, refusal = identity
+        self._sleep(self.latency)
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        if self.require_key is not None and auth != f"Bearer {self.require_key}":
+            return 401, {}, error_body(401, "Incorrect API key provided.", "authentication_error")
+        if refusal:
+            return 400, {}, error_body(400, refusal, "invalid_request_error", "response_format")
+        if body.get("stream"):
+            return 400, {}, error_body(400, "stream is not supported by this fake server", param="stream")
+        behaviour, n = self._next(actor)
+        kind = behaviour["kind"]
+        if kind == "status":
+            status = behaviour["status"]
+            extra = {}
+            if behaviour.get("retry_after") is not None:
+                value = behaviour["retry_after"]
+                extra["Retry-After"] = value if isinstance(value, str) else f"{value:g}"
+            return status, extra, error_body(status, behaviour.get("message"), behaviour.get("type"))
+        if kind == "hang":
+            self._sleep(float(behaviour["seconds"]))
+            raise _Hang
+        if kind == "slow":
+            self._sleep(float(behaviour["seconds"]))
+        if kind == "move":
+            content = json.dumps(behaviour["move"])
+        elif kind == "content":
+            content = behaviour["content"]
+        else:
+            move = synthesise(schema, n)
+            if kind == "broken_json":
+                content = truncate(move)
+            elif kind == "prose":
+                content = f"Here is my move.\n```json\n{json.dumps(move, indent=2)}\n```\nI hope this helps."
+            elif kind == "schema_violation":
+                content = json.dumps(violate(move))
+            else:
+                content = json.dumps(move)
+        return 200, {}, self._completion(body, content)
+
+    def record(
+        self, actor: str | None, body: Any, headers: dict[str, str], received: float, status: int | None
+    ) -> None:
+        with self._lock:
+            self.requests.append(
+                {
+                    "actor": actor,
+                    "body": body,
+                    "headers": headers,
+                    "received": received,
+                    "answered": time.monotonic(),
+                    "status": status,
+                }
+            )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeOpenAI
+    server_version = "FakeOpenAI/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: Any, extra: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        return json.loads(raw) if raw.strip() else {}
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0].rstrip("/")
+        if path == "/control/requests":
+            self._send(200, self.fake.public_requests())
+        elif path == "/control/config":
+            self._send(200, self.fake.config())
+        elif path == "/v1/models":
+            self._send(
+                200, {"object": "list", "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "fake"}]}
+            )
+        else:
+            self._send(404, error_body(404, f"no route GET {path}"))
+
+    def do_POST(self) -> None:
+        received = time.monotonic()
+        path = self.path.split("?")[0].rstrip("/")
+        try:
+            body = self._body()
+        except (ValueError, UnicodeDecodeError):
+            self._send(400, error_body(400, "the body is not valid JSON"))
+            return
+        if path == "/v1/chat/completions":
+            self._chat(body, received)
+            return
+        try:
+            if path == "/control/script":
+                behaviours = body.get("behaviours", [])
+                if not isinstance(body.get("actor"), str) or not isinstance(behaviours, list):
+                    raise ValueError("send {'actor': str, 'behaviours': [...]}")
+                self.fake.script(body["actor"], *behaviours)
+                self._send(200, {"ok": True, "queued": len(behaviours)})
+            elif path == "/control/reset":
+                self.fake.reset()
+                self._send(200, {"ok": True})
+            elif path == "/control/config":
+                self._send(200, self.fake.configure(**body))
+            else:
+                self._send(404, error_body(404, f"no route POST {path}"))
+        except (ValueError, TypeError, AttributeError) as exc:
+            self._send(400, error_body(400, str(exc)))
+
+    def _chat(self, body: Any, received: float) -> None:
+        headers = dict(self.headers.items())
+        if not isinstance(body, dict):
+            self.fake.record(None, body, headers, received, 400)
+            self._send(400, error_body(400, "the body must be a JSON object"))
+            return
+        actor = None
+        try:
+            identity = self.fake._identify(body)
+            actor = identity[0]
+            status, extra, answer = self.fake.answer(body, headers, identity)
+        except _Hang:
+            self.fake.record(actor, body, headers, received, None)
+            self.close_connection = True
+            return
+        except Exception as exc:  # a bug in the fake must show as a 500, not a dropped connection
+            self.fake.record(actor, body, headers, received, 500)
+            self._send(500, error_body(500, f"fake server error: {type(exc).__name__}: {exc}"))
+            return
+        self.fake.record(actor, body, headers, received, status)
+        try:
+            self._send(status, answer, extra)
+        except OSError:
+            pass  # the client gave up (timeout) before the answer
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_openai", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds slept before every answer")
+    parser.add_argument("--no-json-schema", action="store_true", help="refuse response_format json_schema with 400")
+    parser.add_argument("--no-json-object", action="store_true", help="refuse response_format json_object with 400")
+    parser.add_argument("--require-key", default=None, help="answer 401 unless 'Authorization: Bearer KEY'")
+    args = parser.parse_args(argv)
+    server = FakeOpenAI(
+        latency=args.latency,
+        supports_json_schema=not args.no_json_schema,
+        supports_json_object=not args.no_json_object,
+        require_key=args.require_key,
+        port=args.port,
+    ).start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
