@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from parley.persona import Persona, VariantInfo, apply_variant
 from parley.problems import InvalidInput, Problem, display_path, from_validation_error
-from parley.speech import Templates
+from parley.speech import DEFAULT_PROMPTS, Templates
 from parley.world import ID_PATTERN, World, cross_reference_problems
 
 DEFAULT_WORLD = Path("worlds/ukraine-2024.yaml")
@@ -36,7 +36,8 @@ class Scenario:
     def file_hashes(self) -> dict[str, str]:
         """Content hashes of every file the run depends on, keyed by a readable path."""
         files = [self.world_path, *self.persona_paths.values()]
-        files += sorted(p for p in self.prompts_dir.rglob("*") if p.is_file())
+        for folder in dict.fromkeys([self.prompts_dir.resolve(), DEFAULT_PROMPTS.resolve()]):
+            files += sorted(p for p in folder.rglob("*.j2") if p.is_file())
         return {display_path(p): sha256_file(p) for p in files}
 
 
@@ -205,13 +206,15 @@ def load_scenario(world_path: Path | str = DEFAULT_WORLD, variants: dict[str, st
     if source_text:
         text = read_text(base / source_text, wname, "source_text", problems)
         paragraphs = paragraphs_of(text) if text is not None else []
-    prompts = world.prompts if world is not None else _str(raw.get("prompts", World.model_fields["prompts"].default))
-    prompts_dir = base / (prompts if prompts is not None else World.model_fields["prompts"].default)
-    if prompts is not None:
-        if not prompts_dir.is_dir():
-            problems.append(Problem(wname, "prompts", f"folder not found: {display_path(prompts_dir)}"))
-        else:
-            problems += template_problems(prompts_dir)
+    prompts = world.prompts if world is not None else _str(raw.get("prompts"))
+    if prompts is None:  # the conventional sibling folder, else Parley's own templates
+        prompts_dir = base / "../prompts" if (base / "../prompts").is_dir() else DEFAULT_PROMPTS
+    else:
+        prompts_dir = base / prompts
+    if not prompts_dir.is_dir():
+        problems.append(Problem(wname, "prompts", f"folder not found: {display_path(prompts_dir)}"))
+    else:
+        problems += template_problems(prompts_dir)
     for section in ("issues", "edges"):
         items = raw.get(section)
         problems += citation_problems(

@@ -23,11 +23,17 @@ class TemplateError(InvalidInput):
     """A template that cannot be loaded or rendered; one problem naming the file."""
 
 
+DEFAULT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+
+
 class Templates:
+    """A world's templates; any it does not have come from Parley's own `prompts/`."""
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        folders = list(dict.fromkeys([str(folder), str(DEFAULT_PROMPTS)]))
         self.env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(folder)),
+            loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(f) for f in folders]),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,

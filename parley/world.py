@@ -108,7 +108,11 @@ class World(Strict):
     title: str = Field(min_length=1)
     description: str = ""
     source_text: str | None = Field(default=None, description="the article personas cite, relative to the world file")
-    prompts: str = Field(default="../prompts", description="template folder, relative to the world file")
+    prompts: str | None = Field(
+        default=None,
+        description="template folder, relative to the world file (default: ../prompts when it exists); "
+        "a template it lacks comes from Parley's own prompts/",
+    )
     actors: list[ActorRef] = Field(min_length=2)
     issues: list[Issue] = Field(min_length=1)
     edges: list[Edge] = Field(

@@ -65,3 +65,17 @@ def test_repeated_variant_for_one_actor_is_refused(tmp_path: Path) -> None:
         "run", "--variant", "us=dealmaker", "--variant", "us=hardliner", "--runs-dir", str(tmp_path), cwd=root
     )
     assert done.returncode == 2 and "already given" in done.stderr
+
+
+def test_a_world_without_templates_of_its_own_uses_parleys(mini_copy: Path, tmp_path: Path) -> None:
+    """A new world needs no prompts folder: what it lacks, or all of it, comes from Parley's prompts/."""
+    (mini_copy.parent / "prompts" / "offline" / "propose.j2").unlink()
+    assert play(mini_copy, seed=1, runs_dir=tmp_path / "a").outcome is not None
+    data = yaml.safe_load(mini_copy.read_text())
+    del data["prompts"]
+    mini_copy.write_text(yaml.safe_dump(data))
+    import shutil
+
+    shutil.rmtree(mini_copy.parent / "prompts")
+    result = play(mini_copy, seed=1, runs_dir=tmp_path / "b")
+    assert (result.folder / "transcript.md").read_text().startswith("# Mini bargaining")

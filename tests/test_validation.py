@@ -618,11 +618,6 @@ RAW_CASES = [
         ["prompts/transcript.md.j2:", "'subtitle' is undefined"],
     ),
     (
-        "template-missing",
-        lambda d: (d / "prompts" / "offline" / "propose.j2").unlink(),
-        ["prompts/offline/propose.j2: template not found"],
-    ),
-    (
         "template-not-utf8",
         lambda d: (d / "prompts" / "offline" / "reject.j2").write_bytes(b"\xff\xfe{{ x }}"),
         ["prompts/offline/reject.j2: not a UTF-8 text file"],
