@@ -133,6 +133,11 @@ def parse_move(text: str, world: World, obs: Observation) -> Move:
         raise MoveError(f"the move does not fit the schema at {where or 'the top level'}: {first['msg']}") from None
     proposals = {p["id"]: p for p in obs.table}
     problems = move_problems(world, obs.actor, move, proposals)
+    for idx, action in enumerate(move.actions):
+        to = getattr(action, "to", [])
+        gone = [t for t in ([to] if isinstance(to, str) else to) if t not in obs.present]
+        if gone and not any(i == idx for i, _ in problems):
+            problems.append((idx, f"{', '.join(gone)} left the table"))
     if problems:
         raise MoveError("; ".join(f"actions[{i}]: {msg}" for i, msg in problems))
     return move

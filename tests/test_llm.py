@@ -272,3 +272,17 @@ def test_other_actors_text_is_quoted_as_data(server: FakeOpenAI, tmp_path: Path)
     prompt = server.calls_for("south")[1]["body"]["messages"][-1]["content"]
     assert json.dumps(attack) in prompt  # JSON-escaped inside the quote, never bare
     assert attack not in prompt.replace(json.dumps(attack), "")
+
+
+def test_prompt_size_stays_flat_as_rounds_grow(server: FakeOpenAI, tmp_path: Path) -> None:
+    """Memory is bounded: the last rounds verbatim and a digest, so round 8 costs what round 3 did."""
+    from benchmarks.llm_round import scripted_moves
+
+    for actor, behaviours in scripted_moves(MINI, 8).items():
+        server.script(actor, *behaviours)
+    result = llm_play(server, tmp_path, max_rounds=8)
+    assert result.outcome.round == 8
+    sizes = [sum(len(m["content"]) for m in r["body"]["messages"]) for r in server.calls_for("north")]
+    assert len(sizes) == 8
+    assert max(sizes[2:]) <= 1.1 * min(sizes[2:])
+    assert sizes[7] > sizes[0]  # and the memory is there
