@@ -8,10 +8,26 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 
+from parley.browse import (
+    BrowseError,
+    check_filters,
+    describe_event,
+    describe_outcome,
+    describe_package,
+    filter_events,
+    list_runs,
+    package_changes,
+    persona_names,
+    read_run,
+    resolve_run,
+)
 from parley.console import RoundPrinter, print_summary
 from parley.llm.backend import DEFAULT_CACHE, DEFAULT_PRICES, LLMBackend, LLMSettings
 from parley.llm.client import LLMError
@@ -153,6 +169,159 @@ def validate(world: WorldArg = DEFAULT_WORLD) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+@app.command()
+def runs(
+    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
+) -> None:
+    """List the saved runs, newest first: world, variants, backend, outcome, rounds, tokens and cost."""
+    try:
+        summaries = list_runs(runs_dir)
+    except BrowseError as exc:
+        fail([str(exc)])
+        return
+    for s in summaries:
+        if s.problem is not None:
+            err.print(Text.assemble(("warning:", "yellow"), f" {s.folder.name}: {s.problem}; skipped"), highlight=False)
+    found = [s for s in summaries if s.problem is None]
+    if not found:
+        out.print(Text(f"No runs in {runs_dir} yet; `parley run` saves them there."), highlight=False)
+        return
+    colours = {"converged": "green", "stalled": "yellow", "breakdown": "red", "interrupted": "magenta", "error": "red"}
+    rows: list[tuple[Text | str, ...]] = []
+    for s in found:
+        run_cell = Text(s.run_id)
+        if s.parent:
+            run_cell.append(f" (fork of {s.parent.get('run_id', '?')}, round {s.parent.get('round', '?')})", "dim")
+        model = ""
+        if s.models:
+            common = max(set(s.models.values()), key=list(s.models.values()).count)
+            model = ": " + "; ".join([common, *(f"{a}={m}" for a, m in s.models.items() if m != common)])
+        status = Text(s.status.replace("_", " "), colours.get(s.status, ""))
+        if s.skipped_lines:
+            status.append(f" ({s.skipped_lines} bad line{'s' if s.skipped_lines > 1 else ''})", "dim")
+        rows.append(
+            (
+                run_cell,
+                (s.created_at or "?").replace("T", " ").removesuffix("Z")[:16],
+                s.world or "?",
+                ", ".join(f"{a}={v}" for a, v in s.variants.items()) or "-",
+                (s.backend or "?") + model,
+                status,
+                str(s.rounds),
+                "-" if s.tokens is None else f"{s.tokens:,}",
+                "-" if s.cost_usd is None else f"${s.cost_usd:.4f}",
+            )
+        )
+
+    def table_of(compact: bool) -> Table:
+        """Compact: the date and outcome fixed narrow, so in a narrow terminal the run id gives way first."""
+        table = Table(
+            title=f"{len(found)} run(s) in {runs_dir}, newest first",
+            title_justify="left",
+            box=SIMPLE_HEAD,
+            padding=(0, 1, 0, 0),
+            show_edge=False,
+        )
+        table.add_column("Run", overflow="fold")
+        table.add_column("Date (UTC)", width=10 if compact else None)
+        for col in ("World", "Variants", "Backend"):
+            table.add_column(col, overflow="fold")
+        table.add_column("Outcome", width=11 if compact else None)
+        for col in ("Rounds", "Tokens", "Cost"):
+            table.add_column(col, justify="right", no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        return table
+
+    table = table_of(compact=False)
+    wide = out.measure(table, options=out.options.update_width(10_000)).maximum
+    if wide <= out.width:
+        out.print(table)
+    elif out.is_terminal:
+        out.print(table_of(compact=True))
+    else:  # piped or captured: not wrapped at 80 columns, one line per run, for grep and copying ids
+        Console(width=wide, no_color=out.no_color, highlight=False).print(table)
+
+
+@app.command()
+def show(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="a run id, an unambiguous prefix of one, or a run folder")
+    ],
+    round_: Annotated[int | None, typer.Option("--round", help="only this round")] = None,
+    actor: Annotated[str | None, typer.Option(help="only events where this actor acts or is addressed")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
+) -> None:
+    """Print a saved run as a negotiation, optionally one round and/or one actor, then its outcome."""
+    try:
+        saved = read_run(resolve_run(run_ref, runs_dir))
+        if saved.manifest is None and not saved.events:
+            raise BrowseError(f"{run_ref}: {saved.problem}")
+        check_filters(saved, round_, actor)
+    except BrowseError as exc:
+        fail([str(exc)])
+        return
+    for note in ([saved.problem] if saved.problem else []) + [str(s) for s in saved.skipped]:
+        err.print(Text.assemble(("warning:", "yellow"), f" {note}"), highlight=False, soft_wrap=True)
+    names = persona_names(saved)
+    manifest = saved.manifest or {}
+    about = [
+        f"world {(manifest.get('world') or {}).get('id', '?')}",
+        f"seed {manifest.get('seed', '?')}",
+        ", ".join(f"{a}={v}" for a, v in saved.variants.items()) or "no variants",
+        (saved.backend or "?") + (f" ({', '.join(sorted(set(saved.models.values())))})" if saved.models else ""),
+        str(manifest.get("created_at", "?")),
+    ]
+    out.print(Text.assemble((f"Run {saved.run_id}", "bold"), "  ", (" | ".join(about), "dim")), highlight=False)
+    if saved.parent:
+        out.print(
+            Text(f"forked from {saved.parent.get('run_id', '?')} at round {saved.parent.get('round', '?')}", "dim")
+        )
+    if round_ is not None or actor is not None:
+        only = [f"round {round_}"] if round_ is not None else []
+        only += [f"events involving {names.get(actor, actor)} ({actor})"] if actor is not None else []
+        out.print(Text(f"Showing only {' and '.join(only)}", "italic"), highlight=False)
+    styles = {
+        "proposal": "bold",
+        "deal": "bold green",
+        "walkout": "bold red",
+        "error": "red",
+        "halted": "red",
+        "invalid_action": "red",
+        "llm_failed": "yellow",
+        "llm_gave_up": "yellow",
+        "llm_call": "cyan",
+        "trust": "dim",
+        "mediated": "dim",
+        "proposal_dead": "dim",
+        "round_ended": "dim italic",
+    }
+    changes = package_changes(saved.events)
+    shown = [e for e in filter_events(saved.events, round=round_, actor=actor) if e.get("type") != "outcome"]
+    current: int | None = None
+    printed = 0
+    for event in shown:
+        line = describe_event(event, names)
+        if line is None:
+            continue
+        if event["round"] != current:
+            current = event["round"]
+            out.rule(Text(f"Round {current}" if current else "Before round 1", "bold"), align="left")
+        style = styles.get(event["type"], "")
+        if event["type"] == "response":
+            style = "green" if event.get("accept") else ""
+        out.print(Padding(Text(line, style), (0, 0, 0, 2), expand=False), highlight=False)
+        terms = describe_package(event, changes.get(event.get("seq", -1)))
+        if terms:
+            out.print(Padding(Text(terms, "dim"), (0, 0, 0, 6), expand=False), highlight=False)
+        printed += 1
+    if not printed:
+        out.print(Text("(no events to show)", "dim"))
+    out.print()
+    colour = {"converged": "green", "stalled": "yellow", "breakdown": "red", "interrupted": "magenta"}
+    out.print(Text(describe_outcome(saved, names), f"bold {colour.get(saved.status, '')}".strip()), highlight=False)
 
 
 def main() -> None:

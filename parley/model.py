@@ -17,8 +17,10 @@ from parley.actions import Channel, Counter, Message, Move, Pass, Propose, Respo
 from parley.agents import ActorAgent
 from parley.decision import DecisionRule
 from parley.graph import RelationshipGraph
+from parley.injects import Inject
 from parley.issue_space import IssueSpace
 from parley.outcome import Outcome, settle
+from parley.persona import Persona
 from parley.policy import Observation, Policy, RunHalted, deliberates
 from parley.reporters import AGENT_REPORTERS, MODEL_REPORTERS
 from parley.rules import move_problems
@@ -26,6 +28,12 @@ from parley.scenario import Scenario
 from parley.table import Proposal, Table
 
 EventSink = Callable[[dict], None]
+
+
+class Recast(Protocol):
+    """Makes the persona card and policy of an actor played as another variant, mid-run."""
+
+    def __call__(self, actor: str, variant: str, model: NegotiationModel) -> tuple[Persona, Policy]: ...
 
 
 class Budget(Protocol):
@@ -43,6 +51,8 @@ class NegotiationModel(mesa.Model):
         space: IssueSpace | None = None,
         runner: Callable[[Coroutine], object] | None = None,
         budget: Budget | None = None,
+        injects: list[Inject] | None = None,
+        recast: Recast | None = None,
     ) -> None:
         """`runner` runs a coroutine to completion (LLM calls share its event loop across rounds and
         runs); without one the model keeps a loop of its own. `budget` may stop a run between rounds."""
@@ -62,6 +72,10 @@ class NegotiationModel(mesa.Model):
         self._own_runner: asyncio.Runner | None = None
         self.budget = budget
         self.costs: Callable[[], dict] | None = None  # the cost ledger of an LLM run, for the outcome
+        self.injects = list(injects or [])
+        self.recast = recast
+        self.withdrawn: dict[str, list[str]] = {}
+        self.scheduled: dict[int, list[Callable[[NegotiationModel], None]]] = {}  # changes at the start of a round
         self.outcome: Outcome | None = None
         self.deal: Proposal | None = None
         self.walked_out: list[str] = []
@@ -79,6 +93,9 @@ class NegotiationModel(mesa.Model):
             return
         self.round += 1
         self.emit("round_started")
+        self.apply_injects()
+        for change in self.scheduled.get(self.round, []):
+            change(self)
         self.agents.do("step")  # everyone observes the same table; policies that answer at once decide
         try:
             self.deliberate()  # the others (LLM personas) decide together, concurrently
@@ -126,6 +143,44 @@ class NegotiationModel(mesa.Model):
         elif isinstance(action, Propose):
             self.propose(actor, action.package, action.to, action.text)
 
+    def apply_injects(self) -> None:
+        """The facilitator's news for this round: told to its audience first, its effects applied."""
+        for inject in [i for i in self.injects if i.round == self.round]:
+            audience = inject.audience(self.world.actor_ids())
+            self.emit("inject", to=audience, text=inject.text, effects=inject.effects.model_dump(by_alias=True))
+            for actor in audience:
+                self.by_actor[actor].receive(
+                    {"kind": "inject", "round": self.round, "from": "facilitator", "text": inject.text}
+                )
+            effects = inject.effects
+            for t in effects.trust:
+                self.trust_change(t.source, t.target, t.delta, "inject")
+            for c in effects.channels:
+                if self.graph.set_open(c.source, c.target, c.open):
+                    self.emit("channel", actor=c.source, to=c.target, open=c.open, reason="inject")
+            for w in effects.withdraw:
+                if w.option not in self.withdrawn.setdefault(w.issue, []):
+                    self.withdrawn[w.issue].append(w.option)
+            for p in self.table.open():
+                bad = [k for k, v in p.package.items() if v in self.withdrawn.get(k, [])]
+                if bad:
+                    p.status = "dead"
+                    self.emit("proposal_dead", proposal=p.id, reason=f"withdrawn from the table: {', '.join(bad)}")
+            for actor, variant in effects.variants.items():
+                self.switch_variant(actor, variant)
+
+    def switch_variant(self, actor: str, variant: str) -> None:
+        """Play `actor` as another variant of its persona from now on (a new card, a new policy)."""
+        if self.recast is None:
+            raise ValueError("this run cannot switch persona variants (no recast given)")
+        persona, policy = self.recast(actor, variant, self)
+        self.setting.personas[actor] = persona
+        self.setting.variants[actor] = variant
+        self.space = IssueSpace.build(self.world, self.setting.personas)
+        agent = self.by_actor[actor]
+        agent.persona, agent.policy = persona, policy
+        self.emit("variant_switched", actor=actor, variant=variant)
+
     def log_notes(self) -> None:
         """What policies recorded while deciding, in actor order whatever order they answered in."""
         for actor in self.world.actor_ids():
@@ -157,7 +212,7 @@ class NegotiationModel(mesa.Model):
     def valid_actions(self, actor: str, move: Move) -> list:
         """The legal actions of a move; each illegal one is logged and dropped."""
         views = {p.id: p.view() for p in self.table.proposals.values()}
-        problems = dict(move_problems(self.world, actor, move, views))
+        problems = dict(move_problems(self.world, actor, move, views, self.withdrawn))
         out = []
         for idx, action in enumerate(move.actions):
             if isinstance(action, Pass):
@@ -349,6 +404,7 @@ class NegotiationModel(mesa.Model):
             inbox=list(self.by_actor[actor].inbox),
             channels=self.graph.channels(actor),
             influence_on_me={b: self.graph.influence(b, actor) for b in self.world.actor_ids() if b != actor},
+            withdrawn={k: list(v) for k, v in self.withdrawn.items()},
         )
 
     def round_measures(self) -> dict:

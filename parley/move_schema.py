@@ -52,7 +52,14 @@ def move_schema(world: World, obs: Observation) -> dict:
         and obs.actor not in p["accepted_by"] + p["rejected_by"]
     ]
     package = _obj(
-        {i.id: {"type": "string", "enum": i.option_ids(), "description": i.title} for i in world.issues},
+        {
+            i.id: {
+                "type": "string",
+                "enum": [o for o in i.option_ids() if o not in obs.withdrawn.get(i.id, [])],
+                "description": i.title,
+            }
+            for i in world.issues
+        },
         "one option for every issue",
     )
     recipients = {"type": "array", "items": {"type": "string", "enum": others}, "minItems": 1}
@@ -132,7 +139,7 @@ def parse_move(text: str, world: World, obs: Observation) -> Move:
         where = ".".join(str(p) for p in first["loc"])
         raise MoveError(f"the move does not fit the schema at {where or 'the top level'}: {first['msg']}") from None
     proposals = {p["id"]: p for p in obs.table}
-    problems = move_problems(world, obs.actor, move, proposals)
+    problems = move_problems(world, obs.actor, move, proposals, obs.withdrawn)
     for idx, action in enumerate(move.actions):
         to = getattr(action, "to", [])
         gone = [t for t in ([to] if isinstance(to, str) else to) if t not in obs.present]

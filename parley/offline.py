@@ -109,7 +109,7 @@ class OfflineStrategy:
         by_id = {p["id"]: p for p in obs.table}
         for item in obs.inbox:
             j = item["from"]
-            if j == self.actor:
+            if j == self.actor or j not in s.actors:  # the facilitator's injects teach nothing of the others
                 continue
             a = s.index(j)
             if item["kind"] == "proposal":
@@ -200,7 +200,11 @@ class OfflineStrategy:
     def choose_package(self, obs: Observation, aspiration: float) -> np.ndarray:
         s = self.space
         others = [s.index(a) for a in obs.required if a != self.actor and a in obs.present]
-        mask = self.mask
+        mask = self.mask.copy()
+        for issue, options in obs.withdrawn.items():
+            i = s.issues.index(issue)
+            for option in options:
+                mask[i, s.options[i].index(option)] = False
         candidates = np.unique(s.weighted_best(self.weightings, mask, self.beliefs), axis=0)
         best = self._pick(candidates, others, self.predicted_floors(obs, others), aspiration)
         for _ in range(len(s.issues)):  # polish with single-issue changes while they help

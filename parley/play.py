@@ -5,16 +5,20 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
+from parley.injects import Inject, load_injects
 from parley.issue_space import IssueSpace
 from parley.llm.backend import LLMBackend
+from parley.llm.client import Answerer
+from parley.llm.persona import LLMPersona
 from parley.llm.rehearsal import rehearse_prompts
-from parley.model import NegotiationModel
+from parley.model import NegotiationModel, Recast
 from parley.offline import OfflineStrategy
 from parley.outcome import Outcome
+from parley.persona import Persona
 from parley.policy import Policy
 from parley.problems import InvalidInput, display_path
 from parley.runlog import RunLog, unique_folder
@@ -56,7 +60,7 @@ def prepare(
 
 
 def offline_policies(scenario: Scenario, space: IssueSpace, templates: Templates, seed: int) -> dict[str, Policy]:
-    return {a: OfflineStrategy(a, scenario, space, templates, seed) for a in scenario.world.actor_ids()}
+    return offline_cast(templates, seed).policies(scenario, space)
 
 
 def versions() -> dict[str, str]:
@@ -95,6 +99,136 @@ def manifest_for(run_id: str, scenario: Scenario, seed: int, backend: str, max_r
     }
 
 
+class EventSink:
+    """Where a run's events go. Events a saved run already holds are checked against it, not
+    written twice (unless `rewrite`); what comes after is appended to the log."""
+
+    def __init__(
+        self,
+        log: RunLog | None,
+        on_event: Callable[[dict], None] | None = None,
+        expected: list[dict] | None = None,
+        rewrite: bool = False,
+    ) -> None:
+        self.log = log
+        self.on_event = on_event
+        self.expected = expected or []
+        self.rewrite = rewrite
+        self.index = 0
+
+    def __call__(self, event: dict) -> None:
+        if self.index < len(self.expected):
+            recorded = self.expected[self.index]
+            if comparable(event) != comparable(recorded):
+                raise Diverged(self.index, recorded, event)
+            self.index += 1
+            if self.rewrite and self.log is not None:
+                self.log.append(event)
+        elif self.log is not None:
+            self.log.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+class Diverged(Exception):
+    """A re-executed run produced an event other than the recorded one."""
+
+    def __init__(self, index: int, recorded: dict, produced: dict) -> None:
+        super().__init__(f"event {recorded.get('seq')} differs")
+        self.index, self.recorded, self.produced = index, recorded, produced
+
+
+def comparable(event: dict) -> dict:
+    """An event without how its answers travelled (latency, cache, cost), which no replay can match."""
+    return {k: v for k, v in event.items() if k != "transport"}
+
+
+@dataclass
+class Cast:
+    """How the actors are played: the policy of each, and what the policies share."""
+
+    backend: str
+    make: Callable[[str, Scenario, IssueSpace], Policy]
+    runner: Callable | None = None
+    budget: object | None = None
+    costs: Callable[[], dict] | None = None
+
+    def policies(self, scenario: Scenario, space: IssueSpace) -> dict[str, Policy]:
+        return {a: self.make(a, scenario, space) for a in scenario.world.actor_ids()}
+
+
+def offline_cast(templates: Templates, seed: int) -> Cast:
+    return Cast("offline", lambda a, sc, sp: OfflineStrategy(a, sc, sp, templates, seed))
+
+
+def llm_cast(llm: LLMBackend, templates: Templates, seed: int, answers: Answerer | None = None) -> Cast:
+    def make(actor: str, scenario: Scenario, space: IssueSpace) -> Policy:
+        settings = llm.persona_settings(scenario, seed)[actor]
+        return LLMPersona(actor, scenario, space, templates, answers or llm.client, settings)
+
+    return Cast("openai", make, llm.loop.run, llm.budget, llm.ledger.summary)
+
+
+def recaster(scenario: Scenario, cast: Cast) -> Recast:
+    """Switches an actor to another variant of its card mid-run (an inject, a fork)."""
+
+    def recast(actor: str, variant: str, model: NegotiationModel) -> tuple[Persona, Policy]:
+        variants = {**model.setting.variants, actor: variant}
+        if variant == "base":
+            variants.pop(actor)
+        persona = load_scenario(scenario.world_path, variants).personas[actor]
+        personas = {**model.setting.personas, actor: persona}
+        changed = replace(model.setting, personas=personas, variants=variants)
+        return persona, cast.make(actor, changed, IssueSpace.build(changed.world, personas))
+
+    return recast
+
+
+def execute(
+    scenario: Scenario,
+    templates: Templates,
+    space: IssueSpace,
+    cast: Cast,
+    seed: int,
+    rounds: int,
+    log: RunLog,
+    sink: EventSink,
+    injects: list[Inject] | None = None,
+    scheduled: dict[int, list[Callable[[NegotiationModel], None]]] | None = None,
+) -> NegotiationModel:
+    """Play a model to its end; on any failure the error is logged, the transcript written, the log closed."""
+    model = NegotiationModel(
+        scenario,
+        cast.policies(scenario, space),
+        seed=seed,
+        emit=sink,
+        max_rounds=rounds,
+        space=space,
+        runner=cast.runner,
+        budget=cast.budget,
+        injects=injects,
+        recast=recaster(scenario, cast),
+    )
+    model.costs = cast.costs
+    model.scheduled = scheduled or {}
+    try:
+        model.run()
+    except Diverged:
+        raise
+    except Exception as exc:
+        model.emit("error", message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise
+    finally:
+        try:
+            log.write_transcript(
+                render_transcript(model.setting, templates, model.events, log.folder.name, seed, cast.backend)
+            )
+        except InvalidInput as exc:  # the events are the record; a transcript that fails must not hide why
+            log.write_transcript(f"The transcript could not be rendered: {exc}\n")
+        log.close()
+    return model
+
+
 def play(
     world: Path | str,
     seed: int = 1,
@@ -103,47 +237,25 @@ def play(
     runs_dir: Path | str = "runs",
     on_event: Callable[[dict], None] | None = None,
     llm: LLMBackend | None = None,
+    injects: Path | str | None = None,
 ) -> RunResult:
     """Play one run and save it. Without `llm`, every actor plays the offline default."""
     scenario, templates, space = prepare(world, variants, llm=llm is not None)
+    planned = load_injects(injects, scenario) if injects else []
     rounds = max_rounds or scenario.world.protocol.max_rounds
-    if llm is None:
-        backend, policies, runner, budget = "offline", offline_policies(scenario, space, templates, seed), None, None
-    else:
-        backend, policies, runner, budget = (
-            "openai",
-            llm.policies(scenario, space, templates, seed),
-            llm.loop.run,
-            llm.budget,
-        )
+    cast = offline_cast(templates, seed) if llm is None else llm_cast(llm, templates, seed)
     tag = "".join(f"-{a}={v}" for a, v in sorted(scenario.variants.items()))
     folder = unique_folder(Path(runs_dir), f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.world.id}-s{seed}{tag}")
     log = RunLog(folder)
-    run_id = folder.name
-    manifest = manifest_for(run_id, scenario, seed, backend, rounds)
+    manifest = manifest_for(folder.name, scenario, seed, cast.backend, rounds)
     if llm is not None:
         manifest["llm"] = llm.describe(scenario)
+    if planned:
+        manifest["injects"] = {
+            "path": display_path(Path(injects)),
+            "events": [i.model_dump(by_alias=True) for i in planned],
+        }
     log.write_manifest(manifest)
-
-    def emit(event: dict) -> None:
-        log.append(event)
-        if on_event is not None:
-            on_event(event)
-
-    model = NegotiationModel(
-        scenario, policies, seed=seed, emit=emit, max_rounds=rounds, space=space, runner=runner, budget=budget
-    )
-    if llm is not None:
-        model.costs = llm.ledger.summary
-    try:
-        outcome = model.run()
-    except Exception as exc:
-        model.emit("error", message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        raise
-    finally:
-        try:
-            log.write_transcript(render_transcript(scenario, templates, model.events, run_id, seed, backend))
-        except InvalidInput as exc:  # the events are the record; a transcript that fails must not hide why
-            log.write_transcript(f"The transcript could not be rendered: {exc}\n")
-        log.close()
-    return RunResult(run_id, folder, outcome, model)
+    model = execute(scenario, templates, space, cast, seed, rounds, log, EventSink(log, on_event), planned)
+    assert model.outcome is not None
+    return RunResult(folder.name, folder, model.outcome, model)

@@ -25,6 +25,7 @@ class Observation:
     inbox: list[dict]  # what reached this actor last round: proposals, responses, messages
     channels: list[dict]  # outgoing channels: to, open, trust, trust_back
     influence_on_me: dict[str, float] = field(default_factory=dict)
+    withdrawn: dict[str, list[str]] = field(default_factory=dict)  # options taken off the table, by issue
 
 
 class Policy(Protocol):

@@ -8,21 +8,32 @@ from parley.actions import Act, Channel, Counter, Message, Move, Pass, Propose, 
 from parley.world import World
 
 
-def package_problem(world: World, package: Mapping[str, str]) -> str | None:
+def package_problem(
+    world: World, package: Mapping[str, str], withdrawn: Mapping[str, list[str]] | None = None
+) -> str | None:
+    withdrawn = withdrawn or {}
     for issue in world.issues:
         if issue.id not in package:
             return f"the package has no option for issue '{issue.id}'"
         if package[issue.id] not in issue.option_ids():
             return f"issue '{issue.id}' has no option '{package[issue.id]}' (options: {', '.join(issue.option_ids())})"
+        if package[issue.id] in withdrawn.get(issue.id, []):
+            return f"option '{package[issue.id]}' of issue '{issue.id}' has been withdrawn from the table"
     known = {i.id for i in world.issues}
     extra = [k for k in package if k not in known]
     return f"unknown issue '{extra[0]}'" if extra else None
 
 
-def action_problem(world: World, actor: str, action: Act, proposals: Mapping[str, Mapping]) -> str | None:
+def action_problem(
+    world: World,
+    actor: str,
+    action: Act,
+    proposals: Mapping[str, Mapping],
+    withdrawn: Mapping[str, list[str]] | None = None,
+) -> str | None:
     """Why `actor` may not take `action` given the proposals it can see (id -> proposal view), or None."""
     if isinstance(action, (Propose, Counter)):
-        problem = package_problem(world, action.package)
+        problem = package_problem(world, action.package, withdrawn)
         if problem:
             return problem
     if isinstance(action, (Propose, Counter, Message)):
@@ -50,7 +61,13 @@ def action_problem(world: World, actor: str, action: Act, proposals: Mapping[str
     return None
 
 
-def move_problems(world: World, actor: str, move: Move, proposals: Mapping[str, Mapping]) -> list[tuple[int, str]]:
+def move_problems(
+    world: World,
+    actor: str,
+    move: Move,
+    proposals: Mapping[str, Mapping],
+    withdrawn: Mapping[str, list[str]] | None = None,
+) -> list[tuple[int, str]]:
     """(index, problem) for every illegal action in a move, including too many proposals."""
     out = []
     proposed = 0
@@ -58,7 +75,7 @@ def move_problems(world: World, actor: str, move: Move, proposals: Mapping[str, 
     for idx, action in enumerate(move.actions):
         if isinstance(action, Pass):
             continue
-        problem = action_problem(world, actor, action, proposals)
+        problem = action_problem(world, actor, action, proposals, withdrawn)
         if problem is None and isinstance(action, (Propose, Counter)):
             proposed += 1
             if proposed > limit:

@@ -85,6 +85,9 @@ def sample_events(scenario: Scenario) -> list[dict]:
         {"type": "walkout", "actor": b, "reason": "r"},
         {"type": "invalid_action", "actor": a, "action": {}, "error": "e"},
         {"type": "deal", "proposal": "P1", "package": package, "accepted_by": [a, b]},
+        {"type": "inject", "to": [a, b], "text": "t", "effects": {}},
+        {"type": "variant_switched", "actor": a, "variant": "v"},
+        {"type": "proposal_dead", "proposal": "P1", "reason": "r"},
         {"type": "trust", "actor": a, "toward": b, "before": 0.0, "after": 0.1, "cause": "accepted"},
         {"type": "pass", "actor": a, "reason": "r"},
     ]

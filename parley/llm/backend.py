@@ -8,7 +8,7 @@ from pathlib import Path
 
 from parley.issue_space import IssueSpace
 from parley.llm.cache import ResponseCache
-from parley.llm.client import ChatClient, ChatParams
+from parley.llm.client import Answerer, ChatClient, ChatParams
 from parley.llm.ledger import DollarBudget, Ledger, PriceTable
 from parley.llm.loop import BackgroundLoop
 from parley.llm.persona import LLMPersona, PersonaSettings
@@ -91,9 +91,7 @@ class LLMBackend:
             raise InvalidInput(problems)
         return out
 
-    def policies(
-        self, scenario: Scenario, space: IssueSpace, templates: Templates, seed: int
-    ) -> dict[str, DeliberatingPolicy]:
+    def persona_settings(self, scenario: Scenario, seed: int) -> dict[str, PersonaSettings]:
         world = scenario.world
         params = ChatParams(
             temperature=self.settings.temperature if self.settings.temperature is not None else world.llm.temperature,
@@ -101,21 +99,27 @@ class LLMBackend:
             seed=seed,
         )
         return {
-            actor: LLMPersona(
-                actor,
-                scenario,
-                space,
-                templates,
-                self.client,
-                PersonaSettings(model, params, self.settings.max_reasks, self.settings.memory_window),
-            )
+            actor: PersonaSettings(model, params, self.settings.max_reasks, self.settings.memory_window)
             for actor, model in self.models(scenario).items()
+        }
+
+    def policies(
+        self, scenario: Scenario, space: IssueSpace, templates: Templates, seed: int, client: Answerer | None = None
+    ) -> dict[str, DeliberatingPolicy]:
+        """LLM personas for every actor; `client` replaces the live one (recorded answers, for replay)."""
+        return {
+            actor: LLMPersona(actor, scenario, space, templates, client or self.client, settings)
+            for actor, settings in self.persona_settings(scenario, seed).items()
         }
 
     def describe(self, scenario: Scenario) -> dict:
         """What the manifest records of this backend (never the key)."""
+        some = next(iter(self.persona_settings(scenario, 0).values()))
         return {
             "models": self.models(scenario),
+            "temperature": some.params.temperature,
+            "max_tokens": some.params.max_tokens,
+            "memory_window": self.settings.memory_window,
             "base_url": self.settings.base() or "https://api.openai.com/v1",
             "max_reasks": self.settings.max_reasks,
             "max_retries": self.settings.max_retries,

@@ -15,6 +15,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -37,6 +38,10 @@ class BudgetExhausted(RunHalted):
 
 class TransientFailure(LLMError):
     """Retries ran out on errors that might pass; the actor can sit this round out."""
+
+    def __init__(self, message: str, request_hash: str = "") -> None:
+        super().__init__(message)
+        self.request_hash = request_hash
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,14 @@ def retry_after(exc: BaseException | None) -> float | None:
         except ValueError:
             return None
     return None
+
+
+class Answerer(Protocol):
+    """Where an LLM persona gets its answers: a live server, or the answers a saved run recorded."""
+
+    async def complete(
+        self, actor: str, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams
+    ) -> Completion: ...
 
 
 class ChatClient:
@@ -118,7 +131,7 @@ class ChatClient:
         fallbacks: list[str] = []
         while True:
             mode = self.modes.get(model, MODES[0])
-            request = self._request(model, messages, schema, schema_name, params, mode)
+            request = build_request(model, messages, schema, schema_name, params, mode)
             key = request_hash(request)
             cached = self.cache.get(key) if self.cache else None
             if cached is not None:
@@ -146,34 +159,6 @@ class ChatClient:
                     fallbacks.append(f"{mode} refused: {self._scrub(_message(exc))}")
                     continue
                 raise LLMError(f"{self._where(model)} refused the request: {self._scrub(_message(exc))}") from None
-
-    def _request(
-        self, model: str, messages: list[dict], schema: dict, name: str, params: ChatParams, mode: str
-    ) -> dict:
-        request: dict = {
-            "model": model,
-            "messages": messages,
-            "temperature": params.temperature,
-            "max_tokens": params.max_tokens,
-        }
-        if params.seed is not None:
-            request["seed"] = params.seed
-        if mode == "json_schema":
-            request["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": name, "strict": True, "schema": schema},
-            }
-        else:
-            if mode == "json_object":
-                request["response_format"] = {"type": "json_object"}
-            spelled_out = (
-                "Answer with one JSON object, and nothing else, that matches this JSON schema:\n" + json.dumps(schema)
-            )
-            request["messages"] = [
-                *messages[:-1],
-                {**messages[-1], "content": messages[-1]["content"] + "\n\n" + spelled_out},
-            ]
-        return request
 
     async def _call(
         self, actor: str, model: str, request: dict, key: str, mode: str, fallbacks: list[str]
@@ -225,7 +210,8 @@ class ChatClient:
         except Exception as exc:
             if transient(exc):
                 raise TransientFailure(
-                    f"{self._where(model)}: no answer after {self.max_retries + 1} attempts ({self._scrub(_message(exc))})"
+                    f"{self._where(model)}: no answer after {self.max_retries + 1} attempts ({self._scrub(_message(exc))})",
+                    key,
                 ) from None
             if isinstance(exc, openai.APIStatusError):
                 raise LLMError(f"{self._where(model)}: {self._scrub(_message(exc))} ({exc.status_code})") from None
@@ -263,6 +249,34 @@ class ChatClient:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def build_request(model: str, messages: list[dict], schema: dict, name: str, params: ChatParams, mode: str) -> dict:
+    """The chat-completion request for a structured move in one of MODES; its hash keys the cache."""
+    request: dict = {
+        "model": model,
+        "messages": messages,
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+    }
+    if params.seed is not None:
+        request["seed"] = params.seed
+    if mode == "json_schema":
+        request["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "strict": True, "schema": schema},
+        }
+    else:
+        if mode == "json_object":
+            request["response_format"] = {"type": "json_object"}
+        spelled_out = "Answer with one JSON object, and nothing else, that matches this JSON schema:\n" + json.dumps(
+            schema
+        )
+        request["messages"] = [
+            *messages[:-1],
+            {**messages[-1], "content": messages[-1]["content"] + "\n\n" + spelled_out},
+        ]
+    return request
 
 
 def _message(exc: BaseException | None) -> str:

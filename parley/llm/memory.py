@@ -30,6 +30,8 @@ class Memory:
     def remember(self, round_: int, inbox: list[dict], table: list[dict], move: Move, me: str) -> None:
         mine = {p["id"] for p in table if p["proposer"] == me}
         for item in inbox:
+            if item["kind"] == "inject":
+                continue
             stance = self.stances.setdefault(item["from"], Stance())
             if item["kind"] == "proposal":
                 stance.last_proposal, stance.last_proposal_round = item["proposal"], item["round"]

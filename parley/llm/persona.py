@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from parley.actions import Move, Pass
 from parley.issue_space import IssueSpace
-from parley.llm.client import ChatClient, ChatParams, Completion, TransientFailure
+from parley.llm.client import Answerer, ChatParams, Completion, TransientFailure
 from parley.llm.memory import Memory
 from parley.move_schema import MoveError, move_schema, parse_move, schema_name
 from parley.policy import Observation
@@ -34,7 +34,7 @@ class LLMPersona:
         scenario: Scenario,
         space: IssueSpace,
         templates: Templates,
-        client: ChatClient,
+        client: Answerer,
         settings: PersonaSettings,
     ) -> None:
         self.actor = actor
@@ -110,6 +110,7 @@ class LLMPersona:
             "table": table,
             "inbox": obs.inbox,
             "digest": self.memory.digest(),
+            "withdrawn": obs.withdrawn,
             "recent": self.memory.rounds,
         }
 
@@ -130,7 +131,9 @@ class LLMPersona:
                     self.actor, self.settings.model, messages, schema, schema_name(self.actor), self.settings.params
                 )
             except TransientFailure as exc:
-                self._events.append({"type": "llm_failed", "attempt": attempt, "error": str(exc)})
+                self._events.append(
+                    {"type": "llm_failed", "attempt": attempt, "request_hash": exc.request_hash, "error": str(exc)}
+                )
                 return self.remembered(obs, Move(actions=[Pass(reason="no answer from the model this round")]))
             try:
                 move = parse_move(answer.content, world, obs)

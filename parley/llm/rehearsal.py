@@ -39,6 +39,7 @@ def sample_observation(scenario: Scenario, space: IssueSpace, actor: str) -> Obs
             "text": 'a "quoted" threat',
             "path": [other, actor],
         },
+        {"kind": "inject", "round": 2, "from": "facilitator", "text": "news"},
     ]
     channels = [{"to": b, "open": True, "trust": 0.1, "trust_back": -0.1} for b in others]
     return Observation(
@@ -52,6 +53,7 @@ def sample_observation(scenario: Scenario, space: IssueSpace, actor: str) -> Obs
         table=[proposal],
         inbox=inbox,
         channels=channels,
+        withdrawn={world.issues[0].id: [world.issues[0].options[0].id]},
     )
 
 
