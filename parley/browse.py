@@ -177,7 +177,7 @@ def read_manifest(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
     return data, None
 
 
-def read_events(path: Path) -> tuple[list[dict[str, Any]], list[SkippedLine]]:
+def read_event_log(path: Path) -> tuple[list[dict[str, Any]], list[SkippedLine]]:
     """Every readable event of an events.jsonl, and the lines that were not (a killed run's last one).
 
     Read as bytes and decoded line by line, so a write cut off inside a multi-byte character spoils
@@ -214,7 +214,7 @@ def read_run(folder: Path | str) -> SavedRun:
     """Load a run folder without ever raising on its contents; what is wrong is in `problem`/`skipped`."""
     folder = Path(folder)
     manifest, problem = read_manifest(folder)
-    events, skipped = read_events(folder / "events.jsonl")
+    events, skipped = read_event_log(folder / "events.jsonl")
     return SavedRun(folder=folder, manifest=manifest, events=events, skipped=skipped, problem=problem)
 
 
@@ -273,9 +273,9 @@ def resolve_run(spec: str, runs_dir: Path | str) -> Path:
     runs_dir = Path(runs_dir)
     if not spec.strip():
         raise BrowseError("no run given: name a run id, a prefix of one, or a run folder")
-    candidate = runs_dir / spec
-    if spec and "/" not in spec and os.sep not in spec and candidate.is_dir():
-        return candidate
+    is_name = spec not in (".", "..") and "/" not in spec and os.sep not in spec
+    if is_name and (runs_dir / spec).is_dir():
+        return runs_dir / spec
     path = Path(spec).expanduser()
     if path.is_dir() and ((path / "manifest.json").exists() or (path / "events.jsonl").exists()):
         return path
@@ -497,9 +497,10 @@ def describe_outcome(run: SavedRun, names: dict[str, str]) -> str:
     """The closing line: how the run ended, the deal or the closest offer, and each actor's utility."""
     outcome = run.outcome
     if outcome is None:
+        when = f"in round {run.rounds}" if run.rounds else "before round 1"
         if run.error is not None:
-            return f"Outcome: none; the run stopped with an error in round {run.rounds}: {run.error}"
-        return f"Outcome: none; the run was interrupted in round {run.rounds} (no outcome line)"
+            return f"Outcome: none; the run stopped with an error {when}: {run.error}"
+        return f"Outcome: none; the run was interrupted {when} (no outcome line)"
     status = str(outcome.get("status", "unknown")).replace("_", " ")
     parts = [f"Outcome: {status} after {outcome.get('round', run.rounds)} round(s)"]
     closest = outcome.get("closest") if isinstance(outcome.get("closest"), dict) else None

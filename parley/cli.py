@@ -31,8 +31,11 @@ from parley.browse import (
 from parley.console import RoundPrinter, print_summary
 from parley.llm.backend import DEFAULT_CACHE, DEFAULT_PRICES, LLMBackend, LLMSettings
 from parley.llm.client import LLMError
-from parley.play import play, prepare
+from parley.play import Diverged, RunResult, play, prepare
 from parley.problems import InvalidInput
+from parley.replay import fork as fork_run
+from parley.replay import replay as replay_run
+from parley.replay import resume as resume_run
 from parley.scenario import DEFAULT_WORLD
 
 app = typer.Typer(
@@ -108,6 +111,7 @@ def run(
     cache: Annotated[bool, typer.Option(help="reuse answers to identical requests")] = True,
     cache_dir: Annotated[Path, typer.Option(help="where answers are cached")] = DEFAULT_CACHE,
     prices: Annotated[Path, typer.Option(help="price table (dollars per million tokens)")] = DEFAULT_PRICES,
+    inject: Annotated[Path | None, typer.Option(help="a facilitator's inject file (worlds/injects/*.yaml)")] = None,
 ) -> None:
     """Play a world and save the run: offline by default, or with LLM personas."""
     printer = RoundPrinter(out, quiet=quiet)
@@ -141,6 +145,7 @@ def run(
             runs_dir=runs_dir,
             on_event=printer.on_event,
             llm=llm,
+            injects=inject,
         )
     except InvalidInput as exc:
         fail([str(p) for p in exc.problems])
@@ -172,6 +177,118 @@ def validate(world: WorldArg = DEFAULT_WORLD) -> None:
 
 
 @app.command()
+def replay(
+    run_spec: Annotated[str, typer.Argument(metavar="RUN", help="a run id, a prefix of one, or a run folder")],
+    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
+) -> None:
+    """Re-execute a saved run from its manifest and log, with no network call, and check every event."""
+    folder = resolve(run_spec, runs_dir)
+    try:
+        report = replay_run(folder)
+    except InvalidInput as exc:
+        fail([str(p) for p in exc.problems])
+        return
+    if not report.identical:
+        fail([f"{folder.name}: {report.message}"], code=1)
+    out.print(
+        f"[green]ok[/green] {folder.name}: {report.message}; digest {report.digest[:16]}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def resume(
+    run_spec: Annotated[str, typer.Argument(metavar="RUN", help="a run id, a prefix of one, or a run folder")],
+    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
+    base_url: Annotated[
+        str | None, typer.Option(help="the server for an LLM run's remaining calls (default: the run's)")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the summary")] = False,
+) -> None:
+    """Finish a run that was killed: completed rounds are checked, not asked again; then it goes on live."""
+    folder = resolve(run_spec, runs_dir)
+    try:
+        saved, model = resume_run(folder, base_url=base_url)
+    except InvalidInput as exc:
+        fail([str(p) for p in exc.problems])
+        return
+    except Diverged as exc:
+        fail(
+            [f"{folder.name}: cannot resume: the log diverges from a re-execution at event {exc.recorded.get('seq')}"],
+            code=1,
+        )
+        return
+    except LLMError as exc:
+        fail([str(exc)], code=1)
+        return
+    if saved.truncated is not None:
+        err.print(
+            Text(f"note: the last line of {folder.name}/events.jsonl was half-written and was dropped"), highlight=False
+        )
+    if not quiet:
+        out.print(
+            f"resumed {folder.name} after {len([e for e in saved.events if e['type'] == 'round_ended'])} complete round(s)"
+        )
+    print_summary(out, RunResult(folder.name, folder, model.outcome, model))
+
+
+@app.command()
+def fork(
+    run_spec: Annotated[str, typer.Argument(metavar="RUN", help="a run id, a prefix of one, or a run folder")],
+    at_round: Annotated[int, typer.Option("--at-round", min=1, help="the first round played differently")],
+    variant: Annotated[
+        list[str], typer.Option("--variant", help="persona variant from that round, ACTOR=NAME (repeatable)")
+    ] = [],  # noqa: B006
+    inject: Annotated[Path | None, typer.Option(help="an inject file; its events from that round on apply")] = None,
+    backend: Annotated[
+        Backend | None, typer.Option(help="play on with another backend (default: the parent's)")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="LLM model, with --backend openai")] = None,
+    base_url: Annotated[str | None, typer.Option(help="an OpenAI-compatible server, with --backend openai")] = None,
+    runs_dir: Annotated[
+        Path, typer.Option(help="where run folders are saved (the parent is looked up there too)")
+    ] = Path("runs"),
+) -> None:
+    """A new run: the parent's rounds before --at-round replayed from its log, then live with the change."""
+    folder = resolve(run_spec, runs_dir)
+    llm = None
+    if backend is Backend.openai:
+        llm = LLMBackend(LLMSettings(model=model, base_url=base_url))
+    try:
+        new, played = fork_run(
+            folder, at_round, runs_dir, parse_pairs(variant, "--variant", "us=hardliner", "NAME"), inject, llm
+        )
+    except InvalidInput as exc:
+        fail([str(p) for p in exc.problems])
+        return
+    except Diverged as exc:
+        fail(
+            [
+                f"{folder.name}: cannot fork: the parent's log diverges from a re-execution at event {exc.recorded.get('seq')}"
+            ],
+            code=1,
+        )
+        return
+    except LLMError as exc:
+        fail([str(exc)], code=1)
+        return
+    finally:
+        if llm is not None:
+            llm.close()
+    out.print(f"forked {folder.name} at round {at_round}", highlight=False)
+    print_summary(out, RunResult(new.name, new, played.outcome, played))
+
+
+def resolve(spec: str, runs_dir: Path) -> Path:
+    try:
+        return resolve_run(spec, runs_dir)
+    except BrowseError as exc:
+        fail([str(exc)])
+        raise
+
+
+@app.command()
 def runs(
     runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
 ) -> None:
@@ -186,7 +303,7 @@ def runs(
             err.print(Text.assemble(("warning:", "yellow"), f" {s.folder.name}: {s.problem}; skipped"), highlight=False)
     found = [s for s in summaries if s.problem is None]
     if not found:
-        out.print(Text(f"No runs in {runs_dir} yet; `parley run` saves them there."), highlight=False)
+        out.print(Text(f"No runs in {runs_dir} yet; `parley run` saves them there."), highlight=False, soft_wrap=True)
         return
     colours = {"converged": "green", "stalled": "yellow", "breakdown": "red", "interrupted": "magenta", "error": "red"}
     rows: list[tuple[Text | str, ...]] = []

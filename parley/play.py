@@ -21,7 +21,7 @@ from parley.outcome import Outcome
 from parley.persona import Persona
 from parley.policy import Policy
 from parley.problems import InvalidInput, display_path
-from parley.runlog import RunLog, unique_folder
+from parley.runlog import RunLog, read_events, unique_folder
 from parley.scenario import Scenario, load_scenario
 from parley.speech import Templates
 from parley.transcript import render_transcript, sample_events
@@ -81,6 +81,7 @@ def manifest_for(run_id: str, scenario: Scenario, seed: int, backend: str, max_r
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "world": {
             "id": scenario.world.id,
+            "file": str(scenario.world_path.resolve()),
             "path": display_path(scenario.world_path),
             "sha256": hashes[display_path(scenario.world_path)],
         },
@@ -219,13 +220,14 @@ def execute(
         model.emit("error", message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise
     finally:
-        try:
-            log.write_transcript(
-                render_transcript(model.setting, templates, model.events, log.folder.name, seed, cast.backend)
-            )
-        except InvalidInput as exc:  # the events are the record; a transcript that fails must not hide why
-            log.write_transcript(f"The transcript could not be rendered: {exc}\n")
-        log.close()
+        if log is not None:
+            log.close()
+            events = read_events(log.events_path)  # all of them, also those a resumed run had kept
+            try:
+                text = render_transcript(model.setting, templates, events, log.folder.name, seed, cast.backend)
+            except InvalidInput as exc:  # the events are the record; a transcript that fails must not hide why
+                text = f"The transcript could not be rendered: {exc}\n"
+            log.write_transcript(text)
     return model
 
 

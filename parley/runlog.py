@@ -13,6 +13,19 @@ class RunLog:
         folder.mkdir(parents=True, exist_ok=False)
         self._events: IO[str] = (folder / "events.jsonl").open("a", encoding="utf-8")
 
+    @classmethod
+    def reopen(cls, folder: Path, keep: list[dict]) -> RunLog:
+        """An existing run's log cut back to `keep` (its complete rounds), to be appended to."""
+        tmp = folder / "events.jsonl.tmp"
+        with tmp.open("w", encoding="utf-8") as f:
+            for event in keep:
+                f.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+        tmp.replace(folder / "events.jsonl")
+        log = cls.__new__(cls)
+        log.folder = folder
+        log._events = (folder / "events.jsonl").open("a", encoding="utf-8")
+        return log
+
     @property
     def events_path(self) -> Path:
         return self.folder / "events.jsonl"

@@ -158,7 +158,7 @@ def _action(variant: dict, n: int, texts: dict[str, str]) -> dict:
     return _fill(variant, "", n, texts)
 
 
-def synthesise(schema: dict | None, n: int) -> dict:
+def synthesise(schema: dict | None, n: int, accept: bool = True) -> dict:
     """The deterministic valid move for a schema on the actor's n-th (0-based) call."""
     if not schema:
         return {"actions": [{"type": "pass", "reason": "fake: no schema seen"}]}
@@ -166,7 +166,7 @@ def synthesise(schema: dict | None, n: int) -> dict:
     if not variants:
         return _fill(schema, "", n, {})  # not a move schema: anything that fits it
     actions = []
-    if "respond" in variants:
+    if "respond" in variants and accept:
         actions.append(_action(variants["respond"], n, {"reason": "fake: acceptable"}))
     if "propose" in variants:
         actions.append(_action(variants["propose"], n, {"text": "fake proposal"}))
@@ -268,7 +268,14 @@ class FakeOpenAI:
         supports_json_object: bool = True,
         require_key: str | None = None,
         port: int = 0,
+        by_content: bool = False,
+        accept: bool = True,
     ) -> None:
+        """`by_content`: a valid answer depends on the request alone, not on how many came before
+        (so a run that was killed and resumed gets the answers an uninterrupted one would);
+        `accept`: valid answers accept the first proposal they may."""
+        self.by_content = by_content
+        self.accept = accept
         self.latency = float(latency)
         self.supports_json_schema = supports_json_schema
         self.supports_json_object = supports_json_object
@@ -481,7 +488,9 @@ class FakeOpenAI:
         elif kind == "content":
             content = behaviour["content"]
         else:
-            move = synthesise(schema, n)
+            if self.by_content:
+                n = int(hashlib.sha256(json.dumps(body.get("messages"), sort_keys=True).encode()).hexdigest()[:8], 16)
+            move = synthesise(schema, n, self.accept)
             if kind == "broken_json":
                 content = truncate(move)
             elif kind == "prose":

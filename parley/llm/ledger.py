@@ -70,6 +70,15 @@ class Ledger:
         self.dearest_call = max(self.dearest_call, usd)
         return usd
 
+    def charge_usd(self, actor: str, prompt_tokens: int, completion_tokens: int, usd: float) -> None:
+        """A call whose cost is already known (a recorded answer served again)."""
+        account = self.accounts.setdefault(actor, Account())
+        account.calls += 1
+        account.prompt_tokens += prompt_tokens
+        account.completion_tokens += completion_tokens
+        account.usd += usd
+        self.dearest_call = max(self.dearest_call, usd)
+
     @property
     def spent(self) -> float:
         return sum(a.usd for a in self.accounts.values())

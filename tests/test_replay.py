@@ -1,0 +1,217 @@
+"""Saved runs: exact replay, divergence after an edit, resume after kill -9, fork, injects."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from parley.llm.backend import LLMBackend, LLMSettings
+from parley.play import play
+from parley.replay import load_saved, replay
+from parley.runlog import read_events
+from tests.conftest import MINI, ROOT, UKRAINE
+from tests.fake_openai import FakeOpenAI
+
+INJECTS = ROOT / "worlds" / "injects"
+
+
+def parley(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "parley.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=180, env=env
+    )
+
+
+def without_transport(events: list[dict]) -> list[dict]:
+    return [{k: v for k, v in e.items() if k != "transport"} for e in events]
+
+
+def test_replay_of_an_offline_run_is_identical(tmp_path: Path) -> None:
+    result = play(UKRAINE, seed=4, runs_dir=tmp_path)
+    done = parley("replay", result.folder.name, "--runs-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "identical" in done.stdout and "digest" in done.stdout
+
+
+def test_a_template_edit_is_named_as_the_cause_of_a_divergence(mini_copy: Path, tmp_path: Path) -> None:
+    result = play(mini_copy, seed=1, runs_dir=tmp_path / "runs")
+    template = mini_copy.parent / "prompts" / "offline" / "reject.j2"
+    template.write_text(template.read_text().replace("Not good enough.", "No."))
+    done = parley("replay", str(result.folder), cwd=mini_copy.parent)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    first_reject = next(
+        e for e in read_events(result.folder / "events.jsonl") if e["type"] == "response" and not e["accept"]
+    )
+    assert f"diverges at event {first_reject['seq']}" in line
+    assert "prompts/offline/reject.j2" in line
+
+
+def test_an_llm_run_replays_with_its_server_stopped(tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        backend = LLMBackend(LLMSettings(model="fake", base_url=server.url, cache_dir=None, prices=None))
+        try:
+            result = play(MINI, seed=2, max_rounds=3, runs_dir=tmp_path, llm=backend)
+        finally:
+            backend.close()
+        url = server.url
+    report = replay(result.folder)  # nothing listens at `url` any more
+    assert report.identical, report.message
+    assert report.events == len(read_events(result.folder / "events.jsonl"))
+    assert url  # the run pointed at a real server
+
+
+def test_an_llm_run_whose_prompt_changed_diverges_without_calling(tmp_path: Path, mini_copy: Path) -> None:
+    with FakeOpenAI() as server:
+        backend = LLMBackend(LLMSettings(model="fake", base_url=server.url, cache_dir=None, prices=None))
+        try:
+            result = play(mini_copy, seed=2, max_rounds=2, runs_dir=tmp_path, llm=backend)
+        finally:
+            backend.close()
+    llm_dir = mini_copy.parent / "prompts" / "llm"
+    llm_dir.mkdir()
+    (llm_dir / "round.j2").write_text((ROOT / "prompts" / "llm" / "round.j2").read_text() + "\nBe brief.\n")
+    report = replay(result.folder)
+    assert not report.identical
+    assert "no recorded answer" in json.dumps(report.first_divergence) and "round.j2" in report.message
+
+
+def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    """A real subprocess is killed mid-run; `parley resume` finishes it; the log equals a run never killed."""
+    with FakeOpenAI(latency=0.25, by_content=True, accept=False) as server:
+        args = [
+            "run",
+            str(UKRAINE),
+            "--backend",
+            "openai",
+            "--model",
+            "fake",
+            "--base-url",
+            server.url,
+            "--no-cache",
+            "--max-rounds",
+            "12",
+            "--seed",
+            "3",
+            "-q",
+        ]
+        whole = parley(*args, "--runs-dir", str(tmp_path / "whole"))
+        assert whole.returncode == 0, whole.stderr
+        killed_dir = tmp_path / "killed"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "parley.cli", *args, "--runs-dir", str(killed_dir)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until a few rounds are on disk
+            logs = list(killed_dir.glob("*/events.jsonl"))
+            if logs and logs[0].read_text().count('"type":"round_ended"') >= 3:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        (folder,) = killed_dir.iterdir()
+        cut = read_events(folder / "events.jsonl")
+        assert cut[-1]["type"] != "outcome"
+        with (folder / "events.jsonl").open("a") as f:
+            f.write('{"seq": 99999, "round": ')  # and a half-written last line
+        done = parley("resume", str(folder), "--runs-dir", str(killed_dir))
+    assert done.returncode == 0, done.stderr
+    assert "half-written" in done.stderr
+    (reference,) = (tmp_path / "whole").iterdir()
+    assert without_transport(read_events(folder / "events.jsonl")) == without_transport(
+        read_events(reference / "events.jsonl")
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["resumed"][0]["half_written_line"] is True
+    assert replay(folder).identical
+
+
+def test_resume_of_a_finished_run_is_refused(tmp_path: Path) -> None:
+    result = play(MINI, seed=1, runs_dir=tmp_path)
+    done = parley("resume", str(result.folder))
+    assert done.returncode == 2 and "finished" in done.stderr
+
+
+def test_a_truncated_last_line_is_tolerated(tmp_path: Path) -> None:
+    result = play(MINI, seed=1, runs_dir=tmp_path)
+    path = result.folder / "events.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:10]) + "\n" + lines[10][:15])
+    saved = load_saved(result.folder)
+    assert len(saved.events) == 10 and saved.truncated == lines[10][:15]
+    done = parley("resume", str(result.folder))
+    assert done.returncode == 0, done.stderr
+    assert read_events(path) == [json.loads(x) for x in lines]
+
+
+def test_fork_with_a_variant_keeps_the_past_and_changes_the_future(tmp_path: Path) -> None:
+    parent = play(UKRAINE, seed=2, runs_dir=tmp_path)
+    done = parley(
+        "fork", parent.folder.name, "--at-round", "4", "--variant", "us=hardliner", "--runs-dir", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    (child,) = [p for p in tmp_path.iterdir() if p != parent.folder]
+    manifest = json.loads((child / "manifest.json").read_text())
+    assert manifest["parent"] == {"run_id": parent.folder.name, "round": 4}
+    before = [e for e in read_events(parent.folder / "events.jsonl") if e["round"] < 4]
+    after = read_events(child / "events.jsonl")
+    assert after[: len(before)] == before
+    assert after[len(before)]["type"] == "round_started" and after[len(before) + 1]["type"] == "inject"
+    assert any(e["type"] == "variant_switched" and e["actor"] == "us" for e in after)
+    assert after != read_events(parent.folder / "events.jsonl")
+    assert replay(child).identical
+
+
+def test_fork_with_an_inject_applies_it_from_that_round(tmp_path: Path) -> None:
+    parent = play(UKRAINE, seed=2, runs_dir=tmp_path)
+    done = parley(
+        "fork",
+        parent.folder.name,
+        "--at-round",
+        "3",
+        "--inject",
+        str(INJECTS / "kursk-lost.yaml"),
+        "--runs-dir",
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    (child,) = [p for p in tmp_path.iterdir() if p != parent.folder]
+    events = read_events(child / "events.jsonl")
+    (inject,) = [e for e in events if e["type"] == "inject"]
+    assert inject["round"] == 4 and "Kursk" in inject["text"]
+    later = [e for e in events if e["type"] == "proposal" and e["round"] > 4]
+    assert later and all(
+        e["package"]["kherson_zaporizhzhia_kursk"] not in ("full_return_for_kursk", "partial_swap") for e in later
+    )
+    assert replay(child).identical
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in INJECTS.glob("*.yaml")))
+def test_shipped_injects_run_and_replay(tmp_path: Path, name: str) -> None:
+    done = parley("run", "--inject", str(INJECTS / name), "--runs-dir", str(tmp_path), "-q")
+    assert done.returncode == 0, done.stderr
+    (folder,) = tmp_path.iterdir()
+    assert any(e["type"] == "inject" for e in read_events(folder / "events.jsonl"))
+    assert replay(folder).identical
+
+
+def test_a_bad_inject_file_is_a_clean_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "title: t\nevents:\n  - round: 2\n    text: x\n    effects:\n      withdraw: [{issue: nato, option: join_tomorrow}]\n      variants: {us: pacifist}\n"
+    )
+    done = parley("run", "--inject", str(bad), "--runs-dir", str(tmp_path / "runs"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert any("events[0].effects.withdraw[0].option" in x and "join_tomorrow" in x for x in lines)
+    assert any("events[0].effects.variants.us" in x and "pacifist" in x for x in lines)
+    assert not (tmp_path / "runs").exists()
