@@ -34,6 +34,11 @@ class SkippedLine:
     def __str__(self) -> str:
         return f"events.jsonl line {self.number} {self.reason}; skipped"
 
+    @property
+    def cut_off(self) -> bool:
+        """The last line of a run killed while writing it: harmless, the rest of the log is whole."""
+        return self.reason.startswith("is cut off")
+
 
 @dataclass
 class SavedRun:
@@ -66,6 +71,11 @@ class SavedRun:
         if self.outcome is not None:
             return str(self.outcome.get("status") or "unknown")
         return FAILED if self.error is not None else UNFINISHED
+
+    @property
+    def truncated(self) -> SkippedLine | None:
+        """The half-written last line of a killed run, if there is one."""
+        return next((s for s in self.skipped if s.cut_off), None)
 
     @property
     def finished(self) -> bool:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parley.browse import SavedRun, read_run
 from parley.injects import Effects, Inject, load_injects
 from parley.issue_space import IssueSpace
 from parley.llm.backend import LLMBackend, LLMSettings
@@ -46,47 +47,17 @@ class NotRecorded(Exception):
     """A call the saved run never made: its prompt differs from every recorded one."""
 
 
-@dataclass
-class SavedRun:
-    folder: Path
-    manifest: dict
-    events: list[dict]
-    truncated: str | None = None  # a half-written last line, dropped
-
-    @property
-    def finished(self) -> bool:
-        return bool(self.events) and self.events[-1]["type"] == "outcome"
-
-    @property
-    def backend(self) -> str:
-        return self.manifest.get("backend", "offline")
-
-
 def load_saved(folder: Path | str) -> SavedRun:
-    """A run folder read tolerantly: a half-written last line (a killed run) is dropped and reported."""
-    folder = Path(folder)
-    name = display_path(folder)
-    manifest_path, events_path = folder / "manifest.json", folder / "events.jsonl"
-    if not manifest_path.is_file():
-        raise InvalidInput([Problem(name, "", "not a run folder (no manifest.json)")])
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput([Problem(display_path(manifest_path), "", f"not valid JSON: {exc}")]) from None
-    events: list[dict] = []
-    truncated = None
-    lines = events_path.read_text(encoding="utf-8").split("\n") if events_path.is_file() else []
-    for n, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            if n >= len(lines) - 2:  # the last line: a write cut short
-                truncated = line
-                break
-            raise InvalidInput([Problem(display_path(events_path), f"line {n + 1}", "not valid JSON")]) from None
-    return SavedRun(folder, manifest, events, truncated)
+    """A run folder to re-execute: its manifest must be sound and its log whole, but for a
+    half-written last line (a killed run), which is dropped and reported in `truncated`."""
+    run = read_run(folder)
+    name = display_path(run.folder)
+    if run.problem or run.manifest is None:
+        raise InvalidInput([Problem(name, "", run.problem or "no manifest")])
+    broken = [s for s in run.skipped if not s.cut_off]
+    if broken:
+        raise InvalidInput([Problem(f"{name}/events.jsonl", f"line {s.number}", s.reason) for s in broken])
+    return run
 
 
 def digest(events: list[dict]) -> str:
@@ -379,15 +350,15 @@ def fork(
     manifest["fork"] = {
         "variants": dict(variants or {}),
         "injects": display_path(Path(inject_file)) if inject_file else None,
-        "backend": new_cast.backend,
+        "backend_before": parent.backend,
+        "backend_from_round": at_round if new_cast is not parent_cast else None,
     }
     if kept_injects:
         manifest["injects"] = {"path": None, "events": [i.model_dump(by_alias=True) for i in kept_injects]}
-    if new_cast.backend == "openai":
-        manifest["llm"] = (live or backend).describe(scenario) if (live or backend) else m.get("llm")
-    for key in ("llm",):
-        if key in m and new_cast is parent_cast:
-            manifest[key] = m[key]
+    if new_cast is not parent_cast and live is not None:
+        manifest["llm"] = live.describe(scenario)
+    elif "llm" in m:
+        manifest["llm"] = m["llm"]
     log.write_manifest(manifest)
     sink = EventSink(log, expected=prefix, rewrite=True)
     try:
