@@ -215,3 +215,30 @@ def test_a_bad_inject_file_is_a_clean_error(tmp_path: Path) -> None:
     assert any("events[0].effects.withdraw[0].option" in x and "join_tomorrow" in x for x in lines)
     assert any("events[0].effects.variants.us" in x and "pacifist" in x for x in lines)
     assert not (tmp_path / "runs").exists()
+
+
+def test_fork_an_offline_run_into_llm_personas(tmp_path: Path) -> None:
+    parent = play(MINI, seed=1, runs_dir=tmp_path)
+    with FakeOpenAI(accept=False) as server:
+        done = parley(
+            "fork",
+            parent.folder.name,
+            "--at-round",
+            "2",
+            "--backend",
+            "openai",
+            "--model",
+            "fake",
+            "--base-url",
+            server.url,
+            "--runs-dir",
+            str(tmp_path),
+        )
+    assert done.returncode == 0, done.stderr
+    (child,) = [p for p in tmp_path.iterdir() if p != parent.folder]
+    events = read_events(child / "events.jsonl")
+    assert not [e for e in events if e["type"] == "llm_call" and e["round"] < 2]
+    assert [e for e in events if e["type"] == "llm_call" and e["round"] == 2]
+    manifest = json.loads((child / "manifest.json").read_text())
+    assert manifest["fork"]["backend_from_round"] == 2 and manifest["backend"] == "openai"
+    assert replay(child).identical  # the server is gone: recorded answers only
