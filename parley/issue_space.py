@@ -59,7 +59,10 @@ class IssueSpace:
 
     # -- conversions ------------------------------------------------------------------------
     def encode(self, package: dict[str, str]) -> np.ndarray:
-        return np.array([self.options[i].index(package[issue]) for i, issue in enumerate(self.issues)])
+        positions = self.cache.get("positions")
+        if positions is None:
+            positions = self.cache["positions"] = [{o: j for j, o in enumerate(opts)} for opts in self.options]
+        return np.array([positions[i][package[issue]] for i, issue in enumerate(self.issues)])
 
     def decode(self, package: np.ndarray) -> dict[str, str]:
         return {issue: self.options[i][int(package[i])] for i, issue in enumerate(self.issues)}
@@ -108,14 +111,12 @@ class IssueSpace:
 
     def neighbours(self, package: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Every package that differs from `package` in exactly one issue, within `mask`."""
-        rows = []
-        for i in range(len(self.issues)):
-            for j in np.flatnonzero(mask[i]):
-                if j != package[i]:
-                    q = package.copy()
-                    q[i] = j
-                    rows.append(q)
-        return np.array(rows, dtype=package.dtype).reshape(-1, len(self.issues))
+        issues, options = np.nonzero(mask)
+        keep = options != package[issues]
+        issues, options = issues[keep], options[keep]
+        out = np.repeat(package[None, :], len(issues), axis=0)
+        out[np.arange(len(issues)), issues] = options
+        return out
 
     def frontier(
         self,

@@ -211,8 +211,7 @@ class NegotiationModel(mesa.Model):
     # -- checking moves ---------------------------------------------------------------------
     def valid_actions(self, actor: str, move: Move) -> list:
         """The legal actions of a move; each illegal one is logged and dropped."""
-        views = {p.id: p.view() for p in self.table.proposals.values()}
-        problems = dict(move_problems(self.world, actor, move, views, self.withdrawn))
+        problems = dict(move_problems(self.world, actor, move, self.table, self.withdrawn))
         out = []
         for idx, action in enumerate(move.actions):
             if isinstance(action, Pass):
@@ -391,7 +390,13 @@ class NegotiationModel(mesa.Model):
 
     # -- what actors see ---------------------------------------------------------------------
     def observation_for(self, actor: str) -> Observation:
-        visible = [p.view() for p in self.table.proposals.values() if actor == p.proposer or actor in p.recipients]
+        inbox = self.by_actor[actor].inbox
+        mentioned = {item["proposal"] for item in inbox if "proposal" in item}
+        visible = [
+            p.view()
+            for p in self.table.proposals.values()
+            if (actor == p.proposer or actor in p.recipients) and (p.status == "open" or p.id in mentioned)
+        ]
         return Observation(
             round=self.round,
             max_rounds=self.max_rounds,
@@ -401,7 +406,7 @@ class NegotiationModel(mesa.Model):
             present=[a for a in self.world.actor_ids() if a in self.graph.present],
             required=list(self.rule.required()),
             table=visible,
-            inbox=list(self.by_actor[actor].inbox),
+            inbox=list(inbox),
             channels=self.graph.channels(actor),
             influence_on_me={b: self.graph.influence(b, actor) for b in self.world.actor_ids() if b != actor},
             withdrawn={k: list(v) for k, v in self.withdrawn.items()},

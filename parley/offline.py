@@ -61,6 +61,7 @@ class OfflineStrategy:
         self.rng = np.random.default_rng([seed, self.me])
         self.traits = self.persona.traits
         self.memory = Memory()
+        self._said: dict[tuple, str] = {}
         self.names = {a: scenario.personas[a].name for a in space.actors}
         self.beliefs = self._initial_beliefs()
         self.prior = self.beliefs.copy()  # kept unlearned, to judge how far others have conceded
@@ -378,6 +379,15 @@ class OfflineStrategy:
     def say(
         self, template: str, obs: Observation, to: list[str], package: dict[str, str] | None = None, **extra: object
     ) -> str:
+        name = f"offline/{template}"
+        used = self.templates.names_used(name)
+        packed = tuple(package.values()) if package else ()
+        cheap = {"me": 0, "round": obs.round, "to": tuple(to), "package": packed} | {
+            k: (id(v) if hasattr(v, "model_dump") else v) for k, v in extra.items()
+        }
+        key = None if "*" in used else (name, *(cheap.get(n) for n in used))
+        if key is not None and key in self._said:  # the same words for the same things (runs say little new)
+            return self._said[key]
         context = {
             "me": self.persona,
             "round": obs.round,
@@ -389,24 +399,27 @@ class OfflineStrategy:
             "opening": None,
             **extra,
         }
-        return " ".join(self.templates.render(f"offline/{template}", **context).split())
+        text = " ".join(self.templates.render(name, **context).split())
+        if key is not None:
+            self._said[key] = text
+        return text
 
     def describe(self, package: dict[str, str]) -> list[dict]:
         """The package, issue by issue, with how it stands against my own ideal: most important first."""
         s = self.space
         pkg = s.encode(package)
-        out = []
-        for i, issue in enumerate(self.scenario.world.issues):
-            opt = issue.options[int(pkg[i])]
-            best = float(s.scores[self.me, i].max())
-            got = float(s.scores[self.me, i, pkg[i]])
-            out.append(
-                {
-                    "issue": issue.title,
-                    "option": opt.meaning,
-                    "weight": float(s.weights[self.me, i]),
-                    "loss": float(s.weights[self.me, i] * (best - got)),
-                    "ideal": got >= best - 1e-9,
-                }
-            )
-        return sorted(out, key=lambda d: -d["weight"])
+        scores = s.scores[self.me]
+        weights = s.weights[self.me]
+        got = scores[np.arange(len(pkg)), pkg]
+        best = scores.max(axis=1)
+        issues = self.scenario.world.issues
+        return [
+            {
+                "issue": issues[i].title,
+                "option": issues[i].options[int(pkg[i])].meaning,
+                "weight": float(weights[i]),
+                "loss": float(weights[i] * (best[i] - got[i])),
+                "ideal": bool(got[i] >= best[i] - 1e-9),
+            }
+            for i in np.argsort(-weights, kind="stable")
+        ]

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from parley.actions import Act, Channel, Counter, Message, Move, Pass, Propose, Respond
 from parley.world import World
+
+
+class Proposals(Protocol):
+    """Looks up a proposal's view by id (a dict of views, or the table itself)."""
+
+    def get(self, proposal_id: str, /) -> Mapping | None: ...
 
 
 def package_problem(
@@ -28,7 +35,7 @@ def action_problem(
     world: World,
     actor: str,
     action: Act,
-    proposals: Mapping[str, Mapping],
+    proposals: Proposals,
     withdrawn: Mapping[str, list[str]] | None = None,
 ) -> str | None:
     """Why `actor` may not take `action` given the proposals it can see (id -> proposal view), or None."""
@@ -65,7 +72,7 @@ def move_problems(
     world: World,
     actor: str,
     move: Move,
-    proposals: Mapping[str, Mapping],
+    proposals: Proposals,
     withdrawn: Mapping[str, list[str]] | None = None,
 ) -> list[tuple[int, str]]:
     """(index, problem) for every illegal action in a move, including too many proposals."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from parley.problems import InvalidInput, Problem, display_path
@@ -42,6 +43,7 @@ class Templates:
         )
         self.env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
         self.env.filters["clause"] = clause
+        self._names: dict[str, tuple[str, ...]] = {}
 
     def _where(self, name: str) -> str:
         return display_path(self.folder / name)
@@ -57,6 +59,18 @@ class Templates:
             ) from None
         except (jinja2.UndefinedError, jinja2.sandbox.SecurityError, TypeError, ValueError) as exc:
             raise TemplateError([Problem(self._where(name), "", f"cannot render: {exc}")]) from None
+
+    def names_used(self, name: str) -> tuple[str, ...]:
+        """The context names a template reads: what its output can depend on."""
+        used = self._names.get(name)
+        if used is None:
+            try:
+                source = self.env.loader.get_source(self.env, name)[0]
+                used = tuple(sorted(meta.find_undeclared_variables(self.env.parse(source))))
+            except jinja2.TemplateError:
+                used = ("*",)  # unknown: render every time, and let render() report the problem
+            self._names[name] = used
+        return used
 
     def syntax_problems(self) -> list[Problem]:
         """Every template in the folder that does not parse."""

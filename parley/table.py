@@ -48,8 +48,10 @@ class Table:
     def open_by(self, proposer: str) -> list[Proposal]:
         return [p for p in self.open() if p.proposer == proposer]
 
-    def get(self, proposal_id: str) -> Proposal | None:
-        return self.proposals.get(proposal_id)
+    def get(self, proposal_id: str) -> dict | None:
+        """The view of a proposal, as policies and the action rules see it."""
+        p = self.proposals.get(proposal_id)
+        return None if p is None else p.view()
 
     def next_id(self) -> str:
         return f"P{len(self.proposals) + 1}"
