@@ -26,13 +26,18 @@ from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 def scripted_moves(world_path: Path, rounds: int) -> dict[str, list[dict]]:
     """Proposals that change every round and are never accepted, so the run lasts every round."""
-    world = load_scenario(world_path).world
+    scenario = load_scenario(world_path)
+    world = scenario.world
     actors = world.actor_ids()
     moves: dict[str, list[dict]] = {}
     for k, actor in enumerate(actors):
         moves[actor] = []
+        barred = {(line.issue, o) for line in scenario.personas[actor].red_lines for o in line.excludes}
         for r in range(rounds):
-            package = {i.id: i.options[(r + k) % len(i.options)].id for i in world.issues}
+            package = {}
+            for i in world.issues:
+                allowed = [o for o in i.option_ids() if (i.id, o) not in barred]  # never across its own red lines
+                package[i.id] = allowed[(r + k) % len(allowed)]
             others = [a for a in actors if a != actor]
             move = {"actions": [{"type": "propose", "package": package, "to": others, "text": f"round {r + 1} offer"}]}
             moves[actor].append({"kind": "move", "move": move})

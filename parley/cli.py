@@ -12,8 +12,10 @@ from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from typer._click.exceptions import ClickException  # typer's own click: usage errors
 
 from parley.browse import (
     BrowseError,
@@ -29,7 +31,8 @@ from parley.browse import (
     resolve_run,
 )
 from parley.console import RoundPrinter, print_summary
-from parley.llm.backend import DEFAULT_CACHE, DEFAULT_PRICES, LLMBackend, LLMSettings
+from parley.ensemble import RunFailed
+from parley.llm.backend import DEFAULT_CACHE, LLMBackend, LLMSettings
 from parley.llm.client import LLMError
 from parley.play import Diverged, RunResult, play, prepare
 from parley.problems import InvalidInput
@@ -79,7 +82,7 @@ def parse_pairs(values: list[str], option: str, example: str, value_name: str) -
 @app.command()
 def run(
     world: WorldArg = DEFAULT_WORLD,
-    seed: Annotated[int, typer.Option(help="seed of every random choice in the run")] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="seed of every random choice in the run")] = 1,
     variant: Annotated[list[str], typer.Option("--variant", help="persona variant, ACTOR=NAME (repeatable)")] = [],  # noqa: B006
     max_rounds: Annotated[int | None, typer.Option(min=1, help="override the world's max rounds")] = None,
     runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
@@ -110,7 +113,9 @@ def run(
     concurrency: Annotated[int, typer.Option(min=1, help="LLM calls in flight at once")] = 8,
     cache: Annotated[bool, typer.Option(help="reuse answers to identical requests")] = True,
     cache_dir: Annotated[Path, typer.Option(help="where answers are cached")] = DEFAULT_CACHE,
-    prices: Annotated[Path, typer.Option(help="price table (dollars per million tokens)")] = DEFAULT_PRICES,
+    prices: Annotated[
+        Path | None, typer.Option(help="price table (dollars per million tokens; default: prices.yaml)")
+    ] = None,
     inject: Annotated[Path | None, typer.Option(help="a facilitator's inject file (worlds/injects/*.yaml)")] = None,
 ) -> None:
     """Play a world and save the run: offline by default, or with LLM personas."""
@@ -441,12 +446,189 @@ def show(
     out.print(Text(describe_outcome(saved, names), f"bold {colour.get(saved.status, '')}".strip()), highlight=False)
 
 
-def main() -> None:
+@app.command()
+def compare(
+    world: WorldArg = DEFAULT_WORLD,
+    variant: Annotated[
+        list[str],
+        typer.Option(
+            "--variant",
+            help="an arm: ACTOR=NAME[,ACTOR=NAME...], or baseline (repeatable; the first arm is the reference)",
+        ),
+    ] = [],  # noqa: B006
+    variant_file: Annotated[
+        list[Path], typer.Option("--variant-file", help="an arm from a variant file (repeatable; after --variant arms)")
+    ] = [],  # noqa: B006
+    seeds: Annotated[int, typer.Option(help="seeds per arm, the same in every arm")] = 50,
+    first_seed: Annotated[int, typer.Option(min=0, help="the first seed")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(help="runs at once (default: offline, every CPU; LLM, --concurrency)")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="the folder for runs/, runs.csv, summary.csv and the report")
+    ] = ...,  # type: ignore[assignment]
+    max_rounds: Annotated[int | None, typer.Option(help="override the world's max rounds")] = None,
+    reuse: Annotated[bool, typer.Option(help="reuse the runs --out already holds for the same arm and seed")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    backend: Annotated[
+        Backend, typer.Option(help="offline: the default strategy; openai: LLM personas")
+    ] = Backend.offline,
+    model: Annotated[str | None, typer.Option(help="LLM model for every actor (openai backend)")] = None,
+    model_for: Annotated[
+        list[str], typer.Option("--model-for", help="a model for one actor, ACTOR=MODEL (repeatable)")
+    ] = [],  # noqa: B006
+    base_url: Annotated[
+        str | None, typer.Option(help="an OpenAI-compatible server (default: OPENAI_BASE_URL or OpenAI)")
+    ] = None,
+    temperature: Annotated[float | None, typer.Option(min=0.0, max=2.0, help="sampling temperature")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=16, help="answer length limit per call")] = None,
+    budget_usd: Annotated[
+        float | None, typer.Option(min=0.0, help="one budget for the whole compare; no run starts once it is spent")
+    ] = None,
+    max_reasks: Annotated[int, typer.Option(min=0, help="times an invalid answer is sent back with its error")] = 2,
+    max_retries: Annotated[int, typer.Option(min=0, help="retries of a call on rate limits, timeouts, 5xx")] = 4,
+    timeout: Annotated[float, typer.Option(min=0.1, help="seconds before a call times out")] = 60.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="LLM calls in flight at once, over all runs")] = 8,
+    cache: Annotated[bool, typer.Option(help="reuse answers to identical requests")] = True,
+    cache_dir: Annotated[Path, typer.Option(help="where answers are cached")] = DEFAULT_CACHE,
+    prices: Annotated[
+        Path | None, typer.Option(help="price table (dollars per million tokens; default: prices.yaml)")
+    ] = None,
+) -> None:
+    """Play persona variants (arms) over the same seeds and compare them: CSVs, plots and paired tests."""
+    from parley.compare import compare as compare_arms  # pandas, only for this command
+
+    for option, value, least in (("--seeds", seeds, 1), ("--workers", workers, 1), ("--max-rounds", max_rounds, 1)):
+        if value is not None and value < least:
+            fail([f"{option} {value}: must be at least {least}"])
+    llm = None
+    if backend is Backend.openai:
+        try:
+            llm = LLMBackend(
+                LLMSettings(
+                    model=model,
+                    base_url=base_url,
+                    models_for=parse_pairs(model_for, "--model-for", "russia=gpt-4o", "MODEL"),
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                    timeout=timeout,
+                    max_retries=max_retries,
+                    max_reasks=max_reasks,
+                    concurrency=concurrency,
+                    budget_usd=budget_usd,
+                    cache_dir=cache_dir if cache else None,
+                    prices=prices,
+                )
+            )
+        except InvalidInput as exc:
+            fail([str(p) for p in exc.problems])
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+    )
+    tasks: list = []
+
+    def on_start(labels: list[str], seed_list: list[int], total: int) -> None:
+        width = max(len(label) for label in labels)
+        tasks.extend(progress.add_task(label.ljust(width), total=len(seed_list), note="") for label in labels)
+        progress.start()
+
+    reused = [0] * (len(variant) + len(variant_file))
+
+    def on_run(arm: int, row: dict, was_reused: bool) -> None:
+        reused[arm] += was_reused
+        progress.update(tasks[arm], advance=1, note=f"{reused[arm]} reused" if reused[arm] else "")
+
     try:
-        app()
+        result = compare_arms(
+            world,
+            arms=[*variant, *variant_file],
+            seeds=seeds,
+            first_seed=first_seed,
+            workers=workers,
+            out=out_dir,
+            max_rounds=max_rounds,
+            llm=llm,
+            reuse=reuse,
+            on_run=on_run,
+            on_start=on_start,
+        )
+    except InvalidInput as exc:
+        fail([str(p) for p in exc.problems])
+        return
+    except (LLMError, RunFailed) as exc:
+        fail([str(exc)], code=1)
+        return
+    finally:
+        progress.stop()
+        if llm is not None:
+            llm.close()
+
+    def share(x: float) -> str:
+        return "-" if x != x else f"{x:.0%}"  # NaN: an arm without a completed run
+
+    table = Table(box=SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
+    for col in ("Arm", "Runs", "Deal (95% interval)", "Stalled", "Breakdown", "Max rounds", "Median rounds"):
+        table.add_column(col, justify="left" if col == "Arm" else "right")
+    for _, r in result.summary.iterrows():
+        table.add_row(
+            Text(str(r["arm"])),
+            str(int(r["runs"])),
+            f"{share(r['share_converged'])} ({share(r['share_converged_lo'])}-{share(r['share_converged_hi'])})",
+            share(r["share_stalled"]),
+            share(r["share_breakdown"]),
+            share(r["share_max_rounds"]),
+            "-" if r["median_rounds"] != r["median_rounds"] else f"{r['median_rounds']:g}",
+        )
+    out_console = Console(width=max(out.width, 100), highlight=False) if not out.is_terminal else out
+    out_console.print(table)
+    # every deal comparison; a utility one when its interval leaves out no change (all of them: report.md)
+    for _, r in result.paired.iterrows():
+        if r["measure"] == "deal" or not (r["difference_lo"] <= 0 <= r["difference_hi"]):
+            out_console.print(Text(r["sentence"]), soft_wrap=True)
+    if result.stopped:
+        err.print(Text.assemble(("warning:", "yellow"), f" stopped early: {result.stopped}"), highlight=False)
+    if result.removed:
+        err.print(
+            Text(
+                f"note: {len(result.removed)} unfinished run(s) of an interrupted compare were removed and played again"
+            ),
+            highlight=False,
+        )
+    out_console.print(
+        Text(
+            f"{result.played} run(s) played, {result.reused} reused; "
+            f"{result.files['runs.csv']}, {result.files['summary.csv']}, {result.files['report.html']}"
+        ),
+        soft_wrap=True,
+    )
+
+
+def main() -> None:
+    """Run the command line; usage mistakes (a bad option value) are one line, like every other error."""
+    try:
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except ClickException as exc:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # the help it stands for is already printed
+            err.print(
+                Text.assemble(("error:", "red"), " ", " ".join(exc.format_message().split())),
+                highlight=False,
+                soft_wrap=True,
+            )
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from parley.play import RunResult
@@ -51,7 +53,7 @@ class RoundPrinter:
 def print_summary(console: Console, result: RunResult) -> None:
     o = result.outcome
     world = result.model.world
-    names = {a: p.name for a, p in result.model.setting.personas.items()}
+    names = {a: escape(p.name) for a, p in result.model.setting.personas.items()}  # world text is never markup
     colour = {"converged": "green", "stalled": "yellow", "breakdown": "red"}.get(o.status, "white")
     console.print()
     console.print(
@@ -65,7 +67,8 @@ def print_summary(console: Console, result: RunResult) -> None:
         table.add_column("Issue")
         table.add_column("Option")
         for issue in world.issues:
-            table.add_row(issue.title, next(opt.meaning for opt in issue.options if opt.id == package[issue.id]))
+            meaning = next(opt.meaning for opt in issue.options if opt.id == package[issue.id])
+            table.add_row(Text(issue.title), Text(meaning))
         console.print(table)
     utilities = Table(title="Utilities (0 worst .. 1 best)", title_justify="left")
     for col in ("Actor", "Outcome", "No deal", "Nash package", "Best offer seen"):
@@ -101,4 +104,4 @@ def print_summary(console: Console, result: RunResult) -> None:
         console.print(table)
     if o.walked_out:
         console.print(f"Walked out: {', '.join(names[a] for a in o.walked_out)}")
-    console.print(f"Saved to [bold]{result.folder}[/bold]", highlight=False)
+    console.print(Text.assemble("Saved to ", (str(result.folder), "bold")), highlight=False)

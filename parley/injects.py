@@ -18,7 +18,7 @@ from parley.scenario import Scenario, read_yaml
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
 
 class TrustChange(Strict):

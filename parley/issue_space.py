@@ -198,7 +198,7 @@ def nash_package(space: IssueSpace, parties: list[int], floor: np.ndarray) -> tu
             gains = np.clip(reachable - floor, 1e-12, None)
             return np.log(gains).sum(axis=1) >= target
 
-    found = space.frontier(parties, floor, mask, promising=promising)
+    found = space.frontier(parties, floor, mask, cap=4_000, promising=promising)
     if found is not None:
         packs, utils = found
         gains = utils - floor
@@ -240,7 +240,7 @@ def is_pareto_optimal(space: IssueSpace, package: np.ndarray, actors: list[int],
     None when the search grows too large to finish (a very large world): unknown, not guessed.
     """
     target = space.utilities(package)[actors]
-    found = space.frontier(actors, target, mask, cap=500_000)
+    found = space.frontier(actors, target, mask, cap=50_000)
     if found is None:
         return None
     _, utils = found

@@ -23,7 +23,7 @@ from parley.outcome import Outcome, settle
 from parley.persona import Persona
 from parley.policy import Observation, Policy, RunHalted, deliberates
 from parley.reporters import AGENT_REPORTERS, MODEL_REPORTERS
-from parley.rules import move_problems
+from parley.rules import move_problems, red_lines_of
 from parley.scenario import Scenario
 from parley.table import Proposal, Table
 
@@ -211,7 +211,8 @@ class NegotiationModel(mesa.Model):
     # -- checking moves ---------------------------------------------------------------------
     def valid_actions(self, actor: str, move: Move) -> list:
         """The legal actions of a move; each illegal one is logged and dropped."""
-        problems = dict(move_problems(self.world, actor, move, self.table, self.withdrawn))
+        red_lines = red_lines_of(self.setting.personas[actor])
+        problems = dict(move_problems(self.world, actor, move, self.table, self.withdrawn, red_lines))
         out = []
         for idx, action in enumerate(move.actions):
             if isinstance(action, Pass):
@@ -258,7 +259,7 @@ class NegotiationModel(mesa.Model):
             rules.proposal_accepted if accept else rules.proposal_rejected,
             "accepted" if accept else "rejected",
         )
-        if not accept and not self.rule.can_still_pass(p.rejected_by, self.graph.present):
+        if not accept and p.status == "open" and not self.rule.can_still_pass(p.rejected_by, self.graph.present):
             p.status = "dead"
             self.emit("proposal_dead", proposal=p.id, reason=f"rejected by {actor}")
 
@@ -294,12 +295,14 @@ class NegotiationModel(mesa.Model):
         package = {i: package[i] for i in self.space.issues}
         recipients = sorted(set(to), key=self.world.actor_ids().index)
         for old in self.table.open_by(actor):
-            if old.package == package and old.recipients == recipients and counter_to is None:
+            if old.package == package and old.addressed == recipients and counter_to is None:
                 self.emit("proposal_reaffirmed", actor=actor, proposal=old.id, text=text)
                 return
         for old in self.table.open_by(actor):
             old.status = "superseded"
-        p = Proposal(self.table.next_id(), self.round, actor, package, recipients, counter_to, accepted_by=[actor])
+        p = Proposal(
+            self.table.next_id(), self.round, actor, package, [], counter_to, accepted_by=[actor], addressed=recipients
+        )
         self.table.add(p)
         self.emit(
             "proposal", actor=actor, proposal=p.id, package=package, to=recipients, counter_to=counter_to, text=text
@@ -307,7 +310,8 @@ class NegotiationModel(mesa.Model):
         utilities = self.utilities_of(package)
         for target in recipients:
             path = self.deliver(actor, target, "proposal", {"proposal": p.id})
-            if path is not None:
+            if path is not None:  # only those it reached can answer it
+                p.recipients.append(target)
                 self.by_actor[target].receive(
                     {
                         "kind": "proposal",

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from parley.actions import Move
 from parley.policy import Observation
-from parley.rules import move_problems
-from parley.world import World
+from parley.rules import move_problems, red_lines_of
+from parley.world import Issue, World
 
 KINDS = ["statement", "threat", "concession", "flattery"]
 
@@ -51,15 +51,17 @@ def move_schema(world: World, obs: Observation) -> dict:
         and obs.actor in p["recipients"]
         and obs.actor not in p["accepted_by"] + p["rejected_by"]
     ]
+    own = red_lines_of(obs.persona)
+
+    def offered(issue: Issue) -> list[str]:
+        """The options this actor may put in a package: not withdrawn, not across its own red lines."""
+        left = [
+            o for o in issue.option_ids() if o not in obs.withdrawn.get(issue.id, []) and o not in own.get(issue.id, [])
+        ]
+        return left or [o for o in issue.option_ids() if o not in own.get(issue.id, [])] or issue.option_ids()
+
     package = _obj(
-        {
-            i.id: {
-                "type": "string",
-                "enum": [o for o in i.option_ids() if o not in obs.withdrawn.get(i.id, [])],
-                "description": i.title,
-            }
-            for i in world.issues
-        },
+        {i.id: {"type": "string", "enum": offered(i), "description": i.title} for i in world.issues},
         "one option for every issue",
     )
     recipients = {"type": "array", "items": {"type": "string", "enum": others}, "minItems": 1}
@@ -139,7 +141,7 @@ def parse_move(text: str, world: World, obs: Observation) -> Move:
         where = ".".join(str(p) for p in first["loc"])
         raise MoveError(f"the move does not fit the schema at {where or 'the top level'}: {first['msg']}") from None
     proposals = {p["id"]: p for p in obs.table}
-    problems = move_problems(world, obs.actor, move, proposals, obs.withdrawn)
+    problems = move_problems(world, obs.actor, move, proposals, obs.withdrawn, red_lines_of(obs.persona))
     for idx, action in enumerate(move.actions):
         to = getattr(action, "to", [])
         gone = [t for t in ([to] if isinstance(to, str) else to) if t not in obs.present]

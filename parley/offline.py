@@ -206,6 +206,8 @@ class OfflineStrategy:
             i = s.issues.index(issue)
             for option in options:
                 mask[i, s.options[i].index(option)] = False
+        stuck = ~mask.any(axis=1)  # others' red lines leave nothing on an issue: keep to my own
+        mask[stuck] = s.feasible_mask([self.me])[stuck]
         candidates = np.unique(s.weighted_best(self.weightings, mask, self.beliefs), axis=0)
         best = self._pick(candidates, others, self.predicted_floors(obs, others), aspiration)
         for _ in range(len(s.issues)):  # polish with single-issue changes while they help

@@ -16,7 +16,7 @@ from parley.world import ID_PATTERN
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Cited(Strict):
@@ -49,7 +49,7 @@ class Traits(Strict):
 class Preference(Strict):
     """How much an issue matters (weight) and how good each of its options is (0 worst .. 1 best)."""
 
-    weight: float = Field(ge=0.0)
+    weight: float = Field(ge=0.0, le=1_000_000)
     values: dict[str, float]
     why: str = Field(min_length=1)
     cite: list[int] = Field(min_length=1)

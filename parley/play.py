@@ -20,7 +20,7 @@ from parley.offline import OfflineStrategy
 from parley.outcome import Outcome
 from parley.persona import Persona
 from parley.policy import Policy
-from parley.problems import InvalidInput, display_path
+from parley.problems import InvalidInput, Problem, display_path
 from parley.runlog import RunLog, read_events, unique_folder
 from parley.scenario import Scenario, load_scenario
 from parley.speech import Templates
@@ -231,6 +231,17 @@ def execute(
     return model
 
 
+def open_log(runs_dir: Path, stem: str) -> tuple[Path, RunLog]:
+    """A new run folder and its log; a runs folder that cannot hold it is the user's to fix."""
+    try:
+        folder = unique_folder(runs_dir, stem)
+        return folder, RunLog(folder)
+    except OSError as exc:
+        raise InvalidInput(
+            [Problem("--runs-dir", str(runs_dir), f"cannot make a run folder there ({exc.strerror or exc})")]
+        ) from None
+
+
 def play(
     world: Path | str,
     seed: int = 1,
@@ -242,13 +253,16 @@ def play(
     injects: Path | str | None = None,
 ) -> RunResult:
     """Play one run and save it. Without `llm`, every actor plays the offline default."""
+    if seed < 0:
+        raise InvalidInput([Problem("--seed", str(seed), "must be 0 or more")])
     scenario, templates, space = prepare(world, variants, llm=llm is not None)
     planned = load_injects(injects, scenario) if injects else []
+    if llm is not None:
+        llm.models(scenario)  # every actor has a model, before anything is written
     rounds = max_rounds or scenario.world.protocol.max_rounds
     cast = offline_cast(templates, seed) if llm is None else llm_cast(llm, templates, seed)
     tag = "".join(f"-{a}={v}" for a, v in sorted(scenario.variants.items()))
-    folder = unique_folder(Path(runs_dir), f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.world.id}-s{seed}{tag}")
-    log = RunLog(folder)
+    folder, log = open_log(Path(runs_dir), f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.world.id}-s{seed}{tag}")
     manifest = manifest_for(folder.name, scenario, seed, cast.backend, rounds)
     if llm is not None:
         manifest["llm"] = llm.describe(scenario)

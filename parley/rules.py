@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from parley.actions import Act, Channel, Counter, Message, Move, Pass, Propose, Respond
+from parley.persona import Persona
 from parley.world import World
 
 
@@ -37,10 +38,11 @@ def action_problem(
     action: Act,
     proposals: Proposals,
     withdrawn: Mapping[str, list[str]] | None = None,
+    red_lines: Mapping[str, list[str]] | None = None,
 ) -> str | None:
     """Why `actor` may not take `action` given the proposals it can see (id -> proposal view), or None."""
     if isinstance(action, (Propose, Counter)):
-        problem = package_problem(world, action.package, withdrawn)
+        problem = package_problem(world, action.package, withdrawn) or crossing(action.package, red_lines)
         if problem:
             return problem
     if isinstance(action, (Propose, Counter, Message)):
@@ -65,7 +67,24 @@ def action_problem(
             return f"proposal '{p['id']}' is {p['status']}"
         if actor in p["accepted_by"] or actor in p["rejected_by"]:
             return f"{actor} has already answered proposal '{p['id']}'"
+        if isinstance(action, Respond) and action.accept:
+            return crossing(p["package"], red_lines)
     return None
+
+
+def crossing(package: Mapping[str, str], red_lines: Mapping[str, list[str]] | None) -> str | None:
+    """A red line the package crosses: an actor never proposes or accepts across its own."""
+    for issue, excluded in (red_lines or {}).items():
+        if package.get(issue) in excluded:
+            return f"the package crosses your red line on '{issue}' ({package[issue]})"
+    return None
+
+
+def red_lines_of(persona: Persona) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in persona.red_lines:
+        out.setdefault(line.issue, []).extend(line.excludes)
+    return out
 
 
 def move_problems(
@@ -74,6 +93,7 @@ def move_problems(
     move: Move,
     proposals: Proposals,
     withdrawn: Mapping[str, list[str]] | None = None,
+    red_lines: Mapping[str, list[str]] | None = None,
 ) -> list[tuple[int, str]]:
     """(index, problem) for every illegal action in a move, including too many proposals."""
     out = []
@@ -82,7 +102,7 @@ def move_problems(
     for idx, action in enumerate(move.actions):
         if isinstance(action, Pass):
             continue
-        problem = action_problem(world, actor, action, proposals, withdrawn)
+        problem = action_problem(world, actor, action, proposals, withdrawn, red_lines)
         if problem is None and isinstance(action, (Propose, Counter)):
             proposed += 1
             if proposed > limit:

@@ -21,6 +21,12 @@ from parley.speech import DEFAULT_PROMPTS, Templates
 from parley.world import ID_PATTERN, World, cross_reference_problems
 
 DEFAULT_WORLD = Path("worlds/ukraine-2024.yaml")
+BUNDLED = Path(__file__).resolve().parent.parent  # the project folder: its worlds, prompts and prices
+
+
+def bundled(path: Path) -> Path:
+    """A default file (the default world, the price table) found from any working folder."""
+    return path if path.exists() or path.is_absolute() else BUNDLED / path
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class Scenario:
     prompts_dir: Path
     paragraphs: list[str]
     variants: dict[str, str] = field(default_factory=dict)
+    overlays: dict[str, VariantFile] = field(default_factory=dict)  # actor -> a variant from a file of its own
 
     def file_hashes(self) -> dict[str, str]:
         """Content hashes of every file the run depends on, keyed by a readable path."""
@@ -43,6 +50,56 @@ class Scenario:
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class VariantFile:
+    """A persona variant written in a file of its own (by a workshop, say), not in the actor's card.
+
+    The file names the actor and the variant, then overlays the card like a variant in `variants:`
+    does: `actor: us`, `name: isolationist`, `description: ...`, then any card fields.
+    """
+
+    actor: str
+    name: str
+    overlay: dict[str, Any]  # description and card fields, merged over the base card
+    path: Path
+    text: str  # the file as read, so a run can keep a copy of exactly what it played
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def load_variant_file(path: Path | str, shown_as: str | None = None) -> VariantFile:
+    """Read a variant file; InvalidInput (one line per problem, naming the file and field) when unusable.
+
+    Only the file itself is checked here; `load_scenario(..., overlays=...)` checks the overlay
+    against the actor's card and the world, exactly like a variant in the card.
+    """
+    path = Path(path)
+    name = shown_as or display_path(path)
+    problems: list[Problem] = []
+    data = read_yaml(path, problems)
+    if data is None:
+        raise InvalidInput([Problem(name, p.field, p.message) for p in problems])
+    for key in ("actor", "name"):
+        value = data.get(key)
+        if value is None:
+            problems.append(Problem(name, key, "Field required"))
+        elif not isinstance(value, str) or not re.match(ID_PATTERN, value):
+            problems.append(
+                Problem(name, key, f"{value!r} is not a usable name (use lowercase letters, digits, - and _)")
+            )
+        elif key == "name" and value == "base":
+            problems.append(Problem(name, key, "'base' is the card without overlay: choose another name"))
+    if "variants" in data:
+        problems.append(Problem(name, "variants", "a variant file is one variant: it cannot hold variants of its own"))
+    if problems:
+        raise InvalidInput(problems)
+    text = path.read_text(encoding="utf-8")
+    overlay = {k: v for k, v in data.items() if k not in ("actor", "name")}
+    return VariantFile(data["actor"], data["name"], overlay, path, text)
 
 
 class _Loader(yaml.SafeLoader):
@@ -67,6 +124,16 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+# YAML 1.2 booleans: only true/false. Under YAML 1.1 an option id `yes`, `no`, `on` or `off` became a bool.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def _mark(mark: Any) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
 
@@ -74,6 +141,9 @@ def _mark(mark: Any) -> str:
 def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     """A YAML mapping from a file, or None with the reason added to problems."""
     name = display_path(path)
+    if path.is_dir():
+        problems.append(Problem(name, "", "a folder, not a YAML file"))
+        return None
     if not path.is_file():
         problems.append(Problem(name, "", "file not found"))
         return None
@@ -85,7 +155,11 @@ def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     except OSError as exc:
         problems.append(Problem(name, "", f"cannot read the file: {exc.strerror or exc}"))
         return None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # a NUL or other control character, found as the reader starts
+        problems.append(Problem(name, "", f"not valid YAML: {str(exc).splitlines()[0]}"))
+        return None
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
@@ -180,14 +254,22 @@ def issue_options(world: World | dict[str, Any]) -> dict[str, list[str] | None] 
     return out
 
 
-def load_scenario(world_path: Path | str = DEFAULT_WORLD, variants: dict[str, str] | None = None) -> Scenario:
+def load_scenario(
+    world_path: Path | str = DEFAULT_WORLD,
+    variants: dict[str, str] | None = None,
+    overlays: dict[str, VariantFile] | None = None,
+) -> Scenario:
     """Load and check a world, its personas (with `variants` applied) and its templates' folder.
+
+    `overlays` (actor -> a variant file) plays actors in variants their cards do not hold; each is
+    checked exactly like a variant of the card, its problems reported against its own file.
 
     Every problem found is collected before failing: a world with schema problems is still read
     leniently so that its cross-references, persona cards, source text and templates are checked too.
     """
-    world_path = Path(world_path)
+    world_path = bundled(Path(world_path)) if Path(world_path) == DEFAULT_WORLD else Path(world_path)
     variants = dict(variants or {})
+    overlays = dict(overlays or {})
     problems: list[Problem] = []
     wname = display_path(world_path)
     raw = read_yaml(world_path, problems)
@@ -233,6 +315,16 @@ def load_scenario(world_path: Path | str = DEFAULT_WORLD, variants: dict[str, st
     for actor in variants:
         if actor_ids and actor not in actor_ids:
             problems.append(Problem("--variant", actor, f"unknown actor '{actor}' (actors: {', '.join(actor_ids)})"))
+    for actor, vfile in overlays.items():
+        fname = display_path(vfile.path)
+        if actor_ids and actor not in actor_ids:
+            problems.append(Problem(fname, "actor", f"unknown actor '{actor}' (actors: {', '.join(actor_ids)})"))
+        elif actor in variants:
+            problems.append(
+                Problem(
+                    fname, "actor", f"'{actor}' is also given the variant '{variants[actor]}': one variant per actor"
+                )
+            )
 
     personas: dict[str, Persona] = {}
     persona_paths: dict[str, Path] = {}
@@ -249,16 +341,54 @@ def load_scenario(world_path: Path | str = DEFAULT_WORLD, variants: dict[str, st
         card = read_yaml(path, problems)
         if card is None:
             continue
-        persona, found = check_card(
-            card, path, actor, world if world is not None else raw, paragraphs, variants.get(actor)
-        )
+        if actor in overlays and actor not in variants:
+            persona, found = check_variant_file(
+                card, path, actor, world if world is not None else raw, paragraphs, overlays[actor]
+            )
+        else:
+            persona, found = check_card(
+                card, path, actor, world if world is not None else raw, paragraphs, variants.get(actor)
+            )
         problems += found
         if persona is not None:
             personas[actor] = persona
 
     if problems or world is None:
         raise InvalidInput(problems)
-    return Scenario(world, world_path, personas, persona_paths, prompts_dir, paragraphs, variants)
+    chosen = {**variants, **{a: v.name for a, v in overlays.items()}}
+    return Scenario(world, world_path, personas, persona_paths, prompts_dir, paragraphs, chosen, overlays)
+
+
+def check_variant_file(
+    card: dict[str, Any],
+    path: Path,
+    actor: str,
+    world: World | dict[str, Any],
+    paragraphs: list[str],
+    vfile: VariantFile,
+) -> tuple[Persona | None, list[Problem]]:
+    """Check a variant file's overlay over `card` as if it were one of the card's variants; its problems
+    name the variant file and the field in it (the card's own problems are reported as usual)."""
+    fname = display_path(vfile.path)
+    existing = card.get("variants")
+    if isinstance(existing, dict) and vfile.name in existing:
+        _, found = check_card(card, path, actor, world, paragraphs, None)
+        return None, [
+            *found,
+            Problem(fname, "name", f"'{vfile.name}' is already a variant in {display_path(path)}: choose another name"),
+        ]
+    holder = f"variants.{vfile.name}"
+    extended = {**card, "variants": {**(existing if isinstance(existing, dict) else {}), vfile.name: vfile.overlay}}
+    persona, found = check_card(extended, path, actor, world, paragraphs, vfile.name)
+    out: list[Problem] = []
+    for p in found:
+        if p.file == display_path(path) and p.field == holder:
+            out.append(Problem(fname, "name" if "variant name" in p.message else "", p.message))
+        elif p.file == display_path(path) and p.field.startswith(holder + "."):
+            out.append(Problem(fname, p.field[len(holder) + 1 :], p.message))
+        else:
+            out.append(p)
+    return (persona if not out else None), out
 
 
 def check_card(

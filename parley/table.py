@@ -16,6 +16,7 @@ class Proposal:
     accepted_by: list[str] = field(default_factory=list)
     rejected_by: list[str] = field(default_factory=list)
     status: str = "open"  # open | passed | superseded | dead
+    addressed: list[str] = field(default_factory=list)  # whom the proposer sent it to; `recipients`: whom it reached
 
     def key(self) -> tuple:
         """What changes when the table changes: used to detect a stall."""

@@ -15,7 +15,7 @@ ID_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Option(Strict):
@@ -43,7 +43,7 @@ class ActorRef(Strict):
 class Edge(Strict):
     """A directed channel: `source` can speak to `target` while it is open."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
     source: str = Field(alias="from")
     target: str = Field(alias="to")
     trust: float = Field(ge=-1.0, le=1.0)

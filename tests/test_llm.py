@@ -27,12 +27,18 @@ def server() -> Iterator[FakeOpenAI]:
         yield fake
 
 
+def free_prices(tmp_path: Path) -> Path:
+    path = tmp_path / "free-prices.yaml"
+    path.write_text("models: {}\n")
+    return path
+
+
 def settings(server: FakeOpenAI, tmp_path: Path, **overrides: object) -> LLMSettings:
     base: dict = {
         "model": "fake-model",
         "base_url": server.url,
         "cache_dir": tmp_path / "cache",
-        "prices": tmp_path / "no-prices.yaml",
+        "prices": free_prices(tmp_path),
         "timeout": 5.0,
         "max_retries": 2,
         "backoff": 0.05,
@@ -72,11 +78,11 @@ def test_a_full_run_from_the_cli(server: FakeOpenAI, tmp_path: Path) -> None:
     events = read_events(folder / "events.jsonl")
     calls = [e for e in events if e["type"] == "llm_call"]
     rounds = max(e["round"] for e in events)
-    assert len(calls) == 5 * rounds  # every actor, every round, answered at once
-    assert all(c["move"] is not None and c["error"] is None for c in calls)
+    assert len([c for c in calls if c["reask"] == 0]) == 5 * rounds  # every actor, every round, at once
+    assert all(c["error"] is None or "red line" in c["error"] for c in calls)  # the fake accepts blindly
     assert all(c["params"]["mode"] == "json_schema" for c in calls)
     assert any(e["type"] == "proposal" for e in events)
-    assert events[-1]["type"] == "outcome" and events[-1]["transport"]["cost"]["actors"]["us"]["calls"] == rounds
+    assert events[-1]["type"] == "outcome" and events[-1]["transport"]["cost"]["actors"]["us"]["calls"] >= rounds
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["backend"] == "openai" and set(manifest["llm"]["models"].values()) == {"fake-model"}
     # the key reaches the server, and nowhere else
@@ -102,7 +108,7 @@ def test_the_request_is_structured_and_the_system_prompt_stable(server: FakeOpen
 
 
 def test_calls_in_a_round_overlap_in_time(tmp_path: Path) -> None:
-    with FakeOpenAI(latency=0.4) as slow:
+    with FakeOpenAI(latency=0.4, accept=False) as slow:
         start = time.monotonic()
         result = llm_play(slow, tmp_path, world=ROOT / "worlds" / "ukraine-2024.yaml", max_rounds=2)
         elapsed = time.monotonic() - start

@@ -14,7 +14,7 @@ from parley.llm.loop import BackgroundLoop
 from parley.llm.persona import LLMPersona, PersonaSettings
 from parley.policy import DeliberatingPolicy
 from parley.problems import InvalidInput, Problem
-from parley.scenario import Scenario
+from parley.scenario import Scenario, bundled
 from parley.speech import Templates
 
 DEFAULT_PRICES = Path("prices.yaml")
@@ -34,7 +34,7 @@ class LLMSettings:
     concurrency: int = 8
     budget_usd: float | None = None
     cache_dir: Path | None = DEFAULT_CACHE
-    prices: Path | None = DEFAULT_PRICES
+    prices: Path | None = None  # None: prices.yaml here, else Parley's own
     memory_window: int = 2
     backoff: float = 1.0
 
@@ -47,7 +47,12 @@ class LLMBackend:
 
     def __init__(self, settings: LLMSettings) -> None:
         self.settings = settings
-        self.ledger = Ledger(PriceTable.load(settings.prices))
+        prices = bundled(settings.prices or DEFAULT_PRICES) if settings.prices in (None, DEFAULT_PRICES) else settings.prices
+        if not prices.is_file():
+            raise InvalidInput([Problem("--prices", str(settings.prices), "file not found")])
+        if settings.cache_dir is not None and settings.cache_dir.exists() and not settings.cache_dir.is_dir():
+            raise InvalidInput([Problem("--cache-dir", str(settings.cache_dir), "not a folder")])
+        self.ledger = Ledger(PriceTable.load(prices))
         cache = ResponseCache(settings.cache_dir) if settings.cache_dir else None
         self.client = ChatClient(
             settings.base(),

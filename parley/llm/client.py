@@ -115,6 +115,7 @@ class ChatClient:
         self._reserved = 0.0  # the most the calls in flight may cost
         self.modes: dict[str, str] = {}
         self.calls_made = 0
+        self.answered = 0  # answers received; while none has come, a dead server is fatal, not a pass
         self._client: openai.AsyncOpenAI | None = None
         self._semaphore: asyncio.Semaphore | None = None
 
@@ -206,12 +207,28 @@ class ChatClient:
                 f"{self._where(model)}: the API key was refused ({exc.status_code}); set OPENAI_API_KEY"
             ) from None
         except (openai.NotFoundError, openai.PermissionDeniedError, openai.UnprocessableEntityError) as exc:
-            raise LLMError(f"{self._where(model)}: {self._scrub(_message(exc))} ({exc.status_code})") from None
+            hint = ""
+            if (
+                isinstance(exc, openai.NotFoundError)
+                and self.base_url
+                and not self.base_url.rstrip("/").endswith("/v1")
+            ):
+                hint = "; OpenAI-compatible servers usually answer under /v1: is --base-url right?"
+            raise LLMError(f"{self._where(model)}: {self._scrub(_message(exc))} ({exc.status_code}){hint}") from None
         except Exception as exc:
-            if transient(exc):
+            if transient(exc) or not isinstance(exc, openai.OpenAIError):
+                why = (
+                    self._scrub(_message(exc))
+                    if transient(exc)
+                    else f"its answer is not a chat completion ({type(exc).__name__})"
+                )
+                unreachable = isinstance(exc, openai.APIConnectionError) or not isinstance(exc, openai.OpenAIError)
+                if unreachable and self.answered == 0:  # never a single answer: no server there, or not this kind
+                    raise LLMError(
+                        f"{self._where(model)}: no answer after {self.max_retries + 1} attempts ({why}); is the server running?"
+                    ) from None
                 raise TransientFailure(
-                    f"{self._where(model)}: no answer after {self.max_retries + 1} attempts ({self._scrub(_message(exc))})",
-                    key,
+                    f"{self._where(model)}: no answer after {self.max_retries + 1} attempts ({why})", key
                 ) from None
             if isinstance(exc, openai.APIStatusError):
                 raise LLMError(f"{self._where(model)}: {self._scrub(_message(exc))} ({exc.status_code})") from None
@@ -219,10 +236,18 @@ class ChatClient:
         finally:
             self._reserved -= ceiling
         latency = time.monotonic() - start
-        choice = response.choices[0] if response.choices else None
-        content = (choice.message.content or "") if choice else ""
-        prompt_tokens = response.usage.prompt_tokens if response.usage else 0
-        completion_tokens = response.usage.completion_tokens if response.usage else 0
+        try:
+            choice = response.choices[0] if response.choices else None
+            content = self._scrub((choice.message.content or "") if choice else "")
+            prompt_tokens = response.usage.prompt_tokens if response.usage else 0
+            completion_tokens = response.usage.completion_tokens if response.usage else 0
+        except (AttributeError, TypeError, IndexError) as exc:
+            if self.answered == 0:
+                raise LLMError(
+                    f"{self._where(model)}: its answer is not a chat completion ({type(exc).__name__}); is --base-url right?"
+                ) from None
+            raise TransientFailure(f"{self._where(model)}: its answer is not a chat completion", key) from None
+        self.answered += 1
         usd = self.ledger.charge(actor, model, prompt_tokens, completion_tokens, cached=False)
         if self.cache is not None:
             self.cache.put(
