@@ -425,7 +425,7 @@ def test_unquoted_yes_and_no_are_option_ids_not_booleans(tmp_path: Path) -> None
     booleans(folder)
     for path in [folder / "world.yaml", *(folder / "agents").glob("*.yaml")]:
         path.write_text(path.read_text().replace("'yes'", "yes").replace("'no'", "no"))
-    code, out, err, _ = cli("validate", str(folder / "world.yaml"), cwd=tmp_path)
+    code, _, err, _ = cli("validate", str(folder / "world.yaml"), cwd=tmp_path)
     assert code == 0, err
 
 
