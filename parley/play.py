@@ -8,13 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from parley.injects import Inject, load_injects
 from parley.issue_space import IssueSpace
-from parley.llm.backend import LLMBackend
-from parley.llm.client import Answerer
-from parley.llm.persona import LLMPersona
-from parley.llm.rehearsal import rehearse_prompts
 from parley.model import NegotiationModel, Recast
 from parley.offline import OfflineStrategy
 from parley.outcome import Outcome
@@ -25,6 +22,10 @@ from parley.runlog import RunLog, read_events, unique_folder
 from parley.scenario import Scenario, load_scenario
 from parley.speech import Templates
 from parley.transcript import render_transcript, sample_events
+
+if TYPE_CHECKING:  # the LLM side (and openai) is imported only by runs that use it
+    from parley.llm.backend import LLMBackend
+    from parley.llm.client import Answerer
 
 PACKAGES = ("parley", "mesa", "numpy", "networkx", "pydantic", "jinja2")
 
@@ -55,6 +56,8 @@ def prepare(
         render_transcript(scenario, templates, events[:end], "rehearsal", 0, "offline")
     render_transcript(scenario, templates, [], "rehearsal", 0, "offline")
     if llm:
+        from parley.llm.rehearsal import rehearse_prompts
+
         rehearse_prompts(scenario, space, templates)
     return scenario, templates, space
 
@@ -163,6 +166,8 @@ def offline_cast(templates: Templates, seed: int) -> Cast:
 
 
 def llm_cast(llm: LLMBackend, templates: Templates, seed: int, answers: Answerer | None = None) -> Cast:
+    from parley.llm.persona import LLMPersona
+
     def make(actor: str, scenario: Scenario, space: IssueSpace) -> Policy:
         settings = llm.persona_settings(scenario, seed)[actor]
         return LLMPersona(actor, scenario, space, templates, answers or llm.client, settings)
