@@ -31,15 +31,13 @@ from parley.browse import (
     resolve_run,
 )
 from parley.console import RoundPrinter, print_summary
-from parley.ensemble import RunFailed
-from parley.llm.backend import DEFAULT_CACHE, LLMBackend, LLMSettings
-from parley.llm.client import LLMError
-from parley.play import Diverged, RunResult, play, prepare
+from parley.llm.errors import LLMError
+from parley.llm.settings import DEFAULT_CACHE, LLMSettings
 from parley.problems import InvalidInput
-from parley.replay import fork as fork_run
-from parley.replay import replay as replay_run
-from parley.replay import resume as resume_run
 from parley.scenario import DEFAULT_WORLD
+
+# The engine (Mesa, numpy) and the openai client load only in the commands that play: `parley runs`
+# and `parley show` start fast.
 
 app = typer.Typer(
     add_completion=False,
@@ -119,6 +117,9 @@ def run(
     inject: Annotated[Path | None, typer.Option(help="a facilitator's inject file (worlds/injects/*.yaml)")] = None,
 ) -> None:
     """Play a world and save the run: offline by default, or with LLM personas."""
+    from parley.llm.backend import LLMBackend
+    from parley.play import play
+
     printer = RoundPrinter(out, quiet=quiet)
     variants = parse_pairs(variant, "--variant", "us=hardliner", "NAME")
     llm = None
@@ -167,6 +168,8 @@ def run(
 @app.command()
 def validate(world: WorldArg = DEFAULT_WORLD) -> None:
     """Check a world, its persona cards (every variant) and its templates; list every problem."""
+    from parley.play import prepare
+
     try:
         scenario, _, space = prepare(world)
     except InvalidInput as exc:
@@ -187,6 +190,8 @@ def replay(
     runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
 ) -> None:
     """Re-execute a saved run from its manifest and log, with no network call, and check every event."""
+    from parley.replay import replay as replay_run
+
     folder = resolve(run_spec, runs_dir)
     try:
         report = replay_run(folder)
@@ -212,6 +217,9 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the summary")] = False,
 ) -> None:
     """Finish a run that was killed: completed rounds are checked, not asked again; then it goes on live."""
+    from parley.play import Diverged, RunResult
+    from parley.replay import resume as resume_run
+
     folder = resolve(run_spec, runs_dir)
     try:
         saved, model = resume_run(folder, base_url=base_url)
@@ -256,6 +264,10 @@ def fork(
     ] = Path("runs"),
 ) -> None:
     """A new run: the parent's rounds before --at-round replayed from its log, then live with the change."""
+    from parley.llm.backend import LLMBackend
+    from parley.play import Diverged, RunResult
+    from parley.replay import fork as fork_run
+
     folder = resolve(run_spec, runs_dir)
     llm = None
     if backend is Backend.openai:
@@ -497,6 +509,8 @@ def compare(
 ) -> None:
     """Play persona variants (arms) over the same seeds and compare them: CSVs, plots and paired tests."""
     from parley.compare import compare as compare_arms  # pandas, only for this command
+    from parley.ensemble import RunFailed
+    from parley.llm.backend import LLMBackend
 
     for option, value, least in (("--seeds", seeds, 1), ("--workers", workers, 1), ("--max-rounds", max_rounds, 1)):
         if value is not None and value < least:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from parley.issue_space import IssueSpace
 from parley.llm.cache import ResponseCache
@@ -12,34 +10,11 @@ from parley.llm.client import Answerer, ChatClient, ChatParams
 from parley.llm.ledger import DollarBudget, Ledger, PriceTable
 from parley.llm.loop import BackgroundLoop
 from parley.llm.persona import LLMPersona, PersonaSettings
+from parley.llm.settings import DEFAULT_PRICES, LLMSettings
 from parley.policy import DeliberatingPolicy
 from parley.problems import InvalidInput, Problem
 from parley.scenario import Scenario, bundled
 from parley.speech import Templates
-
-DEFAULT_PRICES = Path("prices.yaml")
-DEFAULT_CACHE = Path(".parley-cache/llm")
-
-
-@dataclass(frozen=True)
-class LLMSettings:
-    model: str | None = None
-    base_url: str | None = None  # None: OPENAI_BASE_URL, else the OpenAI API
-    models_for: dict[str, str] = field(default_factory=dict)
-    temperature: float | None = None
-    max_tokens: int | None = None
-    timeout: float = 60.0
-    max_retries: int = 4
-    max_reasks: int = 2
-    concurrency: int = 8
-    budget_usd: float | None = None
-    cache_dir: Path | None = DEFAULT_CACHE
-    prices: Path | None = None  # None: prices.yaml here, else Parley's own
-    memory_window: int = 2
-    backoff: float = 1.0
-
-    def base(self) -> str | None:
-        return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
 
 
 class LLMBackend:

@@ -21,27 +21,11 @@ import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from parley.llm.cache import ResponseCache, request_hash
+from parley.llm.errors import BudgetExhausted, LLMError, TransientFailure
 from parley.llm.ledger import Ledger
-from parley.policy import RunHalted
 
 MODES = ("json_schema", "json_object", "prompt")
 RETRY_AFTER_CAP = 60.0
-
-
-class LLMError(Exception):
-    """A call that cannot succeed: bad key, unknown model, server unreachable after every retry."""
-
-
-class BudgetExhausted(RunHalted):
-    status = "budget_exhausted"
-
-
-class TransientFailure(LLMError):
-    """Retries ran out on errors that might pass; the actor can sit this round out."""
-
-    def __init__(self, message: str, request_hash: str = "") -> None:
-        super().__init__(message)
-        self.request_hash = request_hash
 
 
 @dataclass(frozen=True)
