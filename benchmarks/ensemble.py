@@ -7,9 +7,10 @@ Each measurement is a fresh process (peak memory only ever grows within one) pla
 `--small`) seeds of one arm of the world through `parley.compare` into a temporary folder, every run
 saved as usual (manifest, events, transcript), no report. It prints, per measurement: wall time,
 time to the first finished run (start-up: the worker processes, loading the world in each), runs per
-second over the whole and after the first run, the peak resident memory of the parent and of the
-largest worker; then the ratios: speed-up of 2 workers over 1, and peak memory of the large
-ensemble over the small one. The issue's target is 20 runs per second on 2 cores.
+second over the whole and after the first run, the resident memory of the parent (peak, and at the
+end) and of the largest worker (peak, and after its last run); then the ratios: speed-up of 2
+workers over 1, and memory of the large ensemble over the small one. The issue's target is 20 runs
+per second on 2 cores.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def child(world: Path, runs: int, workers: int) -> None:
     """One measurement, in this process: print one JSON line."""
     from parley.compare import compare
-    from parley.ensemble import max_rss_kb
+    from parley.ensemble import max_rss_kb, rss_kb
 
     worker_peak: dict[int, int] = {}
+    worker_now: dict[int, int] = {}
     times: list[float] = []
     start = time.perf_counter()
 
@@ -40,6 +42,8 @@ def child(world: Path, runs: int, workers: int) -> None:
         w = row.get("worker")
         if w and w.get("max_rss_kb"):
             worker_peak[w["pid"]] = max(worker_peak.get(w["pid"], 0), w["max_rss_kb"])
+        if w and w.get("rss_kb"):
+            worker_now[w["pid"]] = w["rss_kb"]  # after its latest run
 
     with tempfile.TemporaryDirectory(prefix="parley-ensemble-") as tmp:
         result = compare(
@@ -56,7 +60,9 @@ def child(world: Path, runs: int, workers: int) -> None:
                 "first_s": times[0],
                 "last_s": times[-1],
                 "parent_rss_kb": max_rss_kb(),
+                "parent_now_kb": rss_kb(),
                 "worker_rss_kb": max(worker_peak.values()) if worker_peak else None,
+                "worker_now_kb": max(worker_now.values()) if worker_now else None,
                 "worker_processes": len(worker_peak),
                 "statuses": statuses,
             }
@@ -97,7 +103,7 @@ def main() -> None:
     print(f"world: {args.world.name}  cpus: {os.cpu_count()}  runs: {args.runs} (small: {args.small})")
     print(
         f"{'runs':>6} {'workers':>7} {'wall':>8} {'first':>7} {'runs/s':>7} {'after 1st':>9} "
-        f"{'parent peak':>11} {'worker peak':>11}  outcomes"
+        f"{'parent peak':>11} {'at the end':>10} {'worker peak':>11} {'at the end':>10}  outcomes"
     )
     results: dict[tuple[int, int], dict] = {}
     plan = [(args.runs, w) for w in counts] + [(args.small, w) for w in counts if args.small < args.runs]
@@ -107,7 +113,8 @@ def main() -> None:
         steady = (runs - 1) / (r["last_s"] - r["first_s"]) if runs > 1 and r["last_s"] > r["first_s"] else float("nan")
         print(
             f"{runs:>6} {workers:>7} {r['wall_s']:>7.1f}s {r['first_s']:>6.1f}s {runs / r['wall_s']:>7.2f} "
-            f"{steady:>9.2f} {mb(r['parent_rss_kb']):>11} {mb(r['worker_rss_kb']):>11}  "
+            f"{steady:>9.2f} {mb(r['parent_rss_kb']):>11} {mb(r['parent_now_kb']):>10} "
+            f"{mb(r['worker_rss_kb']):>11} {mb(r['worker_now_kb']):>10}  "
             + ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items())),
             flush=True,
         )
@@ -121,10 +128,14 @@ def main() -> None:
     if args.small < args.runs:
         for w in counts:
             big, small = results[(args.runs, w)], results[(args.small, w)]
-            parts = [f"parent {big['parent_rss_kb'] / small['parent_rss_kb']:.2f}"]
+            parts = [f"parent peak {big['parent_rss_kb'] / small['parent_rss_kb']:.2f}"]
+            if big["parent_now_kb"] and small["parent_now_kb"]:
+                parts.append(f"at the end {big['parent_now_kb'] / small['parent_now_kb']:.2f}")
             if big["worker_rss_kb"] and small["worker_rss_kb"]:
-                parts.append(f"largest worker {big['worker_rss_kb'] / small['worker_rss_kb']:.2f}")
-            print(f"peak memory {args.runs} runs / {args.small} runs, {w} worker(s): " + ", ".join(parts))
+                parts.append(f"largest worker peak {big['worker_rss_kb'] / small['worker_rss_kb']:.2f}")
+            if big["worker_now_kb"] and small["worker_now_kb"]:
+                parts.append(f"at the end {big['worker_now_kb'] / small['worker_now_kb']:.2f}")
+            print(f"memory {args.runs} runs / {args.small} runs, {w} worker(s): " + ", ".join(parts))
 
 
 if __name__ == "__main__":

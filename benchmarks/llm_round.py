@@ -65,15 +65,23 @@ def main() -> None:
 
     rounds = result.outcome.round
     actors = len({r["actor"] for r in requests})
-    print(f"world: {args.world.name}  actors: {actors}  rounds: {rounds}  calls: {len(requests)}  latency: {args.latency}s")
+    print(
+        f"world: {args.world.name}  actors: {actors}  rounds: {rounds}  calls: {len(requests)}  latency: {args.latency}s"
+    )
     print(f"run wall time: {wall:.2f}s")
-    print(f"ratio wall / (rounds x latency): {wall / (rounds * args.latency):.2f}  (target <= 1.2; one by one would be {actors})")
+    print(
+        f"ratio wall / (rounds x latency): {wall / (rounds * args.latency):.2f}  (target <= 1.2; one by one would be {actors})"
+    )
     by_actor: dict[str, list[dict]] = {}
     for r in sorted(requests, key=lambda r: r["received"]):
         by_actor.setdefault(r["actor"], []).append(r)
     print("prompt tokens per call, by round (mean over actors):")
     for n in range(rounds):
-        tokens = [sum(len(m["content"]) for m in calls[n]["body"]["messages"]) // 4 for calls in by_actor.values() if len(calls) > n]
+        tokens = [
+            sum(len(m["content"]) for m in calls[n]["body"]["messages"]) // 4
+            for calls in by_actor.values()
+            if len(calls) > n
+        ]
         print(f"  round {n + 1:>2}: {statistics.mean(tokens):,.0f}")
 
 

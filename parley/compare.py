@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -32,10 +32,12 @@ from parley.ensemble import (
     prepare_arm,
     run_ensemble,
 )
-from parley.llm.backend import LLMBackend, LLMSettings
 from parley.problems import InvalidInput, Problem, display_path
 from parley.scenario import DEFAULT_WORLD
 from parley.stats import bootstrap_mean, format_p, mcnemar_exact, paired_difference, rng_for, sign_test, wilson
+
+if TYPE_CHECKING:
+    from parley.llm.backend import LLMBackend, LLMSettings
 
 SHARES = ("converged", "stalled", "breakdown", "max_rounds")  # the shares every summary has
 
@@ -72,12 +74,16 @@ def seed_list(seeds: int | Iterable[int], first_seed: int = 1) -> list[int]:
     if isinstance(seeds, int):
         if seeds < 1:
             raise InvalidInput([Problem("--seeds", str(seeds), "must be at least 1")])
+        if first_seed < 0:
+            raise InvalidInput([Problem("--first-seed", str(first_seed), "must be 0 or more")])
         return list(range(first_seed, first_seed + seeds))
     out = [int(s) for s in seeds]
     if not out:
         raise InvalidInput([Problem("--seeds", "", "no seeds given")])
     if len(set(out)) != len(out):
         raise InvalidInput([Problem("--seeds", "", "a seed is given twice")])
+    if min(out) < 0:
+        raise InvalidInput([Problem("--seeds", str(min(out)), "a seed must be 0 or more")])
     return out
 
 
@@ -143,8 +149,8 @@ def compare(
 ) -> Comparison:
     """Play every arm over the same seeds, save the runs under `out/runs`, write the CSVs and the report.
 
-    `arms`: each is 'baseline', 'ACTOR=NAME[,ACTOR=NAME...]', a dict {actor: variant}, or a Path to a
-    variant file. `seeds`: how many (from `first_seed`), or the seeds themselves. Offline runs play in
+    `arms`: each is 'baseline', 'ACTOR=NAME[,ACTOR=NAME...]', a dict {actor: variant}, or a variant
+    file (a Path, or a string ending in .yaml). `seeds`: how many (from `first_seed`), or the seeds themselves. Offline runs play in
     `workers` processes (default: every CPU); with `llm` (a backend, or settings to make one) they
     play in `workers` threads sharing it. Runs the folder already holds are reused unless `reuse` is
     False. `on_start(arm labels, seeds, runs to play)` and `on_run(arm index, row, reused)` report
@@ -158,8 +164,13 @@ def compare(
     if max_rounds is not None and max_rounds < 1:
         raise InvalidInput([Problem("--max-rounds", str(max_rounds), "must be at least 1")])
     loaded = load_arms(arms)
-    own = isinstance(llm, LLMSettings)
-    backend = LLMBackend(llm) if isinstance(llm, LLMSettings) else llm
+    own = False  # settings: this compare makes the backend, and closes it
+    backend = None
+    if llm is not None:
+        from parley.llm.backend import LLMBackend, LLMSettings  # openai: only for LLM ensembles
+
+        own = isinstance(llm, LLMSettings)
+        backend = LLMBackend(llm) if isinstance(llm, LLMSettings) else llm
     try:
         prepared = prepare_arms(world, loaded, max_rounds, backend)
         if on_start is not None:

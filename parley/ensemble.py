@@ -23,22 +23,21 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley.browse import read_manifest
 from parley.issue_space import IssueSpace
-from parley.llm.backend import LLMBackend
-from parley.llm.client import LLMError
-from parley.llm.rehearsal import rehearse_prompts
-from parley.offline import OfflineStrategy
 from parley.play import EventSink, execute, llm_cast, manifest_for, offline_cast, prepare
 from parley.problems import InvalidInput, Problem, display_path
 from parley.runlog import RunLog, unique_folder
-from parley.scenario import Scenario, VariantFile, load_scenario, load_variant_file
+from parley.scenario import Scenario, VariantFile, load_variant_file
 from parley.speech import Templates
-from parley.transcript import render_transcript, sample_events
+
+if TYPE_CHECKING:  # the LLM side (and openai) only for LLM ensembles: offline workers start lighter
+    from parley.llm.backend import LLMBackend
 
 BASELINE = "baseline"
 STATUSES = ("converged", "stalled", "breakdown", "max_rounds", "budget_exhausted")
@@ -104,7 +103,7 @@ def file_arm(path: Path | str) -> Arm:
 
 def as_arm(value: Any) -> Arm:
     """An arm from what the Python API accepts: an Arm, 'baseline' or 'us=hardliner,...', a mapping
-    {actor: variant}, or a Path to a variant file."""
+    {actor: variant}, or a variant file (a Path, or a string ending in .yaml or .yml)."""
     if isinstance(value, Arm):
         return value
     if isinstance(value, Path):
@@ -112,6 +111,8 @@ def as_arm(value: Any) -> Arm:
     if isinstance(value, dict):
         return parse_arm(",".join(f"{a}={v}" for a, v in value.items()) or BASELINE, "arms")
     if isinstance(value, str):
+        if "=" not in value and value.endswith((".yaml", ".yml")):
+            return file_arm(value)
         return parse_arm(value, "arms")
     raise InvalidInput([Problem("arms", repr(value), "an arm is 'baseline', 'ACTOR=NAME,...', a dict or a Path")])
 
@@ -147,7 +148,7 @@ class Prepared:
 def prepare_arm(world: Path | str, arm: Arm, max_rounds: int | None = None, llm: LLMBackend | None = None) -> Prepared:
     """Load and check an arm's scenario as `parley.play.prepare` does (with its variant files, if any)."""
     if arm.files:
-        scenario, templates, space = _prepare_with_files(world, arm, llm is not None)
+        scenario, templates, space = prepare(world, arm.variants, llm=llm is not None, overlays=arm.files)
     else:
         scenario, templates, space = prepare(world, arm.variants, llm=llm is not None)
     rounds = max_rounds or scenario.world.protocol.max_rounds
@@ -160,25 +161,6 @@ def prepare_arm(world: Path | str, arm: Arm, max_rounds: int | None = None, llm:
             for a, f in arm.files.items()
         }
     return Prepared(arm, scenario, templates, space, manifest, rounds)
-
-
-def _prepare_with_files(world: Path | str, arm: Arm, llm: bool) -> tuple[Scenario, Templates, IssueSpace]:
-    """`parley.play.prepare` with variant files: the same checks, the overlays passed to load_scenario."""
-    scenario = load_scenario(world, arm.variants, overlays=arm.files)
-    templates = Templates(scenario.prompts_dir)
-    problems = templates.syntax_problems()
-    if problems:
-        raise InvalidInput(problems)
-    space = IssueSpace.build(scenario.world, scenario.personas)
-    for actor in scenario.world.actor_ids():
-        OfflineStrategy(actor, scenario, space, templates, seed=0).rehearse()
-    events = sample_events(scenario)
-    for end in (len(events) - 1, len(events)):
-        render_transcript(scenario, templates, events[:end], "rehearsal", 0, "offline")
-    render_transcript(scenario, templates, [], "rehearsal", 0, "offline")
-    if llm:
-        rehearse_prompts(scenario, space, templates)
-    return scenario, templates, space
 
 
 def variant_files_of(folder: Path | str, manifest: dict[str, Any]) -> dict[str, VariantFile]:
@@ -293,7 +275,7 @@ def _init_worker(world: str, arms: list[Arm], runs_dir: str, max_rounds: int | N
 def _play_in_worker(arm: int, seed: int) -> dict[str, Any]:
     assert _WORKER is not None
     row = play_safely(_WORKER, arm, seed)
-    row["worker"] = {"pid": os.getpid(), "max_rss_kb": max_rss_kb()}  # for benchmarks/ensemble.py
+    row["worker"] = {"pid": os.getpid(), "max_rss_kb": max_rss_kb(), "rss_kb": rss_kb()}  # for benchmarks
     return row
 
 
@@ -316,6 +298,15 @@ def max_rss_kb() -> int | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak // 1024 if sys.platform == "darwin" else peak  # macOS counts bytes
+
+
+def rss_kb() -> int | None:
+    """This process's resident memory now, in kB (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    except (OSError, StopIteration, ValueError):
+        return None
 
 
 class RunFailed(Exception):
@@ -527,12 +518,19 @@ def _play_processes(
         queue = iter(todo)
         for arm, seed in queue:
             pending.add(pool.submit(_play_in_worker, arm, seed))
-            if len(pending) >= 4 * workers:
+            if len(pending) >= 2 * workers:
                 break
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                record(future.result())
+                try:
+                    row = future.result()
+                except BrokenProcessPool as exc:
+                    raise RunFailed(
+                        "a worker process stopped unexpectedly (killed, or out of memory?); from a Python script, "
+                        'call parley.compare under `if __name__ == "__main__":` (worker processes import the script)'
+                    ) from exc
+                record(row)
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending.add(pool.submit(_play_in_worker, *nxt))
@@ -554,6 +552,8 @@ def _play_threads(
     record: Callable[[dict[str, Any]], None],
 ) -> str | None:
     """LLM runs in threads sharing `llm`; once a run ends on the budget, no further run starts."""
+    from parley.llm.client import LLMError
+
     player = Player(world, arms, runs_dir, max_rounds, llm, dict(enumerate(prepared)))
     stop = threading.Event()
 

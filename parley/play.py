@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from parley.injects import Inject, load_injects
 from parley.issue_space import IssueSpace
+from parley.llm.ledger import costs_of
 from parley.model import NegotiationModel, Recast
 from parley.offline import OfflineStrategy
 from parley.outcome import Outcome
@@ -39,11 +40,11 @@ class RunResult:
 
 
 def prepare(
-    world: Path | str, variants: dict[str, str] | None = None, llm: bool = False
+    world: Path | str, variants: dict[str, str] | None = None, llm: bool = False, overlays: dict | None = None
 ) -> tuple[Scenario, Templates, IssueSpace]:
     """Load a scenario and check it can be played: files, cross-references, templates (the LLM
-    prompts too when `llm`)."""
-    scenario = load_scenario(world, variants)
+    prompts too when `llm`). `overlays`: variant files (actor -> VariantFile) a workshop wrote."""
+    scenario = load_scenario(world, variants, overlays=overlays)
     templates = Templates(scenario.prompts_dir)
     problems = templates.syntax_problems()
     if problems:
@@ -179,12 +180,13 @@ def recaster(scenario: Scenario, cast: Cast) -> Recast:
     """Switches an actor to another variant of its card mid-run (an inject, a fork)."""
 
     def recast(actor: str, variant: str, model: NegotiationModel) -> tuple[Persona, Policy]:
-        variants = {**model.setting.variants, actor: variant}
+        overlays = {a: f for a, f in model.setting.overlays.items() if a != actor}
+        variants = {a: v for a, v in {**model.setting.variants, actor: variant}.items() if a not in overlays}
         if variant == "base":
             variants.pop(actor)
-        persona = load_scenario(scenario.world_path, variants).personas[actor]
+        persona = load_scenario(scenario.world_path, variants, overlays=overlays).personas[actor]
         personas = {**model.setting.personas, actor: persona}
-        changed = replace(model.setting, personas=personas, variants=variants)
+        changed = replace(model.setting, personas=personas, variants=variants, overlays=overlays)
         return persona, cast.make(actor, changed, IssueSpace.build(changed.world, personas))
 
     return recast
@@ -215,7 +217,8 @@ def execute(
         injects=injects,
         recast=recaster(scenario, cast),
     )
-    model.costs = cast.costs
+    if cast.costs is not None:  # this run's calls only, whatever else shares the client and its ledger
+        model.costs = lambda: costs_of(model.events)
     model.scheduled = scheduled or {}
     try:
         model.run()

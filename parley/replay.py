@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parley.browse import SavedRun, read_run
+from parley.ensemble import variant_files_of
 from parley.injects import Effects, Inject, load_injects
 from parley.issue_space import IssueSpace
 from parley.llm.backend import LLMBackend, LLMSettings
 from parley.llm.cache import request_hash
 from parley.llm.client import MODES, Answerer, BudgetExhausted, ChatParams, Completion, TransientFailure, build_request
-from parley.llm.ledger import Ledger
+from parley.llm.ledger import Ledger, costs_of
 from parley.model import NegotiationModel
 from parley.play import (
     Cast,
@@ -153,7 +154,9 @@ def rebuild(saved: SavedRun, go_live: bool = False, base_url: str | None = None)
     calls it never made go to its server (or `base_url`)."""
     m = saved.manifest
     world = Path(m["world"].get("file") or m["world"]["path"])
-    scenario, templates, space = prepare(world, m.get("variants") or {}, llm=saved.backend == "openai")
+    files = variant_files_of(saved.folder, m)  # workshop variant files, from the copies the run kept
+    variants = {a: v for a, v in (m.get("variants") or {}).items() if a not in files}
+    scenario, templates, space = prepare(world, variants, llm=saved.backend == "openai", overlays=files)
     injects = [Inject.model_validate(i) for i in (m.get("injects") or {}).get("events", [])]
     seed = int(m["seed"])
     if saved.backend != "openai":
@@ -193,7 +196,8 @@ def switch_to(cast: Cast) -> Callable[[NegotiationModel], None]:
     def change(model: NegotiationModel) -> None:
         for agent in model.agents:
             agent.policy = cast.make(agent.actor, model.setting, model.space)
-        model.runner, model.budget, model.costs = cast.runner, cast.budget, cast.costs
+        model.runner, model.budget = cast.runner, cast.budget
+        model.costs = lambda: costs_of(model.events)
 
     return change
 
@@ -305,7 +309,9 @@ def fork(
     if variants:  # every name checked now, not when round K comes
         from parley.scenario import load_scenario
 
-        load_scenario(scenario.world_path, {**scenario.variants, **variants})
+        merged = {**scenario.variants, **variants}
+        kept = {a: f for a, f in scenario.overlays.items() if a not in variants}
+        load_scenario(scenario.world_path, {a: v for a, v in merged.items() if a not in kept}, overlays=kept)
     for actor in variants or {}:
         if actor not in scenario.world.actor_ids():
             raise InvalidInput(

@@ -14,6 +14,7 @@ import numpy as np
 Z95 = 1.959963984540054  # the normal quantile of 0.975
 BOOTSTRAP = 4000  # resamples per interval
 BOOTSTRAP_SEED = 20240
+CHUNK = 1 << 18  # draws per block of resamples (a few MB at most)
 
 
 def rng_for(*parts: int) -> np.random.Generator:
@@ -39,7 +40,15 @@ def bootstrap_mean(values: Sequence[float], rng: np.random.Generator, n_boot: in
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         return math.nan, math.nan
-    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    # resampled in blocks of about 260,000 draws, so memory stays bounded however many runs there
+    # are (the draws, and so the interval, are the same as in one block)
+    block = max(1, CHUNK // x.size)
+    means = np.concatenate(
+        [
+            x[rng.integers(0, x.size, size=(min(block, n_boot - i), x.size))].mean(axis=1)
+            for i in range(0, n_boot, block)
+        ]
+    )
     lo, hi = np.percentile(means, [2.5, 97.5])
     return float(lo), float(hi)
 

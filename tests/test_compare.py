@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 import parley
 from parley.cli import app
 from parley.compare import Comparison, paired_frame
-from parley.ensemble import Arm, file_arm, parse_arm, prepare_arm, run_key, variant_files_of
+from parley.ensemble import Arm, as_arm, file_arm, parse_arm, prepare_arm, run_key, variant_files_of
 from parley.llm.backend import LLMBackend, LLMSettings
 from parley.play import EventSink, execute, offline_cast, play
 from parley.problems import InvalidInput
@@ -441,6 +441,9 @@ def test_the_command_line_end_to_end_with_a_variant_file(cli_runs: tuple[Path, d
     )
     assert sink.index == len(recorded)
     assert prepared.scenario.personas["north"].traits.patience.value == 0.9
+    from parley.replay import replay
+
+    assert replay(folder).identical  # `parley replay` finds the variant file the run kept
 
 
 def test_a_bad_variant_file_is_one_line_per_problem_naming_file_and_field(cli_runs: tuple[Path, dict]) -> None:
@@ -479,6 +482,7 @@ def test_a_variant_file_arm_from_python(tmp_path: Path) -> None:
     path.write_text(GOOD_VARIANT)
     arm = file_arm(path)
     assert arm.label == "north=isolationist" and arm.files["north"].overlay["no_deal"] == {"value": 0.5}
+    assert as_arm(str(path)).setting == as_arm(path).setting == arm.setting
     path.write_text(BAD_VARIANT)
     with pytest.raises(InvalidInput) as exc:
         parley.compare(MINI, arms=["baseline", path], seeds=1, out=tmp_path / "o")

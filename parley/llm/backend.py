@@ -22,7 +22,9 @@ class LLMBackend:
 
     def __init__(self, settings: LLMSettings) -> None:
         self.settings = settings
-        prices = bundled(settings.prices or DEFAULT_PRICES) if settings.prices in (None, DEFAULT_PRICES) else settings.prices
+        prices = (
+            bundled(settings.prices or DEFAULT_PRICES) if settings.prices in (None, DEFAULT_PRICES) else settings.prices
+        )
         if not prices.is_file():
             raise InvalidInput([Problem("--prices", str(settings.prices), "file not found")])
         if settings.cache_dir is not None and settings.cache_dir.exists() and not settings.cache_dir.is_dir():

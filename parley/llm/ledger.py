@@ -110,3 +110,23 @@ class DollarBudget:
     def allows_round(self, deciders: int) -> bool:
         next_round = self.ledger.dearest_call * deciders * self.calls_per_decider
         return self.ledger.spent + next_round <= self.limit_usd
+
+
+def costs_of(events: list[dict]) -> dict:
+    """What one run's calls cost, from its own llm_call events (a shared ledger counts every run)."""
+    actors: dict[str, dict] = {}
+    for e in events:
+        if e.get("type") != "llm_call":
+            continue
+        a = actors.setdefault(
+            e["actor"], {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0, "usd": 0.0}
+        )
+        transport = e.get("transport", {})
+        a["calls"] += 1
+        a["cached"] += int(bool(transport.get("cached")))
+        a["prompt_tokens"] += e["tokens"]["prompt"]
+        a["completion_tokens"] += e["tokens"]["completion"]
+        a["usd"] += float(transport.get("usd", 0.0))
+    for a in actors.values():
+        a["usd"] = round(a["usd"], 6)
+    return {"usd": round(sum(a["usd"] for a in actors.values()), 6), "actors": dict(sorted(actors.items()))}
