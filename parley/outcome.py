@@ -72,7 +72,10 @@ def settle(model: NegotiationModel, status: str) -> Outcome:
         package = space.encode(deal.package)
         utilities = rounded(space, space.utilities(package))
         idx = [space.index(a) for a in voters]
-        pareto = is_pareto_optimal(space, package, idx, space.feasible_mask(idx))
+        key = ("pareto", tuple(idx), tuple(int(x) for x in package))  # deals recur across the seeds of an ensemble
+        if key not in space.cache:
+            space.cache[key] = is_pareto_optimal(space, package, idx, space.feasible_mask(idx))
+        pareto = space.cache[key]
     else:
         utilities = dict(no_deal)
         candidates = list(model.table.proposals.values())
