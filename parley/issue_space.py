@@ -78,9 +78,12 @@ class IssueSpace:
     def utilities(self, packages: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """Utilities of packages (m, issues) or one package (issues,): shape (m, actors) or (actors,)."""
         v = self.values if values is None else values
-        p = np.atleast_2d(packages)
-        u = v[:, np.arange(len(self.issues))[None, :], p].sum(axis=-1).T
-        return u[0] if packages.ndim == 1 else u
+        issues = self.cache.get("arange")
+        if issues is None:
+            issues = self.cache["arange"] = np.arange(len(self.issues))
+        if packages.ndim == 1:  # the common case, kept cheap: one package at a time
+            return v[:, issues, packages].sum(axis=1)
+        return v[:, issues[None, :], packages].sum(axis=-1).T
 
     def crosses(self, packages: np.ndarray, actors: list[int] | None = None) -> np.ndarray:
         """Whether each package crosses a red line of any of `actors` (all actors when None)."""

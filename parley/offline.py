@@ -32,7 +32,7 @@ HORIZON = 0.85  # share of the rounds by which an actor plans to have conceded a
 SAFETY_MARGIN = 0.03  # how much above a party's predicted floor a proposal aims, against belief errors
 BELIEF_NOISE = 0.15  # spread of the seeded error in what an actor believes of others' option values
 LEARNING_RATE = 0.1
-CANDIDATE_WEIGHTINGS = 160
+CANDIDATE_WEIGHTINGS = 48
 RECIPROCITY_SLACK = 0.1  # how far a reciprocal actor concedes ahead of what it has seen others concede
 ENDGAME_ROUNDS = 2  # in the last rounds, the best offer received so far is good enough
 
