@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.box import SIMPLE_HEAD
@@ -35,6 +35,9 @@ from parley.llm.errors import LLMError
 from parley.llm.settings import DEFAULT_CACHE, LLMSettings
 from parley.problems import InvalidInput
 from parley.scenario import DEFAULT_WORLD
+
+if TYPE_CHECKING:
+    from parley.llm.backend import LLMBackend
 
 # The engine (Mesa, numpy) and the openai client load only in the commands that play: `parley runs`
 # and `parley show` start fast.
@@ -117,14 +120,13 @@ def run(
     inject: Annotated[Path | None, typer.Option(help="a facilitator's inject file (worlds/injects/*.yaml)")] = None,
 ) -> None:
     """Play a world and save the run: offline by default, or with LLM personas."""
-    from parley.llm.backend import LLMBackend
     from parley.play import play
 
     printer = RoundPrinter(out, quiet=quiet)
     variants = parse_pairs(variant, "--variant", "us=hardliner", "NAME")
     llm = None
     if backend is Backend.openai:
-        settings = LLMSettings(
+        llm = llm_backend(
             model=model,
             base_url=base_url,
             models_for=parse_pairs(model_for, "--model-for", "russia=gpt-4o", "MODEL"),
@@ -138,10 +140,6 @@ def run(
             cache_dir=cache_dir if cache else None,
             prices=prices,
         )
-        try:
-            llm = LLMBackend(settings)
-        except InvalidInput as exc:
-            fail([str(p) for p in exc.problems])
     try:
         result = play(
             world,
@@ -264,14 +262,13 @@ def fork(
     ] = Path("runs"),
 ) -> None:
     """A new run: the parent's rounds before --at-round replayed from its log, then live with the change."""
-    from parley.llm.backend import LLMBackend
     from parley.play import Diverged, RunResult
     from parley.replay import fork as fork_run
 
     folder = resolve(run_spec, runs_dir)
     llm = None
     if backend is Backend.openai:
-        llm = LLMBackend(LLMSettings(model=model, base_url=base_url))
+        llm = llm_backend(model=model, base_url=base_url)
     try:
         new, played = fork_run(
             folder, at_round, runs_dir, parse_pairs(variant, "--variant", "us=hardliner", "NAME"), inject, llm
@@ -295,6 +292,17 @@ def fork(
             llm.close()
     out.print(f"forked {folder.name} at round {at_round}", highlight=False)
     print_summary(out, RunResult(new.name, new, played.outcome, played))
+
+
+def llm_backend(**settings: object) -> LLMBackend:
+    """The LLM backend the options describe; a bad option (prices, cache folder) is one line, exit 2."""
+    from parley.llm.backend import LLMBackend
+
+    try:
+        return LLMBackend(LLMSettings(**settings))  # type: ignore[arg-type]
+    except InvalidInput as exc:
+        fail([str(p) for p in exc.problems])
+        raise
 
 
 def resolve(spec: str, runs_dir: Path) -> Path:
@@ -510,32 +518,26 @@ def compare(
     """Play persona variants (arms) over the same seeds and compare them: CSVs, plots and paired tests."""
     from parley.compare import compare as compare_arms  # pandas, only for this command
     from parley.ensemble import RunFailed
-    from parley.llm.backend import LLMBackend
 
     for option, value, least in (("--seeds", seeds, 1), ("--workers", workers, 1), ("--max-rounds", max_rounds, 1)):
         if value is not None and value < least:
             fail([f"{option} {value}: must be at least {least}"])
     llm = None
     if backend is Backend.openai:
-        try:
-            llm = LLMBackend(
-                LLMSettings(
-                    model=model,
-                    base_url=base_url,
-                    models_for=parse_pairs(model_for, "--model-for", "russia=gpt-4o", "MODEL"),
-                    temperature=temperature,
-                    max_tokens=max_tokens,
-                    timeout=timeout,
-                    max_retries=max_retries,
-                    max_reasks=max_reasks,
-                    concurrency=concurrency,
-                    budget_usd=budget_usd,
-                    cache_dir=cache_dir if cache else None,
-                    prices=prices,
-                )
-            )
-        except InvalidInput as exc:
-            fail([str(p) for p in exc.problems])
+        llm = llm_backend(
+            model=model,
+            base_url=base_url,
+            models_for=parse_pairs(model_for, "--model-for", "russia=gpt-4o", "MODEL"),
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_reasks=max_reasks,
+            concurrency=concurrency,
+            budget_usd=budget_usd,
+            cache_dir=cache_dir if cache else None,
+            prices=prices,
+        )
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
