@@ -369,6 +369,7 @@ class OfflineStrategy:
                         "round": obs_round,
                         "to": [self.names[a] for a in others],
                         "package": self.describe(ideal),
+                        "worst": self.describe(ideal)[0],
                     }
                     extra = {
                         "red_line": red_line,
@@ -384,7 +385,8 @@ class OfflineStrategy:
         name = f"offline/{template}"
         used = self.templates.names_used(name)
         packed = tuple(package.values()) if package else ()
-        cheap = {"me": 0, "round": obs.round, "to": tuple(to), "package": packed} | {
+        worst = self.worst_issue(package) if package else None
+        cheap = {"me": 0, "round": obs.round, "to": tuple(to), "package": packed, "worst": worst} | {
             k: (id(v) if hasattr(v, "model_dump") else v) for k, v in extra.items()
         }
         key = None if "*" in used else (name, *(cheap.get(n) for n in used))
@@ -395,6 +397,7 @@ class OfflineStrategy:
             "round": obs.round,
             "to": [self.names[a] for a in to],
             "package": self.describe(package) if package else [],
+            "worst": self.entry(worst[0], self.space.encode(package)) if package and worst else None,
             "red_line": None,
             "utility": None,
             "aspiration": None,
@@ -406,22 +409,30 @@ class OfflineStrategy:
             self._said[key] = text
         return text
 
-    def describe(self, package: dict[str, str]) -> list[dict]:
-        """The package, issue by issue, with how it stands against my own ideal: most important first."""
+    def worst_issue(self, package: dict[str, str]) -> tuple[int, int]:
+        """(issue, option) where the package costs me most against my ideal; ties: the weightier issue."""
         s = self.space
         pkg = s.encode(package)
         scores = s.scores[self.me]
-        weights = s.weights[self.me]
-        got = scores[np.arange(len(pkg)), pkg]
-        best = scores.max(axis=1)
-        issues = self.scenario.world.issues
-        return [
-            {
-                "issue": issues[i].title,
-                "option": issues[i].options[int(pkg[i])].meaning,
-                "weight": float(weights[i]),
-                "loss": float(weights[i] * (best[i] - got[i])),
-                "ideal": bool(got[i] >= best[i] - 1e-9),
-            }
-            for i in np.argsort(-weights, kind="stable")
-        ]
+        losses = s.weights[self.me] * (scores.max(axis=1) - scores[np.arange(len(pkg)), pkg])
+        order = np.argsort(-s.weights[self.me], kind="stable")
+        i = int(order[int(np.argmax(losses[order]))])
+        return i, int(pkg[i])
+
+    def describe(self, package: dict[str, str]) -> list[dict]:
+        """The package, issue by issue, with how it stands against my own ideal: most important first."""
+        pkg = self.space.encode(package)
+        return [self.entry(int(i), pkg) for i in np.argsort(-self.space.weights[self.me], kind="stable")]
+
+    def entry(self, i: int, pkg: np.ndarray) -> dict:
+        """One issue of a package as templates see it: title, option, weight, what it costs me, ideal?"""
+        scores, weight = self.space.scores[self.me, i], float(self.space.weights[self.me, i])
+        got, best = float(scores[pkg[i]]), float(scores.max())
+        issue = self.scenario.world.issues[i]
+        return {
+            "issue": issue.title,
+            "option": issue.options[int(pkg[i])].meaning,
+            "weight": weight,
+            "loss": weight * (best - got),
+            "ideal": got >= best - 1e-9,
+        }
