@@ -156,7 +156,6 @@ class Cast:
     make: Callable[[str, Scenario, IssueSpace], Policy]
     runner: Callable | None = None
     budget: object | None = None
-    costs: Callable[[], dict] | None = None
 
     def policies(self, scenario: Scenario, space: IssueSpace) -> dict[str, Policy]:
         return {a: self.make(a, scenario, space) for a in scenario.world.actor_ids()}
@@ -173,7 +172,7 @@ def llm_cast(llm: LLMBackend, templates: Templates, seed: int, answers: Answerer
         settings = llm.persona_settings(scenario, seed)[actor]
         return LLMPersona(actor, scenario, space, templates, answers or llm.client, settings)
 
-    return Cast("openai", make, llm.loop.run, llm.budget, llm.ledger.summary)
+    return Cast("openai", make, llm.loop.run, llm.budget)
 
 
 def recaster(scenario: Scenario, cast: Cast) -> Recast:
@@ -217,7 +216,7 @@ def execute(
         injects=injects,
         recast=recaster(scenario, cast),
     )
-    if cast.costs is not None:  # this run's calls only, whatever else shares the client and its ledger
+    if cast.backend == "openai":  # this run's calls only, whatever else shares the client and its ledger
         model.costs = lambda: costs_of(model.events)
     model.scheduled = scheduled or {}
     try:

@@ -40,7 +40,7 @@ from parley.play import (
 )
 from parley.problems import InvalidInput, Problem, display_path
 from parley.runlog import RunLog, unique_folder
-from parley.scenario import Scenario
+from parley.scenario import Scenario, load_scenario
 from parley.speech import Templates
 
 
@@ -306,21 +306,10 @@ def fork(
         )
     r = rebuild(parent, go_live=True)
     scenario, templates, parent_cast, injects, backend = r.scenario, r.templates, r.cast, r.injects, r.backend
-    if variants:  # every name checked now, not when round K comes
-        from parley.scenario import load_scenario
-
+    if variants:  # every actor and name checked now, not when round K comes
         merged = {**scenario.variants, **variants}
         kept = {a: f for a, f in scenario.overlays.items() if a not in variants}
         load_scenario(scenario.world_path, {a: v for a, v in merged.items() if a not in kept}, overlays=kept)
-    for actor in variants or {}:
-        if actor not in scenario.world.actor_ids():
-            raise InvalidInput(
-                [
-                    Problem(
-                        "--variant", actor, f"unknown actor '{actor}' (actors: {', '.join(scenario.world.actor_ids())})"
-                    )
-                ]
-            )
     extra = load_injects(inject_file, scenario) if inject_file else []
     extra = [i for i in extra if i.round >= at_round]
     if variants:  # the change is itself an inject, so the fork replays like any run

@@ -125,9 +125,6 @@ class World(Strict):
     def actor_ids(self) -> list[str]:
         return [a.id for a in self.actors]
 
-    def issue(self, issue_id: str) -> Issue:
-        return next(i for i in self.issues if i.id == issue_id)
-
     def signatories(self) -> list[str]:
         return list(self.protocol.signatories) or self.actor_ids()
 

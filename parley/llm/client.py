@@ -98,7 +98,6 @@ class ChatClient:
         self.limit_usd = limit_usd
         self._reserved = 0.0  # the most the calls in flight may cost
         self.modes: dict[str, str] = {}
-        self.calls_made = 0
         self.answered = 0  # answers received; while none has come, a dead server is fatal, not a pass
         self._client: openai.AsyncOpenAI | None = None
         self._semaphore: asyncio.Semaphore | None = None
@@ -182,7 +181,6 @@ class ChatClient:
                     reraise=True,
                 ):
                     with attempt:
-                        self.calls_made += 1
                         response = await self._client.chat.completions.create(**request)
         except openai.BadRequestError:
             raise
