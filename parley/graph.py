@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
+
 import networkx as nx
 
 from parley.world import World
@@ -54,13 +56,37 @@ class RelationshipGraph:
             return None
         if self.is_open(source, target):
             return [source, target]
-        view = nx.subgraph_view(
-            self.g, filter_node=lambda n: n in self.present, filter_edge=lambda a, b: self.g.edges[a, b]["open"]
-        )
-        try:
-            return nx.dijkstra_path(view, source, target, weight=lambda a, b, d: 1.0 - d["trust"] + 1e-6)
-        except (nx.NetworkXNoPath, nx.NodeNotFound):
-            return None
+        return self._most_trusted_path(source, target)
+
+    def _most_trusted_path(self, source: str, target: str) -> list[str] | None:
+        """Dijkstra over open channels between present actors, as networkx's `dijkstra_path` finds
+        it (same order, same ties), without its views and callbacks: routing runs for every
+        message and proposal, and graphs of a handful of actors made that overhead most of it."""
+        succ = self.g._succ
+        dist: dict[str, float] = {}
+        seen = {source: 0.0}
+        paths = {source: [source]}
+        fringe: list[tuple[float, int, str]] = [(0.0, 0, source)]
+        count = 1
+        while fringe:
+            d, _, v = heappop(fringe)
+            if v in dist:
+                continue
+            dist[v] = d
+            if v == target:
+                return paths[v]
+            for u, edge in succ[v].items():
+                if not edge["open"] or u not in self.present:
+                    continue
+                vu = d + (1.0 - edge["trust"] + 1e-6)
+                if u in dist:
+                    continue
+                if u not in seen or vu < seen[u]:
+                    seen[u] = vu
+                    heappush(fringe, (vu, count, u))
+                    count += 1
+                    paths[u] = [*paths[v], u]
+        return None
 
     # -- changing ---------------------------------------------------------------------------
     def _ensure(self, a: str, b: str) -> None:

@@ -78,12 +78,28 @@ class IssueSpace:
     def utilities(self, packages: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """Utilities of packages (m, issues) or one package (issues,): shape (m, actors) or (actors,)."""
         v = self.values if values is None else values
-        issues = self.cache.get("arange")
-        if issues is None:
-            issues = self.cache["arange"] = np.arange(len(self.issues))
+        issues = self._arange()
         if packages.ndim == 1:  # the common case, kept cheap: one package at a time
             return v[:, issues, packages].sum(axis=1)
         return v[:, issues[None, :], packages].sum(axis=-1).T
+
+    def utility(self, package: np.ndarray, actor: int, values: np.ndarray | None = None) -> float:
+        """One actor's utility of one package: `utilities(package, values)[actor]`, without the others'."""
+        v = self.values if values is None else values
+        return float(v[actor][self._arange(), package].sum())
+
+    def utility_rows(
+        self, packages: np.ndarray, actors: list[int] | int, values: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Some actors' utilities of packages (m, issues): (m, len(actors)), or (m,) for one actor."""
+        v = self.values if values is None else values
+        return v[actors][..., self._arange()[None, :], packages].sum(axis=-1).T
+
+    def _arange(self) -> np.ndarray:
+        issues = self.cache.get("arange")
+        if issues is None:
+            issues = self.cache["arange"] = np.arange(len(self.issues))
+        return issues
 
     def crosses(self, packages: np.ndarray, actors: list[int] | None = None) -> np.ndarray:
         """Whether each package crosses a red line of any of `actors` (all actors when None)."""

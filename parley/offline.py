@@ -65,6 +65,13 @@ class OfflineStrategy:
         self.names = {a: scenario.personas[a].name for a in space.actors}
         self.beliefs = self._initial_beliefs()
         self.prior = self.beliefs.copy()  # kept unlearned, to judge how far others have conceded
+        self._prior_ideal = np.where(self.prior > NEG / 2, self.prior, 0.0).max(axis=2).sum(axis=1)
+        self._entries: dict[tuple[int, int], dict] = {}
+        self._encoded: dict[str, np.ndarray] = {}
+        self._real = space.values[0] > NEG / 2  # the options that exist, issue by issue
+        self._issues = np.arange(len(space.issues))
+        self._worst: dict[tuple[str, ...], tuple[int, int]] = {}
+        self._by_weight = [int(i) for i in np.argsort(-space.weights[self.me], kind="stable")]
         self.mask = self._known_red_lines()
         self.reservation = max(self.persona.no_deal.value, scenario.world.protocol.min_utility.get(actor, 0.0)) + 0.01
         own = np.where(space.allowed[self.me], space.values[self.me], NEG)
@@ -115,14 +122,14 @@ class OfflineStrategy:
             a = s.index(j)
             if item["kind"] == "proposal":
                 p = by_id[item["proposal"]]
-                pkg = s.encode(p["package"])
+                pkg = self.encoded(p)
                 self._pull(a, pkg, LEARNING_RATE)
-                mine = float(s.utilities(pkg)[self.me])
+                mine = s.utility(pkg, self.me)
                 self.memory.conceded[j] = self.concession_of(a, pkg)
                 self.memory.best_received = max(self.memory.best_received, mine)
                 self.memory.floors[j] = min(self.memory.floors.get(j, 1.0), self.believed_utility(a, pkg))
             elif item["kind"] == "response" and item["proposal"] in by_id:
-                pkg = s.encode(by_id[item["proposal"]]["package"])
+                pkg = self.encoded(by_id[item["proposal"]])
                 believed = self.believed_utility(a, pkg)
                 if item["accept"]:
                     self.memory.floors[j] = min(self.memory.floors.get(j, believed), believed)
@@ -136,22 +143,27 @@ class OfflineStrategy:
     def _pull(self, actor: int, package: np.ndarray, rate: float) -> None:
         """What an actor proposes, it prefers: shift my belief, issue by issue, toward the options it chose."""
         b = self.beliefs[actor]
-        real = b > NEG / 2
-        weight = np.where(real, b, 0.0).max(axis=1, keepdims=True)  # the weight I believe each issue has
-        chosen = np.zeros_like(b)
-        chosen[np.arange(len(package)), package] = 1.0
-        self.beliefs[actor] = np.where(real, (1 - rate) * b + rate * weight * chosen, NEG)
+        weight = b.max(axis=1)  # the weight I believe each issue has (beliefs are >= 0 where an option exists)
+        pulled = (1 - rate) * b
+        pulled[self._issues, package] += rate * weight
+        self.beliefs[actor] = np.where(self._real, pulled, NEG)
 
     def concession_of(self, actor: int, package: np.ndarray) -> float:
         """How far a proposal by `actor` has come from its ideal toward its no deal, as I believe them."""
-        prior = self.prior[actor]
-        ideal = float(np.where(prior > NEG / 2, prior, 0.0).max(axis=1).sum())
+        ideal = self._prior_ideal[actor]
         span = max(ideal - self._no_deal_guess[actor], 0.05)
-        offered = float(self.space.utilities(package, self.prior)[actor])
+        offered = self.space.utility(package, actor, self.prior)
         return float(np.clip((ideal - offered) / span, 0.0, 1.0))
 
     def believed_utility(self, actor: int, package: np.ndarray) -> float:
-        return float(self.space.utilities(package, self.beliefs)[actor])
+        return self.space.utility(package, actor, self.beliefs)
+
+    def encoded(self, proposal: dict) -> np.ndarray:
+        """A proposal's package as option indices; a proposal's package never changes, so once per id."""
+        pkg = self._encoded.get(proposal["id"])
+        if pkg is None:
+            pkg = self._encoded[proposal["id"]] = self.space.encode(proposal["package"])
+        return pkg
 
     # -- concession -------------------------------------------------------------------------
     def aspiration(self, obs: Observation) -> float:
@@ -208,11 +220,12 @@ class OfflineStrategy:
                 mask[i, s.options[i].index(option)] = False
         stuck = ~mask.any(axis=1)  # others' red lines leave nothing on an issue: keep to my own
         mask[stuck] = s.feasible_mask([self.me])[stuck]
-        candidates = np.unique(s.weighted_best(self.weightings, mask, self.beliefs), axis=0)
-        best = self._pick(candidates, others, self.predicted_floors(obs, others), aspiration)
+        candidates = unique_rows(s.weighted_best(self.weightings, mask, self.beliefs))
+        floors = self.predicted_floors(obs, others)
+        best = self._pick(candidates, others, floors, aspiration)
         for _ in range(len(s.issues)):  # polish with single-issue changes while they help
             pool = np.vstack([best[None], s.neighbours(best, mask)])
-            better = self._pick(pool, others, self.predicted_floors(obs, others), aspiration)
+            better = self._pick(pool, others, floors, aspiration)
             if np.array_equal(better, best):
                 break
             best = better
@@ -220,8 +233,8 @@ class OfflineStrategy:
 
     def _pick(self, packages: np.ndarray, others: list[int], floors: np.ndarray, aspiration: float) -> np.ndarray:
         """Max own utility among packages predicted acceptable; else the most acceptable one I can live with."""
-        mine = self.space.utilities(packages)[:, self.me]
-        theirs = self.space.utilities(packages, self.beliefs)[:, others] if others else np.zeros((len(packages), 0))
+        mine = self.space.utility_rows(packages, self.me)
+        theirs = self.space.utility_rows(packages, others, self.beliefs) if others else np.zeros((len(packages), 0))
         slack = (theirs - floors).min(axis=1) if others else np.ones(len(packages))
         livable = mine >= aspiration - 1e-9
         if not livable.any():
@@ -256,8 +269,8 @@ class OfflineStrategy:
                 continue
             if self.actor in p["accepted_by"] or self.actor in p["rejected_by"]:
                 continue
-            pkg = self.space.encode(p["package"])
-            mine = float(self.space.utilities(pkg)[self.me])
+            pkg = self.encoded(p)
+            mine = self.space.utility(pkg, self.me)
             crossed = self.crossed_red_line(p["package"])
             accept = crossed is None and mine >= self.acceptance_threshold(obs, p, aspiration)
             reason = self.say(
@@ -411,6 +424,13 @@ class OfflineStrategy:
 
     def worst_issue(self, package: dict[str, str]) -> tuple[int, int]:
         """(issue, option) where the package costs me most against my ideal; ties: the weightier issue."""
+        key = tuple(package.values())
+        found = self._worst.get(key)
+        if found is None:
+            found = self._worst[key] = self._costliest(package)
+        return found
+
+    def _costliest(self, package: dict[str, str]) -> tuple[int, int]:
         s = self.space
         pkg = s.encode(package)
         scores = s.scores[self.me]
@@ -422,17 +442,32 @@ class OfflineStrategy:
     def describe(self, package: dict[str, str]) -> list[dict]:
         """The package, issue by issue, with how it stands against my own ideal: most important first."""
         pkg = self.space.encode(package)
-        return [self.entry(int(i), pkg) for i in np.argsort(-self.space.weights[self.me], kind="stable")]
+        return [self.entry(i, pkg) for i in self._by_weight]
 
     def entry(self, i: int, pkg: np.ndarray) -> dict:
-        """One issue of a package as templates see it: title, option, weight, what it costs me, ideal?"""
-        scores, weight = self.space.scores[self.me, i], float(self.space.weights[self.me, i])
-        got, best = float(scores[pkg[i]]), float(scores.max())
-        issue = self.scenario.world.issues[i]
-        return {
-            "issue": issue.title,
-            "option": issue.options[int(pkg[i])].meaning,
-            "weight": weight,
-            "loss": weight * (best - got),
-            "ideal": got >= best - 1e-9,
-        }
+        """One issue of a package as templates see it: title, option, weight, what it costs me, ideal?
+
+        It depends on the issue and the option only, so each is made once (templates read, never write).
+        """
+        key = (i, int(pkg[i]))
+        found = self._entries.get(key)
+        if found is None:
+            scores, weight = self.space.scores[self.me, i], float(self.space.weights[self.me, i])
+            got, best = float(scores[key[1]]), float(scores.max())
+            issue = self.scenario.world.issues[i]
+            found = self._entries[key] = {
+                "issue": issue.title,
+                "option": issue.options[key[1]].meaning,
+                "weight": weight,
+                "loss": weight * (best - got),
+                "ideal": got >= best - 1e-9,
+            }
+        return found
+
+
+def unique_rows(packages: np.ndarray) -> np.ndarray:
+    """The distinct rows in lexicographic order: `np.unique(axis=0)`, at a fifth of its cost."""
+    ordered = packages[np.lexsort(packages.T[::-1])]
+    keep = np.ones(len(ordered), dtype=bool)
+    keep[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    return ordered[keep]

@@ -229,7 +229,9 @@ def execute(
     finally:
         if log is not None:
             log.close()
-            events = read_events(log.events_path)  # all of them, also those a resumed run had kept
+            # a fresh run's log holds exactly what the model emitted; a resumed or forked one also
+            # what it kept from before, as recorded (with how its answers travelled then)
+            events = model.events if not sink.expected else read_events(log.events_path)
             try:
                 text = render_transcript(model.setting, templates, events, log.folder.name, seed, cast.backend)
             except InvalidInput as exc:  # the events are the record; a transcript that fails must not hide why

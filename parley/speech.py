@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from parley.problems import InvalidInput, Problem, display_path
 
@@ -33,7 +33,7 @@ class Templates:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folders = list(dict.fromkeys([str(folder), str(DEFAULT_PROMPTS)]))
-        self.env = SandboxedEnvironment(
+        self.env = ImmutableSandboxedEnvironment(
             loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(f) for f in folders]),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
