@@ -467,6 +467,30 @@ def show(
 
 
 @app.command()
+def report(
+    run_spec: Annotated[str, typer.Argument(metavar="RUN", help="a run id, a prefix of one, or a run folder")],
+    rounds: Annotated[
+        str | None,
+        typer.Option(
+            help="rounds to draw the relationship graph at, e.g. 1,5,10 (0: the start; default: start, middle, end)"
+        ),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
+) -> None:
+    """Write RUN/report.html: one self-contained page with the outcome, the deal against ideals and red lines,
+    the relationship graph, utility and trust over time, and the transcript."""
+    from parley.run_report import parse_rounds, write_report
+
+    folder = resolve(run_spec, runs_dir)
+    try:
+        path = write_report(folder, parse_rounds(rounds) if rounds is not None else None)
+    except InvalidInput as exc:
+        fail([str(p) for p in exc.problems])
+        return
+    out.print(Text(str(path)), highlight=False, soft_wrap=True)
+
+
+@app.command()
 def compare(
     world: WorldArg = DEFAULT_WORLD,
     variant: Annotated[

@@ -28,9 +28,12 @@ DEFAULT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
 
 class Templates:
-    """A world's templates; any it does not have come from Parley's own `prompts/`."""
+    """A world's templates; any it does not have come from Parley's own `prompts/`.
 
-    def __init__(self, folder: Path) -> None:
+    `autoescape` for HTML: what LLM personas wrote is untrusted and must reach a page as text only.
+    """
+
+    def __init__(self, folder: Path, autoescape: bool = False) -> None:
         self.folder = folder
         folders = list(dict.fromkeys([str(folder), str(DEFAULT_PROMPTS)]))
         self.env = ImmutableSandboxedEnvironment(
@@ -39,7 +42,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
-            autoescape=False,
+            autoescape=autoescape,
         )
         self.env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
         self.env.filters["clause"] = clause
