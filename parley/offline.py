@@ -398,7 +398,7 @@ class OfflineStrategy:
         name = f"offline/{template}"
         used = self.templates.names_used(name)
         packed = tuple(package.values()) if package else ()
-        worst = self.worst_issue(package) if package else None
+        worst = self.worst_issue(package) if package and ("worst" in used or "*" in used) else None
         cheap = {"me": 0, "round": obs.round, "to": tuple(to), "package": packed, "worst": worst} | {
             k: (id(v) if hasattr(v, "model_dump") else v) for k, v in extra.items()
         }

@@ -1,10 +1,31 @@
-"""A run folder: manifest.json, an append-only events.jsonl flushed per event, and transcript.md."""
+"""A run folder: manifest.json, an append-only events.jsonl, and transcript.md."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import IO
+
+DERIVED = frozenset(
+    {
+        "round_started",
+        "proposal",
+        "proposal_reaffirmed",
+        "proposal_dead",
+        "response",
+        "message",
+        "channel",
+        "trust",
+        "mediated",
+        "undeliverable",
+        "pass",
+        "invalid_action",
+        "deal",
+        "walkout",
+        "inject",
+        "variant_switched",
+    }
+)
 
 
 class RunLog:
@@ -36,9 +57,12 @@ class RunLog:
         )
 
     def append(self, event: dict) -> None:
-        """One JSON line per event, flushed at once so a killed run keeps everything it logged."""
+        """One JSON line per event. What the engine derives again from the seed is flushed with the
+        round it belongs to (a killed run's unfinished round is dropped on resume anyway); anything
+        else (an LLM's answer, a person's move, a round's end) at once, so a kill loses none of it."""
         self._events.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
-        self._events.flush()
+        if event.get("type") not in DERIVED:
+            self._events.flush()
 
     def write_transcript(self, text: str) -> None:
         (self.folder / "transcript.md").write_text(text, encoding="utf-8")
