@@ -261,7 +261,7 @@ class MoveSource(Protocol):
     """Where a seat's moves come from: a person at a terminal, a form on a board, a log.
 
     `choose` returns the seat's whole move for the round (`Move()` or a `Pass` to do nothing), or
-    raises `Abandoned` when the person ends the run. It may call it for several seats.
+    raises `Abandoned` when the person ends the run. One source may serve several seats.
     """
 
     def choose(self, observation: Observation, view: SeatView) -> Move: ...

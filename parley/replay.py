@@ -342,6 +342,11 @@ def fork(
         )
     kept_injects = [i for i in injects if i.round < at_round] + extra
     prefix = [e for e in parent.events if e["round"] < at_round]
+    gone = {e.get("actor") for e in prefix if e["type"] == "walkout"}
+    unseated = [a for a in r.seats if a not in gone]
+    if unseated and live_moves is None:  # refused before a folder is made: no one could play them on
+        r.close()
+        raise NoRecordedMove(f"the log holds no move of {', '.join(unseated)} from round {at_round}")
     m = parent.manifest
     seed = int(m["seed"])
     new_cast = parent_cast

@@ -48,7 +48,14 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))  # wide: no wrapping
         env = {**os.environ, "NO_COLOR": "1", "TERM": "xterm", "COLUMNS": "200"}
         self.process = subprocess.Popen(
-            [PARLEY, *args], stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, close_fds=True
+            [PARLEY, *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # its controlling terminal: Ctrl-C works
         )
         os.close(slave)
         self.seen = ""  # everything printed so far
@@ -454,6 +461,10 @@ def test_a_fork_of_a_persons_run_replays_their_moves_then_asks_from_that_round(t
     source = TerminalSource(StringIO("propose\n\n\n\nnorth\nfirst\ndone\n" + "done\n" * 3), StringIO())
     parent = play(MINI, seed=3, max_rounds=4, runs_dir=tmp_path, human={"south": source})
     assert parent.outcome.status in ("max_rounds", "converged", "stalled")
+    unattended = parley("fork", str(parent.folder), "--at-round", "2", "--runs-dir", str(tmp_path / "forks"))
+    assert unattended.returncode == 1 and not (tmp_path / "forks").exists()  # refused before a folder is made
+    (line,) = unattended.stderr.strip().splitlines()
+    assert "cannot fork: the log holds no move of south from round 2" in line
     later = StringIO("message\nflattery\nnorth\nYou are wise.\ndone\n" + "done\n" * 3)
     shown = StringIO()
     out, _ = fork(parent.folder, 2, tmp_path, live_moves=TerminalSource(later, shown))
