@@ -494,6 +494,11 @@ def describe_event(event: dict[str, Any], names: dict[str, str]) -> str | None:
         return f"{who}: no answer from the model{_because(event.get('error'))}"
     if kind == "llm_gave_up":
         return f"{who}: no legal move after {event.get('reasks', '?')} re-ask(s); passes"
+    if kind == "human_move":
+        actions = (event.get("move") or {}).get("actions") or []
+        return f"{who} (played by a person) moves: {', '.join(str(a.get('type')) for a in actions) or 'nothing'}"
+    if kind == "human_left":
+        return f"{who} (played by a person) ends the run{_because(event.get('reason'))}"
     if kind == "halted":
         return f"halted{_because(event.get('reason'))}"
     if kind == "error":

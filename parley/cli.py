@@ -37,6 +37,7 @@ from parley.problems import InvalidInput
 from parley.scenario import DEFAULT_WORLD
 
 if TYPE_CHECKING:
+    from parley.human import MoveSource
     from parley.llm.backend import LLMBackend
 
 # The engine (Mesa, numpy) and the openai client load only in the commands that play: `parley runs`
@@ -118,9 +119,13 @@ def run(
         Path | None, typer.Option(help="price table (dollars per million tokens; default: prices.yaml)")
     ] = None,
     inject: Annotated[Path | None, typer.Option(help="a facilitator's inject file (worlds/injects/*.yaml)")] = None,
+    human: Annotated[
+        list[str], typer.Option("--human", help="play this actor yourself, at the terminal (repeatable)")
+    ] = [],  # noqa: B006
 ) -> None:
-    """Play a world and save the run: offline by default, or with LLM personas."""
+    """Play a world and save the run: offline by default, or with LLM personas; --human seats you at the table."""
     from parley.play import play
+    from parley.terminal_seat import TerminalSource
 
     printer = RoundPrinter(out, quiet=quiet)
     variants = parse_pairs(variant, "--variant", "us=hardliner", "NAME")
@@ -150,6 +155,7 @@ def run(
             on_event=printer.on_event,
             llm=llm,
             injects=inject,
+            human=dict.fromkeys(human, TerminalSource()) if human else None,
         )
     except InvalidInput as exc:
         fail([str(p) for p in exc.problems])
@@ -215,14 +221,18 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the summary")] = False,
 ) -> None:
     """Finish a run that was killed: completed rounds are checked, not asked again; then it goes on live."""
+    from parley.human import NoRecordedMove
     from parley.play import Diverged, RunResult
     from parley.replay import resume as resume_run
 
     folder = resolve(run_spec, runs_dir)
     try:
-        saved, model = resume_run(folder, base_url=base_url)
+        saved, model = resume_run(folder, base_url=base_url, live_moves=person_at_terminal())
     except InvalidInput as exc:
         fail([str(p) for p in exc.problems])
+        return
+    except NoRecordedMove as exc:
+        fail([f"{folder.name}: cannot resume: {exc}, and stdin is not a terminal to ask; resume it in one"], code=1)
         return
     except Diverged as exc:
         fail(
@@ -262,6 +272,7 @@ def fork(
     ] = Path("runs"),
 ) -> None:
     """A new run: the parent's rounds before --at-round replayed from its log, then live with the change."""
+    from parley.human import NoRecordedMove
     from parley.play import Diverged, RunResult
     from parley.replay import fork as fork_run
 
@@ -271,10 +282,19 @@ def fork(
         llm = llm_backend(model=model, base_url=base_url)
     try:
         new, played = fork_run(
-            folder, at_round, runs_dir, parse_pairs(variant, "--variant", "us=hardliner", "NAME"), inject, llm
+            folder,
+            at_round,
+            runs_dir,
+            parse_pairs(variant, "--variant", "us=hardliner", "NAME"),
+            inject,
+            llm,
+            live_moves=person_at_terminal(),
         )
     except InvalidInput as exc:
         fail([str(p) for p in exc.problems])
+        return
+    except NoRecordedMove as exc:
+        fail([f"{folder.name}: cannot fork: {exc}, and stdin is not a terminal to ask; fork it in one"], code=1)
         return
     except Diverged as exc:
         fail(
@@ -292,6 +312,14 @@ def fork(
             llm.close()
     out.print(f"forked {folder.name} at round {at_round}", highlight=False)
     print_summary(out, RunResult(new.name, new, played.outcome, played))
+
+
+def person_at_terminal() -> MoveSource | None:
+    """Who plays a saved run's people's seats once their recorded moves run out: the person at this
+    terminal, if there is one (no one, when stdin is a pipe or a file)."""
+    from parley.terminal_seat import TerminalSource
+
+    return TerminalSource() if sys.stdin.isatty() else None
 
 
 def llm_backend(**settings: object) -> LLMBackend:

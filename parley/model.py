@@ -96,8 +96,8 @@ class NegotiationModel(mesa.Model):
         self.apply_injects()
         for change in self.scheduled.get(self.round, []):
             change(self)
-        self.agents.do("step")  # everyone observes the same table; policies that answer at once decide
         try:
+            self.agents.do("step")  # everyone observes the same table; policies that answer at once decide
             self.deliberate()  # the others (LLM personas) decide together, concurrently
         except RunHalted as halt:
             self.log_notes()

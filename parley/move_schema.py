@@ -125,6 +125,18 @@ def extract_json(text: str) -> str:
     raise MoveError("the JSON object in the answer is not closed")
 
 
+def observed_move_problems(world: World, obs: Observation, move: Move) -> list[tuple[int, str]]:
+    """(index, problem) for every action of `move` the engine would drop, judged from what `obs` shows."""
+    proposals = {p["id"]: p for p in obs.table}
+    problems = move_problems(world, obs.actor, move, proposals, obs.withdrawn, red_lines_of(obs.persona))
+    for idx, action in enumerate(move.actions):
+        to = getattr(action, "to", [])
+        gone = [t for t in ([to] if isinstance(to, str) else to) if t not in obs.present]
+        if gone and not any(i == idx for i, _ in problems):
+            problems.append((idx, f"{', '.join(gone)} left the table"))
+    return problems
+
+
 def parse_move(text: str, world: World, obs: Observation) -> Move:
     """A legal move from an answer, or MoveError saying exactly what is wrong with it."""
     raw = extract_json(text)
@@ -140,13 +152,7 @@ def parse_move(text: str, world: World, obs: Observation) -> Move:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise MoveError(f"the move does not fit the schema at {where or 'the top level'}: {first['msg']}") from None
-    proposals = {p["id"]: p for p in obs.table}
-    problems = move_problems(world, obs.actor, move, proposals, obs.withdrawn, red_lines_of(obs.persona))
-    for idx, action in enumerate(move.actions):
-        to = getattr(action, "to", [])
-        gone = [t for t in ([to] if isinstance(to, str) else to) if t not in obs.present]
-        if gone and not any(i == idx for i, _ in problems):
-            problems.append((idx, f"{', '.join(gone)} left the table"))
+    problems = observed_move_problems(world, obs, move)
     if problems:
         raise MoveError("; ".join(f"actions[{i}]: {msg}" for i, msg in problems))
     return move

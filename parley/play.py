@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from parley.human import MoveSource, check_seats, seat_people
 from parley.injects import Inject, load_injects
 from parley.issue_space import IssueSpace
 from parley.llm.ledger import costs_of
@@ -260,21 +261,28 @@ def play(
     on_event: Callable[[dict], None] | None = None,
     llm: LLMBackend | None = None,
     injects: Path | str | None = None,
+    human: Mapping[str, MoveSource] | None = None,
 ) -> RunResult:
-    """Play one run and save it. Without `llm`, every actor plays the offline default."""
+    """Play one run and save it. Without `llm`, every actor plays the offline default; the actors
+    in `human` are played by people, their moves taken from the source given for each."""
     if seed < 0:
         raise InvalidInput([Problem("--seed", str(seed), "must be 0 or more")])
     scenario, templates, space = prepare(world, variants, llm=llm is not None)
+    human = dict(human or {})
+    check_seats(scenario, list(human))
     planned = load_injects(injects, scenario) if injects else []
     if llm is not None:
         llm.models(scenario)  # every actor has a model, before anything is written
     rounds = max_rounds or scenario.world.protocol.max_rounds
     cast = offline_cast(templates, seed) if llm is None else llm_cast(llm, templates, seed)
+    cast = seat_people(cast, human, templates)
     tag = "".join(f"-{a}={v}" for a, v in sorted(scenario.variants.items()))
     folder, log = open_log(Path(runs_dir), f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.world.id}-s{seed}{tag}")
     manifest = manifest_for(folder.name, scenario, seed, cast.backend, rounds)
     if llm is not None:
         manifest["llm"] = llm.describe(scenario)
+    if human:
+        manifest["human"] = [a for a in scenario.world.actor_ids() if a in human]
     if planned:
         manifest["injects"] = {
             "path": display_path(Path(injects)),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from parley.browse import SavedRun, read_run
 from parley.ensemble import variant_files_of
+from parley.human import MoveSource, NoRecordedMove, recorded_seats, seat_people
 from parley.injects import Effects, Inject, load_injects
 from parley.issue_space import IssueSpace
 from parley.llm.backend import LLMBackend, LLMSettings
@@ -143,15 +144,23 @@ class Rebuilt:
     injects: list[Inject]
     backend: LLMBackend | None
     scheduled: dict[int, list[Callable[[NegotiationModel], None]]] = field(default_factory=dict)
+    seats: dict[str, MoveSource] = field(default_factory=dict)  # actors played by people
 
     def close(self) -> None:
         if self.backend is not None:
             self.backend.close()
 
 
-def rebuild(saved: SavedRun, go_live: bool = False, base_url: str | None = None) -> Rebuilt:
-    """The scenario and cast of a saved run, its LLM answers served from the log; with `go_live`,
-    calls it never made go to its server (or `base_url`)."""
+def rebuild(
+    saved: SavedRun,
+    go_live: bool = False,
+    base_url: str | None = None,
+    live_moves: MoveSource | None = None,
+    moves_before_round: int | None = None,
+) -> Rebuilt:
+    """The scenario and cast of a saved run, its LLM answers and people's moves served from the log;
+    with `go_live`, calls it never made go to its server (or `base_url`), and moves it lacks to
+    `live_moves`. A fork replays people's moves only before `moves_before_round`."""
     m = saved.manifest
     world = Path(m["world"].get("file") or m["world"]["path"])
     files = variant_files_of(saved.folder, m)  # workshop variant files, from the copies the run kept
@@ -159,8 +168,10 @@ def rebuild(saved: SavedRun, go_live: bool = False, base_url: str | None = None)
     scenario, templates, space = prepare(world, variants, llm=saved.backend == "openai", overlays=files)
     injects = [Inject.model_validate(i) for i in (m.get("injects") or {}).get("events", [])]
     seed = int(m["seed"])
+    seats = recorded_seats(m, saved.events, live_moves if go_live else None, moves_before_round)
     if saved.backend != "openai":
-        return Rebuilt(scenario, templates, space, offline_cast(templates, seed), injects, None)
+        cast = seat_people(offline_cast(templates, seed), seats, templates)
+        return Rebuilt(scenario, templates, space, cast, injects, None, seats=seats)
     llm_m = m.get("llm", {})
     settings = LLMSettings(
         models_for=dict(llm_m.get("models", {})),
@@ -175,19 +186,20 @@ def rebuild(saved: SavedRun, go_live: bool = False, base_url: str | None = None)
     )
     backend = LLMBackend(settings)
     recorded = RecordedAnswers(saved.events, backend.ledger, backend.client if go_live else None)
-    cast = llm_cast(backend, templates, seed, recorded)
+    cast = seat_people(llm_cast(backend, templates, seed, recorded), seats, templates)
     switched = (m.get("fork") or {}).get("backend_from_round")
     if switched:  # a fork that went from the offline default to LLM personas at that round
         return Rebuilt(
             scenario,
             templates,
             space,
-            offline_cast(templates, seed),
+            seat_people(offline_cast(templates, seed), seats, templates),
             injects,
             backend,
             {int(switched): [switch_to(cast)]},
+            seats=seats,
         )
-    return Rebuilt(scenario, templates, space, cast, injects, backend)
+    return Rebuilt(scenario, templates, space, cast, injects, backend, seats=seats)
 
 
 def switch_to(cast: Cast) -> Callable[[NegotiationModel], None]:
@@ -212,7 +224,7 @@ def replay(folder: Path | str) -> ReplayReport:
         _execute(saved, r, None, sink)
     except Diverged as d:
         return _diverged(saved, d.recorded, d.produced, changed)
-    except NotRecorded as exc:
+    except (NotRecorded, NoRecordedMove) as exc:
         recorded = saved.events[sink.index] if sink.index < len(saved.events) else None
         if recorded is not None and recorded["type"] == "error":
             return ReplayReport(
@@ -255,18 +267,21 @@ def _diverged(saved: SavedRun, recorded: dict | None, produced: dict, changed: l
     return ReplayReport(False, 0, "", message, {"recorded": recorded, "produced": comparable(produced)})
 
 
-def resume(folder: Path | str, base_url: str | None = None) -> tuple[SavedRun, NegotiationModel]:
+def resume(
+    folder: Path | str, base_url: str | None = None, live_moves: MoveSource | None = None
+) -> tuple[SavedRun, NegotiationModel]:
     """Finish a run that was killed: replay what the log holds, then go on live, appending to it.
 
     The rounds the log completed are re-executed and checked; the events of a round cut short
-    are dropped and played again, with the LLM answers it had already received.
+    are dropped and played again, with the LLM answers and people's moves it had already received.
+    People's later moves come from `live_moves` (without it, NoRecordedMove when they run out).
     """
     saved = load_saved(folder)
     if saved.finished:
         raise InvalidInput([Problem(display_path(saved.folder), "", "this run is finished; nothing to resume")])
     complete = max((i for i, e in enumerate(saved.events) if e["type"] == "round_ended"), default=-1) + 1
     kept = saved.events[:complete]
-    r = rebuild(saved, go_live=True, base_url=base_url)
+    r = rebuild(saved, go_live=True, base_url=base_url, live_moves=live_moves)
     log = RunLog.reopen(saved.folder, kept)
     manifest = dict(saved.manifest)
     manifest.setdefault("resumed", []).append(
@@ -292,8 +307,10 @@ def fork(
     variants: dict[str, str] | None = None,
     inject_file: Path | str | None = None,
     live: LLMBackend | None = None,
+    live_moves: MoveSource | None = None,
 ) -> tuple[Path, NegotiationModel]:
-    """A new run: the parent's rounds before `at_round` replayed from its log, then live with a change."""
+    """A new run: the parent's rounds before `at_round` replayed from its log, then live with a change
+    (people's seats ask `live_moves` from that round)."""
     parent = load_saved(folder)
     last = max((e["round"] for e in parent.events), default=0)
     if not 1 <= at_round <= last + 1:
@@ -304,7 +321,7 @@ def fork(
                 )
             ]
         )
-    r = rebuild(parent, go_live=True)
+    r = rebuild(parent, go_live=True, live_moves=live_moves, moves_before_round=at_round)
     scenario, templates, parent_cast, injects, backend = r.scenario, r.templates, r.cast, r.injects, r.backend
     if variants:  # every actor and name checked now, not when round K comes
         merged = {**scenario.variants, **variants}
@@ -325,11 +342,16 @@ def fork(
         )
     kept_injects = [i for i in injects if i.round < at_round] + extra
     prefix = [e for e in parent.events if e["round"] < at_round]
+    gone = {e.get("actor") for e in prefix if e["type"] == "walkout"}
+    unseated = [a for a in r.seats if a not in gone]
+    if unseated and live_moves is None:  # refused before a folder is made: no one could play them on
+        r.close()
+        raise NoRecordedMove(f"the log holds no move of {', '.join(unseated)} from round {at_round}")
     m = parent.manifest
     seed = int(m["seed"])
     new_cast = parent_cast
     if live is not None and parent.backend != "openai":
-        new_cast = llm_cast(live, templates, seed)
+        new_cast = seat_people(llm_cast(live, templates, seed), r.seats, templates)
 
     scheduled = {k: v for k, v in r.scheduled.items() if k < at_round}
     if new_cast is not parent_cast:
@@ -348,6 +370,8 @@ def fork(
         "backend_before": parent.backend,
         "backend_from_round": at_round if new_cast is not parent_cast else None,
     }
+    if r.seats:
+        manifest["human"] = list(r.seats)
     if kept_injects:
         manifest["injects"] = {"path": None, "events": [i.model_dump(by_alias=True) for i in kept_injects]}
     if new_cast is not parent_cast and live is not None:

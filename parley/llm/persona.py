@@ -13,6 +13,7 @@ from parley.actions import Move, Pass
 from parley.issue_space import IssueSpace
 from parley.llm.client import Answerer, ChatParams, Completion, TransientFailure
 from parley.llm.memory import Memory
+from parley.llm.prompts import round_context, system_context
 from parley.move_schema import MoveError, move_schema, parse_move, schema_name
 from parley.policy import Observation
 from parley.scenario import Scenario
@@ -49,70 +50,10 @@ class LLMPersona:
 
     # -- prompts ----------------------------------------------------------------------------
     def system_context(self) -> dict:
-        world, persona, space = self.scenario.world, self.scenario.personas[self.actor], self.space
-        me = space.index(self.actor)
-        issues = []
-        for i, issue in enumerate(world.issues):
-            options = [
-                {"id": o.id, "meaning": o.meaning, "value": float(space.scores[me, i, j])}
-                for j, o in enumerate(issue.options)
-            ]
-            issues.append(
-                {"id": issue.id, "title": issue.title, "weight": float(space.weights[me, i]), "options": options}
-            )
-        issues.sort(key=lambda d: -d["weight"])
-        traits = [
-            (name, getattr(persona.traits, name))
-            for name in type(persona.traits).model_fields
-            if getattr(persona.traits, name) is not None
-        ]
-        p = world.protocol
-        signers = ", ".join(world.signatories())
-        if p.rule == "unanimity":
-            rule = f"A proposal becomes the deal when every signatory accepts it ({signers})."
-        else:
-            veto = f"; each of {', '.join(p.veto)} must be among them" if p.veto else ""
-            rule = f"A proposal becomes the deal when {p.quorum} of {signers} accept it{veto}."
-        actors = [
-            {"id": a, "name": self.scenario.personas[a].name, "leader": self.scenario.personas[a].leader}
-            for a in world.actor_ids()
-        ]
-        return {
-            "me": persona,
-            "world": world,
-            "issues": issues,
-            "traits": traits,
-            "actors": actors,
-            "rule": rule,
-            "max_rounds": p.max_rounds,
-            "stall_patience": p.stall_patience,
-            "max_proposals": p.max_proposals_per_round,
-        }
+        return system_context(self.scenario, self.space, self.actor)
 
     def round_context(self, obs: Observation) -> dict:
-        space = self.space
-        me = space.index(self.actor)
-        persona = self.scenario.personas[self.actor]
-        table = []
-        for p in obs.table:
-            if p["status"] != "open":
-                continue
-            value = float(space.utilities(space.encode(p["package"]))[me])
-            crosses = [line.issue for line in persona.red_lines if p["package"][line.issue] in line.excludes]
-            answerable = self.actor in p["recipients"] and self.actor not in p["accepted_by"] + p["rejected_by"]
-            table.append({**p, "value": value, "crosses": crosses, "answerable": answerable})
-        return {
-            "round": obs.round,
-            "max_rounds": obs.max_rounds,
-            "present": obs.present,
-            "required": obs.required,
-            "channels": obs.channels,
-            "table": table,
-            "inbox": obs.inbox,
-            "digest": self.memory.digest(),
-            "withdrawn": obs.withdrawn,
-            "recent": self.memory.rounds,
-        }
+        return round_context(self.scenario, self.space, obs, self.memory)
 
     def messages(self, obs: Observation) -> list[dict]:
         return [
