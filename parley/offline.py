@@ -71,7 +71,10 @@ class OfflineStrategy:
         self._real = space.values[0] > NEG / 2  # the options that exist, issue by issue
         self._issues = np.arange(len(space.issues))
         self._worst: dict[tuple[str, ...], tuple[int, int]] = {}
-        self._by_weight = [int(i) for i in np.argsort(-space.weights[self.me], kind="stable")]
+        self._weight_order = np.argsort(-space.weights[self.me], kind="stable")
+        self._by_weight = [int(i) for i in self._weight_order]
+        scores = space.scores[self.me]  # what each option costs me against my ideal, issue by issue:
+        self._losses = space.weights[self.me][:, None] * (scores.max(axis=1, keepdims=True) - scores)
         self.mask = self._known_red_lines()
         self.reservation = max(self.persona.no_deal.value, scenario.world.protocol.min_utility.get(actor, 0.0)) + 0.01
         own = np.where(space.allowed[self.me], space.values[self.me], NEG)
@@ -431,12 +434,9 @@ class OfflineStrategy:
         return found
 
     def _costliest(self, package: dict[str, str]) -> tuple[int, int]:
-        s = self.space
-        pkg = s.encode(package)
-        scores = s.scores[self.me]
-        losses = s.weights[self.me] * (scores.max(axis=1) - scores[np.arange(len(pkg)), pkg])
-        order = np.argsort(-s.weights[self.me], kind="stable")
-        i = int(order[int(np.argmax(losses[order]))])
+        pkg = self.space.encode(package)
+        losses = self._losses[self._issues, pkg]
+        i = int(self._weight_order[int(np.argmax(losses[self._weight_order]))])
         return i, int(pkg[i])
 
     def describe(self, package: dict[str, str]) -> list[dict]:
