@@ -143,6 +143,7 @@ class Rebuilt:
     injects: list[Inject]
     backend: LLMBackend | None
     scheduled: dict[int, list[Callable[[NegotiationModel], None]]] = field(default_factory=dict)
+    answers: RecordedAnswers | None = None  # an LLM run's recorded answers; set `live` on them to go on live
 
     def close(self) -> None:
         if self.backend is not None:
@@ -186,8 +187,9 @@ def rebuild(saved: SavedRun, go_live: bool = False, base_url: str | None = None)
             injects,
             backend,
             {int(switched): [switch_to(cast)]},
+            recorded,
         )
-    return Rebuilt(scenario, templates, space, cast, injects, backend)
+    return Rebuilt(scenario, templates, space, cast, injects, backend, answers=recorded)
 
 
 def switch_to(cast: Cast) -> Callable[[NegotiationModel], None]:
