@@ -122,17 +122,14 @@ def draw_table(model: BoardModel) -> Figure:
     fig = Figure(figsize=(5.6, 5.2), dpi=100)
     ax = fig.subplots()
     pos = nx.circular_layout(actors)
-    styles = [
-        ((a, b), TRUST_COLOURS((graph.trust(a, b) + 1) / 2), "solid" if graph.is_open(a, b) else (0, (4, 3)))
-        for a, b in graph.g.edges
-    ]
-    for (a, b), colour, style in styles:
+    for is_open, style in ((True, "solid"), (False, (0, (4, 3)))):
+        edges = [(a, b) for a, b in graph.g.edges if graph.is_open(a, b) == is_open]
         nx.draw_networkx_edges(
             graph.g,
             pos,
-            edgelist=[(a, b)],
+            edgelist=edges,
             ax=ax,
-            edge_color=[colour],
+            edge_color=[TRUST_COLOURS((graph.trust(a, b) + 1) / 2) for a, b in edges],
             style=style,
             width=3.0,
             arrowsize=22,

@@ -195,6 +195,34 @@ def test_an_unfinished_saved_run_stops_where_its_log_does(tmp_path: Path) -> Non
     assert proposals_in_flight(saved) == proposals_in_flight(model)
 
 
+def test_llm_players_on_the_board_replay_from_their_log_and_fork_live(tmp_path: Path) -> None:
+    from parley.llm.backend import LLMBackend, LLMSettings
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI(accept=False) as server:  # nobody accepts: the game goes on
+        backend = LLMBackend(LLMSettings(model="fake", base_url=server.url, cache_dir=None, prices=None))
+        try:
+            game = BoardModel(world=str(MINI), seed=2, players="openai", llm=backend, runs_dir=str(tmp_path))
+            play_rounds(game, 3)
+            game.close()
+        finally:
+            backend.close()
+        assert json.loads((game.folder / "manifest.json").read_text())["llm"]["models"]["north"] == "fake"
+        asked = len(server.requests)
+        saved = BoardModel(replay_of=str(game.folder), runs_dir=str(tmp_path))
+        play_rounds(saved, 2)
+        assert saved.problem is None and len(server.requests) == asked  # answers come from the log
+        folder = saved.fork()
+        saved.step()
+        assert len(server.requests) == asked  # round 3's answers were still in the log
+        saved.step()
+        assert saved.problem is None and len(server.requests) > asked  # round 4 was asked of the server
+        while saved.running:
+            saved.step()
+        saved.close()
+    assert replay(folder).identical
+
+
 # -- the page, in a browser ---------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -268,8 +296,14 @@ def button(page, name: str):
     return page.get_by_role("button", name=name, exact=True)
 
 
-def test_the_board_plays_takes_news_and_steps_a_saved_run(board, page, tmp_path: Path) -> None:
-    url, runs, log = board
+def assert_nothing_from_outside(page, url: str, log: Path) -> None:
+    outside = {u.split("/")[2] for u in page.requested if not u.startswith(("data:", "blob:"))} - {url.split("/")[2]}
+    assert not outside, f"the page asked other hosts: {outside}"
+    assert "Could not load URL" not in log.read_text()  # and the server fetched no asset for it
+
+
+def test_the_board_plays_rounds_and_takes_the_facilitators_news(board, page, tmp_path: Path) -> None:
+    url, _, log = board
     page.goto(url)
     page.get_by_text("Nothing yet: press Step to play the first round.").wait_for()
     for n in (1, 2, 3):
@@ -298,22 +332,36 @@ def test_the_board_plays_takes_news_and_steps_a_saved_run(board, page, tmp_path:
     shot = artifact(tmp_path, "board-after-news.png")
     page.screenshot(path=str(shot))
     print(f"board screenshot: {shot}")
+    assert_nothing_from_outside(page, url, log)
 
-    (saved,) = [p for p in runs.iterdir() if p.is_dir()]
+
+def test_the_board_steps_a_saved_run_and_forks_it(board, page) -> None:
+    url, runs, log = board
+    parent = BoardModel(world=str(UKRAINE), seed=4, runs_dir=str(runs))
+    play_rounds(parent, 2)
+    parent.inject_file(ROOT / "worlds" / "injects" / "us-aid-suspended.yaml")
+    play_rounds(parent, 2)
+    parent.close()
+    page.goto(url)
     button(page, "Refresh").click()
     page.get_by_label("Saved run").click(force=True)
-    page.get_by_role("option", name=saved.name, exact=False).click()
+    page.get_by_role("option", name=parent.folder.name, exact=False).click()
     button(page, "Load and step through").click()
-    page.get_by_text(f"Stepping through saved run {saved.name}: round 0 of 4").wait_for()
-    page.get_by_role("button", name="Step", exact=True).click()
-    page.get_by_text(f"Stepping through saved run {saved.name}: round 1 of 4, every event as saved").wait_for()
-    button(page, "Fork: play on live from round 2").click()
+    page.get_by_text(f"Stepping through saved run {parent.folder.name}: round 0 of 4").wait_for()
+    for n in (1, 2, 3):
+        page.get_by_role("button", name="Step", exact=True).click()
+        page.get_by_text(
+            f"Stepping through saved run {parent.folder.name}: round {n} of 4, every event as saved"
+        ).wait_for()
+    page.get_by_text(
+        "News from the facilitator to everyone: The White House announces"
+    ).wait_for()  # from the log's manifest
+    button(page, "Fork: play on live from round 4").click()
     page.get_by_text("Playing on live, saved as").wait_for()
-    step(page, 2)
-    page.get_by_text(f"playing on from round 2 of {saved.name}").wait_for()
-    forks = [p for p in runs.iterdir() if p.is_dir() and p != saved]
-    assert len(forks) == 1 and json.loads((forks[0] / "manifest.json").read_text())["parent"]["round"] == 2
-
-    outside = {u.split("/")[2] for u in page.requested if not u.startswith(("data:", "blob:"))} - {url.split("/")[2]}
-    assert not outside, f"the page asked other hosts: {outside}"
-    assert "Could not load URL" not in log.read_text()  # and the server fetched no asset from outside
+    step(page, 4)
+    page.get_by_text(f"playing on from round 4 of {parent.folder.name}").wait_for()
+    (fork,) = [p for p in runs.iterdir() if json.loads((p / "manifest.json").read_text()).get("parent")]
+    assert json.loads((fork / "manifest.json").read_text())["parent"] == {"run_id": parent.folder.name, "round": 4}
+    button(page, "Reset").click()  # Mesa's Reset: a new live game from the parameters
+    page.get_by_text("Round 0 of at most 20; saved from the first round on.").wait_for()
+    assert_nothing_from_outside(page, url, log)
