@@ -115,6 +115,7 @@ class BoardModel(NegotiationModel):
                 cast = llm_cast(llm, self.templates, seed)
             else:
                 cast = offline_cast(self.templates, seed)
+            # a human seat (parley/human.py, to come) takes one actor's policy from this cast
             rounds, injects, scheduled = scenario.world.protocol.max_rounds, [], {}
             self.sink = EventSink(None)
         self.cast = cast
@@ -412,15 +413,15 @@ def status(model: BoardModel) -> str:
 
 
 # -- serving the board ------------------------------------------------------------------------------
-def serve(port: int, runs_dir: Path, model: str | None = None, base_url: str | None = None) -> int:
-    """Run the board's Solara server on 127.0.0.1 until it is stopped; its exit code.
+def serve(port: int, runs_dir: Path, model: str | None = None, base_url: str | None = None) -> None:
+    """Become the board's Solara server on 127.0.0.1 (this process is replaced, so stopping it,
+    even with kill, stops the server).
 
     The page loads nothing from the internet: the browser code comes from solara-assets through
     Solara's local copy, whose fetch-on-miss is pointed at a closed local port; the version check,
     usage telemetry and first-run checks are off.
     """
     import os
-    import subprocess
     import sys
 
     env = {
@@ -435,8 +436,6 @@ def serve(port: int, runs_dir: Path, model: str | None = None, base_url: str | N
         env["PARLEY_BOARD_BASE_URL"] = base_url
     command = [sys.executable, "-m", "solara", "run", "parley.board_app", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--production", "--no-open", "--no-check-version", "--log-level", "warning"]
-    server = subprocess.Popen(command, env=env)
-    try:
-        return server.wait()
-    except KeyboardInterrupt:  # Ctrl-C reached the server too; let it finish shutting down
-        return server.wait()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, env)

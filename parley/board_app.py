@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import networkx as nx
@@ -39,11 +40,13 @@ from parley.injects import InjectFile
 from parley.problems import InvalidInput, display_path
 from parley.scenario import DEFAULT_WORLD, read_yaml
 
+if TYPE_CHECKING:
+    from parley.llm.backend import LLMBackend
+
 RUNS_DIR = Path(os.environ.get("PARLEY_BOARD_RUNS_DIR", "runs"))
 WORLDS = world_files()
 TRUST_COLOURS = mpl.colormaps["RdYlGn"]
 TEXT = 15  # points, for figures read from the back of a room
-# The seat of a human player (parley/human.py) joins the board as one more sidebar card here.
 
 CSS = """
 .parley-cell { height: 100%; overflow-y: auto; font-size: 19px; line-height: 1.4; }
@@ -62,7 +65,7 @@ CSS = """
 """
 
 
-def llm_backend() -> object | None:
+def llm_backend() -> LLMBackend | None:
     """The LLM players the board may offer: only when `parley board --model` named a model."""
     model = os.environ.get("PARLEY_BOARD_MODEL")
     if not model:
@@ -427,3 +430,5 @@ def BoardSidebar(game: solara.Reactive[BoardModel], on_new_game: Callable[[Board
     with solara.Sidebar():
         Facilitator(game)
         SavedRuns(game, on_new_game)
+        # The seat of a human player (parley/human.py, to come) is one more card here: the move of
+        # the actor it plays, asked for each round before the board steps.

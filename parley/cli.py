@@ -309,7 +309,7 @@ def board(
     from parley.board import serve
 
     out.print(f"The board is at http://127.0.0.1:{port} (Ctrl-C stops it)", highlight=False)
-    raise typer.Exit(serve(port, runs_dir, model, base_url))
+    serve(port, runs_dir, model, base_url)
 
 
 def llm_backend(**settings: object) -> LLMBackend:
