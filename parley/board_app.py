@@ -276,6 +276,9 @@ def Facilitator(game: solara.Reactive[BoardModel]) -> None:
         force_update()
 
     def add(kind: str, value: float | bool) -> None:
+        if source.value not in ids or target.value not in ids:  # names of another world's actors
+            message.set(("error", "Choose who it is from and to first."))
+            return
         effects.set([*effects.value, (kind, ids[source.value], ids[target.value], value)])
 
     def plan_typed() -> None:
