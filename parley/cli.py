@@ -322,6 +322,24 @@ def person_at_terminal() -> MoveSource | None:
     return TerminalSource() if sys.stdin.isatty() else None
 
 
+@app.command()
+def board(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="the port on 127.0.0.1 to serve the board on")] = 8765,
+    runs_dir: Annotated[Path, typer.Option(help="where board runs are saved, and saved runs are loaded from")] = Path(
+        "runs"
+    ),
+    model: Annotated[str | None, typer.Option(help="offer LLM personas played by this model (openai backend)")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="an OpenAI-compatible server for that model (default: OPENAI_BASE_URL or OpenAI)")
+    ] = None,
+) -> None:
+    """The workshop board in a browser: play a world round by round, add news, replay and fork saved runs."""
+    from parley.board import serve
+
+    out.print(f"The board is at http://127.0.0.1:{port} (Ctrl-C stops it)", highlight=False)
+    serve(port, runs_dir, model, base_url)
+
+
 def llm_backend(**settings: object) -> LLMBackend:
     """The LLM backend the options describe; a bad option (prices, cache folder) is one line, exit 2."""
     from parley.llm.backend import LLMBackend

@@ -145,6 +145,7 @@ class Rebuilt:
     backend: LLMBackend | None
     scheduled: dict[int, list[Callable[[NegotiationModel], None]]] = field(default_factory=dict)
     seats: dict[str, MoveSource] = field(default_factory=dict)  # actors played by people
+    answers: RecordedAnswers | None = None  # an LLM run's recorded answers; set `live` on them to go on live
 
     def close(self) -> None:
         if self.backend is not None:
@@ -198,8 +199,9 @@ def rebuild(
             backend,
             {int(switched): [switch_to(cast)]},
             seats=seats,
+            answers=recorded,
         )
-    return Rebuilt(scenario, templates, space, cast, injects, backend, seats=seats)
+    return Rebuilt(scenario, templates, space, cast, injects, backend, seats=seats, answers=recorded)
 
 
 def switch_to(cast: Cast) -> Callable[[NegotiationModel], None]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
+    from parley.agents import ActorAgent
     from parley.model import NegotiationModel
 
 
@@ -27,5 +30,26 @@ def best_offer_utility(agent) -> float | None:  # noqa: ANN001 - a Mesa agent re
     return agent.best_offer_utility
 
 
+def best_on_table(agent: ActorAgent) -> float | None:
+    """The actor's utility of the best proposal open now, whoever it is addressed to (None: the table
+    is empty): what it could get if the table closed today, unlike `best_offer_utility`, a record."""
+    space, open_now = agent.model.space, agent.model.table.open()
+    if not open_now:
+        return None
+    utilities = space.utilities(np.stack([space.encode(p.package) for p in open_now]))
+    return round(float(utilities[:, space.actors.index(agent.actor)].max()), 6)
+
+
+def trusted_by_others(agent: ActorAgent) -> float:
+    """How far the others trust this actor: the mean trust on the channels pointing at it."""
+    graph = agent.model.graph
+    others = [graph.trust(b, agent.actor) for b in graph.g.predecessors(agent.actor)]
+    return round(sum(others) / len(others), 6) if others else 0.0
+
+
 MODEL_REPORTERS = {"open_proposals": open_proposals, "leading_support": leading_support, "mean_trust": mean_trust}
-AGENT_REPORTERS = {"best_offer_utility": best_offer_utility}
+AGENT_REPORTERS = {
+    "best_offer_utility": best_offer_utility,
+    "best_on_table": best_on_table,
+    "trusted_by_others": trusted_by_others,
+}

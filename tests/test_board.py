@@ -1,0 +1,367 @@
+"""The workshop board: its game logic without a browser, and the page itself in headless Chromium.
+
+The browser tests start `parley board` on a free 127.0.0.1 port and drive Debian's chromium with
+Playwright (no browser is downloaded). They are skipped only when /usr/bin/chromium is absent; CI
+installs it. The last screenshot is kept: under $PARLEY_TEST_ARTIFACTS if set, else the test's tmp
+folder, and its path is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from parley.board import (
+    BoardModel,
+    proposals_in_flight,
+    status,
+    transcript,
+    typed_inject,
+    variant_choices,
+    world_files,
+)
+from parley.problems import InvalidInput
+from parley.replay import replay
+from parley.runlog import read_events
+from tests.conftest import MINI, ROOT, UKRAINE
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def play_rounds(model: BoardModel, rounds: int) -> None:
+    for _ in range(rounds):
+        model.step()
+
+
+# -- the game, without a browser ----------------------------------------------------------------------
+def test_a_board_game_is_saved_from_its_first_round_and_replays_exactly(tmp_path: Path) -> None:
+    model = BoardModel(world=str(UKRAINE), seed=3, runs_dir=str(tmp_path), variant_us="hardliner")
+    assert model.folder is None and not any(tmp_path.iterdir())  # a game never played leaves nothing behind
+    play_rounds(model, 3)
+    assert model.folder is not None and (model.folder / "transcript.md").read_text().count("Round") >= 3
+    manifest = json.loads((model.folder / "manifest.json").read_text())
+    assert manifest["variants"] == {"us": "hardliner"} and manifest["seed"] == 3 and manifest["backend"] == "offline"
+    while model.running:
+        model.step()
+    assert model.outcome is not None and "Ended in round" in status(model)
+    report = replay(model.folder)
+    assert report.identical, report.message
+
+
+def test_typed_news_is_checked_planned_for_the_next_round_and_replays(tmp_path: Path) -> None:
+    model = BoardModel(world=str(UKRAINE), seed=2, runs_dir=str(tmp_path))
+    play_rounds(model, 2)
+    news = typed_inject(
+        model,
+        "  Drones hit   the pipeline. ",
+        ["russia", "europe"],
+        [{"from": "russia", "to": "ukraine", "delta": -0.4}],
+        [{"from": "russia", "to": "china", "open": False}],
+    )
+    planned = model.inject_now(news)
+    assert planned.round == 3 and planned.text == "Drones hit the pipeline." and model.planned() == [planned]
+    manifest = json.loads((model.folder / "manifest.json").read_text())
+    assert manifest["injects"]["events"][0]["round"] == 3  # in the manifest before it happens
+    model.step()
+    round_3 = dict(transcript(model))[3]
+    assert "News from the facilitator to Russia, Europe: Drones hit the pipeline." in round_3
+    closed = [e for e in model.events if e["type"] == "channel" and e["reason"] == "inject"]
+    assert [(e["actor"], e["to"], e["open"], e["round"]) for e in closed] == [("russia", "china", False, 3)]
+    model.step()
+    model.close()  # the board moved on: an unfinished run, which replays as far as it went
+    events = read_events(model.folder / "events.jsonl")
+    assert next(e for e in events if e["type"] == "inject")["round"] == 3
+    assert replay(model.folder).identical  # checked as far as the log goes
+
+
+@pytest.mark.parametrize(
+    ("text", "audience", "trust", "channels", "says"),
+    [
+        ("   ", [], [], [], "write what happened first"),
+        ("News", ["atlantis"], [], [], "unknown actor 'atlantis'"),
+        ("News", [], [{"from": "us", "to": "russia", "delta": 3.0}], [], "less than or equal to 2"),
+        ("News", [], [], [{"from": "us", "to": "us", "open": False}], "cannot change its own"),
+    ],
+)
+def test_bad_news_is_refused_in_plain_words(tmp_path: Path, text, audience, trust, channels, says) -> None:
+    model = BoardModel(world=str(UKRAINE), runs_dir=str(tmp_path))
+    with pytest.raises(InvalidInput) as refused:
+        model.inject_now(typed_inject(model, text, audience, trust, channels))
+    assert says in str(refused.value)
+    assert model.injects == []
+
+
+def test_an_inject_file_starts_at_the_next_round_keeping_its_spacing(tmp_path: Path) -> None:
+    model = BoardModel(world=str(UKRAINE), runs_dir=str(tmp_path))
+    play_rounds(model, 5)
+    planned = model.inject_file(ROOT / "worlds" / "injects" / "china-mediates.yaml")
+    assert [i.round for i in planned] == [6]
+    model.step()
+    assert model.setting.variants.get("china") == "mediator"  # its variant switch happened
+    assert json.loads((model.folder / "manifest.json").read_text())["variants"] == {}  # as set up, not as switched
+
+
+def test_a_variant_the_world_lacks_is_noted_and_played_as_written(tmp_path: Path) -> None:
+    model = BoardModel(world=str(MINI), runs_dir=str(tmp_path), variant_north="hardliner", variant_us="dealmaker")
+    assert model.setting.variants == {"north": "hardliner"}
+    assert not model.notices  # `us` is not an actor of this world: nothing to say
+    model = BoardModel(world=str(MINI), runs_dir=str(tmp_path), variant_north="dealmaker")
+    assert model.setting.variants == {} and "has no variant 'dealmaker'" in model.notices[0]
+
+
+def test_the_board_offers_the_worlds_and_variants_it_finds() -> None:
+    worlds = world_files(ROOT / "worlds")
+    assert UKRAINE in worlds
+    choices = variant_choices(worlds)
+    assert choices["us"] == ("United States", ["base", "dealmaker", "hardliner"])
+
+
+def test_a_saved_run_steps_checked_then_forks_into_a_new_run(tmp_path: Path) -> None:
+    parent = BoardModel(world=str(UKRAINE), seed=5, runs_dir=str(tmp_path))
+    play_rounds(parent, 2)
+    parent.inject_file(ROOT / "worlds" / "injects" / "kursk-lost.yaml")  # round 3
+    while parent.running:
+        parent.step()
+    assert parent.folder is not None
+    saved = BoardModel(replay_of=str(parent.folder), runs_dir=str(tmp_path))
+    assert saved.replaying and saved.recorded_rounds == parent.round
+    play_rounds(saved, 3)
+    assert saved.problem is None and "round 3 of" in status(saved) and "every event as saved" in status(saved)
+    assert transcript(saved) == transcript(parent)[-3:]  # the same first three rounds
+    with pytest.raises(InvalidInput):
+        saved.inject_now(typed_inject(saved, "News", [], [], []))  # a replay cannot change: fork first
+    folder = saved.fork()
+    assert not saved.replaying and "playing on from round 4" in status(saved)
+    news = saved.inject_now(
+        typed_inject(saved, "Talks move to Geneva.", [], [{"from": "us", "to": "russia", "delta": 0.5}], [])
+    )
+    while saved.running:
+        saved.step()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["parent"] == {"run_id": parent.folder.name, "round": 4}
+    assert [i["round"] for i in manifest["injects"]["events"]] == [3, news.round]
+    forked = read_events(folder / "events.jsonl")
+    prefix = [e for e in read_events(parent.folder / "events.jsonl") if e["round"] < 4]
+    assert forked[: len(prefix)] == prefix
+    assert replay(folder).identical
+
+
+def test_a_replay_that_no_longer_matches_its_log_stops_with_the_reason(tmp_path: Path) -> None:
+    model = BoardModel(world=str(MINI), seed=1, runs_dir=str(tmp_path))
+    play_rounds(model, 3)
+    model.close()
+    log = model.folder / "events.jsonl"
+    events = read_events(log)
+    first_proposal = next(e for e in events if e["type"] == "proposal" and e["round"] == 2)
+    first_proposal["text"] = "Something else entirely."
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    saved = BoardModel(replay_of=str(model.folder), runs_dir=str(tmp_path))
+    play_rounds(saved, 2)
+    assert saved.problem is not None and saved.problem.startswith("Round 2 no longer plays as saved")
+    assert f"event {first_proposal['seq']}" in saved.problem and not saved.running
+    saved = BoardModel(replay_of=str(model.folder), runs_dir=str(tmp_path))
+    play_rounds(saved, 1)
+    saved.step()
+    assert not saved.can_fork
+
+
+def test_an_unfinished_saved_run_stops_where_its_log_does(tmp_path: Path) -> None:
+    model = BoardModel(world=str(MINI), seed=1, runs_dir=str(tmp_path))
+    play_rounds(model, 2)
+    model.close()
+    saved = BoardModel(replay_of=str(model.folder), runs_dir=str(tmp_path))
+    play_rounds(saved, 3)
+    assert saved.round == 2 and not saved.running and saved.can_fork
+    assert "Fork it to play on" in saved.notices[-1]
+    assert proposals_in_flight(saved) == proposals_in_flight(model)
+
+
+def test_llm_players_on_the_board_replay_from_their_log_and_fork_live(tmp_path: Path) -> None:
+    from parley.llm.backend import LLMBackend, LLMSettings
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI(accept=False) as server:  # nobody accepts: the game goes on
+        backend = LLMBackend(LLMSettings(model="fake", base_url=server.url, cache_dir=None, prices=None))
+        try:
+            game = BoardModel(world=str(MINI), seed=2, players="openai", llm=backend, runs_dir=str(tmp_path))
+            play_rounds(game, 3)
+            game.close()
+        finally:
+            backend.close()
+        assert json.loads((game.folder / "manifest.json").read_text())["llm"]["models"]["north"] == "fake"
+        asked = len(server.requests)
+        saved = BoardModel(replay_of=str(game.folder), runs_dir=str(tmp_path))
+        play_rounds(saved, 2)
+        assert saved.problem is None and len(server.requests) == asked  # answers come from the log
+        folder = saved.fork()
+        saved.step()
+        assert len(server.requests) == asked  # round 3's answers were still in the log
+        saved.step()
+        assert saved.problem is None and len(server.requests) > asked  # round 4 was asked of the server
+        while saved.running:
+            saved.step()
+        saved.close()
+    assert replay(folder).identical
+
+
+# -- the page, in a browser ---------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+    """`parley board` on a free port: its address, runs folder and server log; stopped afterwards."""
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: install Debian's chromium (CI does) to run the board in a browser")
+    folder = tmp_path_factory.mktemp("board")
+    runs, log = folder / "runs", folder / "server.log"
+    port = free_port()
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "parley.cli", "board", "--port", str(port), "--runs-dir", str(runs)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail(f"the board did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.3)
+    yield url, runs, log
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture
+def page(board):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        page.set_default_timeout(20_000)
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.requested = requested
+        yield page
+        browser.close()
+
+
+def artifact(tmp_path: Path, name: str) -> Path:
+    folder = Path(os.environ.get("PARLEY_TEST_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def step(page, to_round: int) -> None:
+    page.get_by_role("button", name="Step", exact=True).click()
+    page.get_by_text(f"Round {to_round} of at most").wait_for()
+
+
+def button(page, name: str):
+    return page.get_by_role("button", name=name, exact=True)
+
+
+def assert_nothing_from_outside(page, url: str, log: Path) -> None:
+    outside = {u.split("/")[2] for u in page.requested if not u.startswith(("data:", "blob:"))} - {url.split("/")[2]}
+    assert not outside, f"the page asked other hosts: {outside}"
+    assert "Could not load URL" not in log.read_text()  # and the server fetched no asset for it
+
+
+def test_the_board_plays_rounds_and_takes_the_facilitators_news(board, page, tmp_path: Path) -> None:
+    url, _, log = board
+    page.goto(url)
+    page.get_by_text("Nothing yet: press Step to play the first round.").wait_for()
+    for n in (1, 2, 3):
+        step(page, n)
+    page.get_by_text("Round 3", exact=True).wait_for()
+    graph = page.locator(".parley-graph img")
+    page.wait_for_timeout(300)
+    graph_before = graph.screenshot()
+
+    button(page, "Plan the typed news").click()  # nothing typed: refused, in words
+    page.get_by_text("Not planned: the news: text: write what happened first").wait_for()
+
+    page.get_by_label("Or type what happened").fill("The United States suspends its talks with Moscow.")
+    button(page, "Add trust change").click()  # United States -> Russia, -0.30 by default
+    button(page, "Open channel").click()  # closed in the world as written
+    page.get_by_text("United States opens its channel to Russia").wait_for()
+    button(page, "Plan the typed news").click()
+    page.get_by_text("Planned for round 4.").wait_for()
+    step(page, 4)
+    page.get_by_text(
+        "News from the facilitator to everyone: The United States suspends its talks with Moscow."
+    ).wait_for()
+    page.wait_for_timeout(300)
+    assert graph.screenshot() != graph_before  # the channel opened and the trust moved on the graph
+
+    shot = artifact(tmp_path, "board-after-news.png")
+    page.screenshot(path=str(shot))
+    print(f"board screenshot: {shot}")
+    assert_nothing_from_outside(page, url, log)
+
+
+def test_the_board_steps_a_saved_run_and_forks_it(board, page) -> None:
+    url, runs, log = board
+    parent = BoardModel(world=str(UKRAINE), seed=4, runs_dir=str(runs))
+    play_rounds(parent, 2)
+    parent.inject_file(ROOT / "worlds" / "injects" / "us-aid-suspended.yaml")
+    play_rounds(parent, 2)
+    parent.close()
+    page.goto(url)
+    button(page, "Refresh").click()
+    page.get_by_label("Saved run").click(force=True)
+    page.get_by_role("option", name=parent.folder.name, exact=False).click()
+    button(page, "Load and step through").click()
+    page.get_by_text(f"Stepping through saved run {parent.folder.name}: round 0 of 4").wait_for()
+    for n in (1, 2, 3):
+        page.get_by_role("button", name="Step", exact=True).click()
+        page.get_by_text(
+            f"Stepping through saved run {parent.folder.name}: round {n} of 4, every event as saved"
+        ).wait_for()
+    page.get_by_text(
+        "News from the facilitator to everyone: The White House announces"
+    ).wait_for()  # from the log's manifest
+    button(page, "Fork: play on live from round 4").click()
+    page.get_by_text("Playing on live, saved as").wait_for()
+    step(page, 4)
+    page.get_by_text(f"playing on from round 4 of {parent.folder.name}").wait_for()
+    (fork,) = [p for p in runs.iterdir() if json.loads((p / "manifest.json").read_text()).get("parent")]
+    assert json.loads((fork / "manifest.json").read_text())["parent"] == {"run_id": parent.folder.name, "round": 4}
+    button(page, "Reset").click()  # Mesa's Reset: a new live game from the parameters
+    page.get_by_text("Round 0 of at most 20; saved from the first round on.").wait_for()
+    assert_nothing_from_outside(page, url, log)
