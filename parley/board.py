@@ -18,10 +18,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from parley.actions import Move
+from parley.human import HumanSeat, SeatView
 from parley.injects import Inject, inject_problems, load_injects, variant_names
 from parley.llm.ledger import costs_of
+from parley.llm.loop import BackgroundLoop
 from parley.model import NegotiationModel
-from parley.play import Diverged, EventSink, llm_cast, manifest_for, offline_cast, open_log, prepare, recaster
+from parley.play import Cast, Diverged, EventSink, llm_cast, manifest_for, offline_cast, open_log, prepare, recaster
+from parley.policy import Observation, Policy
 from parley.problems import InvalidInput, Problem, from_validation_error
 from parley.runlog import RunLog
 from parley.scenario import DEFAULT_WORLD, bundled, load_scenario
@@ -29,13 +33,41 @@ from parley.transcript import render_transcript
 
 if TYPE_CHECKING:
     from parley.browse import SavedRun
+    from parley.issue_space import IssueSpace
     from parley.llm.backend import LLMBackend
     from parley.replay import Rebuilt
+    from parley.scenario import Scenario
 
 OFFLINE = "offline"
 LLM = "openai"
 VARIANT = "variant_"  # model parameter `variant_us` is the variant the US is played as
 BASE = "base"  # an actor played by its card as written
+NOBODY = "nobody"  # no person at the table: every actor is played by the chosen players
+
+
+class NoMoveYet(Exception):
+    """The board was asked to finish a round before the person at the table chose their move."""
+
+
+class MoveAtTheBoard:
+    """Where the seat's moves come from on a board: the move the person entered for this round."""
+
+    def __init__(self) -> None:
+        self.move: Move | None = None
+
+    def choose(self, observation: Observation, view: SeatView) -> Move:
+        move, self.move = self.move, None
+        if move is None:
+            raise NoMoveYet(f"round {observation.round}: no move entered yet")
+        return move
+
+
+class BoardSeat(HumanSeat):
+    """A person's seat on a board. It decides with the policies that deliberate, so the round can
+    be opened, the table shown to the person, and the round closed once they have chosen."""
+
+    async def adecide(self, observation: Observation) -> Move:
+        return self.decide(observation)
 
 
 def world_files(folder: Path = Path("worlds")) -> list[Path]:
@@ -82,6 +114,7 @@ class BoardModel(NegotiationModel):
         runs_dir: str = "runs",
         llm: LLMBackend | None = None,
         replay_of: str = "",
+        seat: str = NOBODY,
         **variants: str,
     ) -> None:
         self.runs_dir = Path(runs_dir)
@@ -94,6 +127,9 @@ class BoardModel(NegotiationModel):
         self.forked_at: int | None = None
         self.rebuilt: Rebuilt | None = None
         self.llm = llm
+        self.seat: str | None = None  # the actor a person plays on this board, if any
+        self.seat_moves = MoveAtTheBoard()
+        self.awaiting_move = False  # a round is open, waiting for the person's move
         if replay_of:
             from parley.replay import load_saved, rebuild
 
@@ -115,7 +151,10 @@ class BoardModel(NegotiationModel):
                 cast = llm_cast(llm, self.templates, seed)
             else:
                 cast = offline_cast(self.templates, seed)
-            # a human seat (parley/human.py, to come) takes one actor's policy from this cast
+            if seat and seat != NOBODY and seat in scenario.world.actor_ids():
+                cast = self._seated(cast, seat)
+            elif seat and seat != NOBODY:
+                self.notices.append(f"This world has no actor '{seat}', so no one sits at the table.")
             rounds, injects, scheduled = scenario.world.protocol.max_rounds, [], {}
             self.sink = EventSink(None)
         self.cast = cast
@@ -135,8 +174,40 @@ class BoardModel(NegotiationModel):
         )
         self.seed = seed
         self.scheduled = scheduled
+        self._loop: BackgroundLoop | None = None
+        if self.seat is not None and self.runner is None:  # a page's clicks arrive inside an event loop
+            self._loop = BackgroundLoop()
+            self.runner = self._loop.run
         if cast.backend == LLM:
             self.costs = lambda: costs_of(self.events)
+
+    def _seated(self, cast: Cast, actor: str) -> Cast:
+        """The cast with a person in `actor`'s seat, moving through the board."""
+        self.seat = actor
+        others = cast.make
+
+        def make(a: str, scenario: Scenario, space: IssueSpace) -> Policy:
+            if a == actor:
+                return BoardSeat(a, scenario, space, self.templates, self.seat_moves)
+            return others(a, scenario, space)
+
+        return replace(cast, make=make)
+
+    def seat_view(self) -> SeatView | None:
+        """What the person at the table sees now, while the board waits for their move."""
+        if not self.awaiting_move or self.seat is None:
+            return None
+        agent = self.by_actor[self.seat]
+        if agent.observation is None or not isinstance(agent.policy, BoardSeat):
+            return None
+        return agent.policy.view(agent.observation)
+
+    def play_move(self, move: Move) -> None:
+        """The person's move for the open round: the round is played with it."""
+        if not self.awaiting_move:
+            raise InvalidInput([Problem("move", "", "no round is waiting for a move: press Step first")])
+        self.seat_moves.move = move
+        self.step()
 
     def _playable(self, world: str, wanted: dict[str, str]) -> dict[str, str]:
         """The chosen variants this world's cards hold; the others are noted and played as written."""
@@ -188,7 +259,7 @@ class BoardModel(NegotiationModel):
         if self.log is None and not self.replaying:
             self._open_run()
         try:
-            super().step()
+            self._play()
         except Diverged as d:
             self._stop(self._divergence(d))
         except Exception as exc:  # whatever stopped the round is shown, and logged as `execute` logs it
@@ -197,6 +268,25 @@ class BoardModel(NegotiationModel):
                 self.emit("error", message=message)
             self._stop(f"The game stopped in round {self.round}: {message}")
         self._save()
+
+    def _play(self) -> None:
+        """A round; with a person at the table, in two halves: open it and wait for their move (they
+        see the table as it stands after the round's news), then close it with that move."""
+        if self.seat is None or self.replaying:
+            super().step()
+        elif self.awaiting_move:
+            if self.seat_moves.move is None:
+                waiting = f"{self.names()[self.seat]} has not chosen a move yet: the round waits for it."
+                if not self.notices or self.notices[-1] != waiting:
+                    self.notices.append(waiting)
+                return
+            self.awaiting_move = False
+            self.close_round()
+        elif self.open_round():
+            if self.by_actor[self.seat].observation is None:  # the person's actor has left the table
+                self.close_round()
+            else:
+                self.awaiting_move = True
 
     def _stop(self, why: str) -> None:
         self.problem = why
@@ -218,6 +308,8 @@ class BoardModel(NegotiationModel):
         self.manifest = manifest_for(self.folder.name, self.as_set_up, self.seed, self.cast.backend, self.max_rounds)
         if self.cast.backend == LLM and self.llm is not None:
             self.manifest["llm"] = self.llm.describe(self.as_set_up)
+        if self.seat is not None:
+            self.manifest["human"] = [self.seat]
         self.sink = EventSink(self.log)
         self._write_manifest()
 
@@ -317,6 +409,8 @@ class BoardModel(NegotiationModel):
             self.log.close()
         if self.rebuilt is not None:
             self.rebuilt.close()
+        if self._loop is not None:
+            self._loop.close()
 
 
 def typed_inject(model: BoardModel, text: str, audience: list[str], trust: list[dict], channels: list[dict]) -> Inject:

@@ -88,9 +88,18 @@ class NegotiationModel(mesa.Model):
 
     # -- the protocol -----------------------------------------------------------------------
     def step(self) -> None:
+        if self.open_round():
+            self.close_round()
+
+    def open_round(self) -> bool:
+        """The first half of a round: news, then everyone observes the same table and the policies
+        that answer at once decide. False when the run ended instead (its budget, a halt).
+
+        Kept apart from `close_round` so a board can show a person the table before they move.
+        """
         if self.budget is not None and not self.budget.allows_round(len(self.graph.present)):
             self.finish("budget_exhausted")
-            return
+            return False
         self.round += 1
         self.emit("round_started")
         self.apply_injects()
@@ -98,11 +107,17 @@ class NegotiationModel(mesa.Model):
             change(self)
         try:
             self.agents.do("step")  # everyone observes the same table; policies that answer at once decide
-            self.deliberate()  # the others (LLM personas) decide together, concurrently
         except RunHalted as halt:
-            self.log_notes()
-            self.emit("halted", reason=str(halt))
-            self.finish(halt.status)
+            self.halt(halt)
+            return False
+        return True
+
+    def close_round(self) -> None:
+        """The second half: the policies that deliberate decide together, then every move is resolved."""
+        try:
+            self.deliberate()  # the others (LLM personas, people on a board) decide together, concurrently
+        except RunHalted as halt:
+            self.halt(halt)
             return
         self.log_notes()
         moves = {a: self.by_actor[a].move for a in self.world.actor_ids()}
@@ -112,6 +127,11 @@ class NegotiationModel(mesa.Model):
         self.datacollector.collect(self)
         self.emit("round_ended", **self.round_measures())
         self.check_for_end()
+
+    def halt(self, halt: RunHalted) -> None:
+        self.log_notes()
+        self.emit("halted", reason=str(halt))
+        self.finish(halt.status)
 
     def resolve(self, moves: dict[str, Move]) -> None:
         """Apply every valid action, phase by phase; a deal ends the round before new proposals."""

@@ -224,6 +224,41 @@ def test_llm_players_on_the_board_replay_from_their_log_and_fork_live(tmp_path: 
 
 
 # -- the page, in a browser ---------------------------------------------------------------------------
+def test_a_person_at_the_board_sees_the_round_before_moving_and_the_run_replays(tmp_path: Path) -> None:
+    from parley.actions import Move, Pass, Propose
+    from parley.human import default_package
+
+    model = BoardModel(world=str(UKRAINE), seed=2, runs_dir=str(tmp_path), seat="ukraine")
+    model.step()  # the round opens: the table as it stands, then it waits for the person
+    assert model.awaiting_move and model.round == 1
+    view = model.seat_view()
+    assert view is not None and "Round 1 of 20" in view.round_text
+    model.step()  # nothing chosen yet: the round still waits, and the board says so
+    assert model.awaiting_move and "Ukraine has not chosen a move yet" in model.notices[-1]
+    package = default_package(view.options())
+    model.play_move(Move(actions=[Propose(package=package, to=["us", "europe"], text="Our terms.")]))
+    assert not model.awaiting_move
+    (proposal,) = [e for e in model.events if e["type"] == "proposal" and e["actor"] == "ukraine"]
+    assert proposal["package"] == package and proposal["to"] == ["us", "europe"]
+    with pytest.raises(InvalidInput, match="press Step first"):
+        model.play_move(Move())
+    while model.running:
+        model.step()
+        if model.awaiting_move:
+            model.play_move(Move(actions=[Pass(reason="thinking")]))
+    model.close()
+    assert json.loads((model.folder / "manifest.json").read_text())["human"] == ["ukraine"]
+    assert len([e for e in model.events if e["type"] == "human_move"]) == model.outcome.round
+    assert replay(model.folder).identical
+
+
+def test_a_seat_the_world_lacks_is_noted_and_nobody_sits(tmp_path: Path) -> None:
+    model = BoardModel(world=str(MINI), seed=1, runs_dir=str(tmp_path), seat="ukraine")
+    assert model.seat is None and "no actor 'ukraine'" in model.notices[0]
+    model.step()
+    assert not model.awaiting_move and model.round == 1
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -364,4 +399,42 @@ def test_the_board_steps_a_saved_run_and_forks_it(board, page) -> None:
     assert json.loads((fork / "manifest.json").read_text())["parent"] == {"run_id": parent.folder.name, "round": 4}
     button(page, "Reset").click()  # Mesa's Reset: a new live game from the parameters
     page.get_by_text("Round 0 of at most 20; saved from the first round on.").wait_for()
+    assert_nothing_from_outside(page, url, log)
+
+
+def test_a_person_plays_a_seat_on_the_board_and_their_moves_are_logged(board, page, tmp_path: Path) -> None:
+    url, runs, log = board
+    page.goto(url)
+    page.get_by_label("A person plays (nobody: every actor is played by the players above)").click(force=True)
+    page.get_by_role("option", name="ukraine", exact=True).click()
+    button(page, "Reset").click()
+    page.get_by_text("A person plays Ukraine. Press Step").wait_for()
+    button(page, "Step").click()
+    page.get_by_text("What Ukraine sees in round 1").wait_for()
+    page.get_by_label("What you say").fill("Our terms, for everyone at the table.")
+    button(page, "Add to the move").click()  # a proposal of Ukraine's best package, to everyone
+    page.get_by_text("- propose to United States, Russia, China, Europe").wait_for()
+    button(page, "Play the round with this move").click()
+    page.get_by_text("A person plays Ukraine. Press Step").wait_for()  # the round is played
+    page.get_by_text("Round 1", exact=True).wait_for()
+    page.get_by_text('Ukraine proposes P3 to United States, Russia, China, Europe: "Our terms').wait_for()
+    button(page, "Step").click()  # round 2 opens and waits for the person
+    page.get_by_text("What Ukraine sees in round 2").wait_for()
+    page.get_by_label("Add to the move").click(force=True)
+    page.get_by_role("option", name="Send a message", exact=True).click()
+    button(page, "Add to the move").click()
+    page.get_by_text("Not added: a message needs text").wait_for()  # checked as it goes
+    page.get_by_label("What you say").fill("We will not trade land for promises.")
+    button(page, "Add to the move").click()
+    button(page, "Play the round with this move").click()
+    page.get_by_text("Round 2", exact=True).wait_for()
+    page.get_by_text('(statement): "We will not trade land for promises."', exact=False).wait_for()
+    shot = artifact(tmp_path, "board-person-at-the-table.png")
+    page.screenshot(path=str(shot))
+    print(f"board screenshot: {shot}")
+    (folder,) = [p for p in runs.iterdir() if json.loads((p / "manifest.json").read_text()).get("human")]
+    moves = [e for e in read_events(folder / "events.jsonl") if e["type"] == "human_move"]
+    assert [m["actor"] for m in moves] == ["ukraine", "ukraine"]
+    assert moves[0]["move"]["actions"][0]["type"] == "propose"
+    assert moves[1]["move"]["actions"][0]["text"] == "We will not trade land for promises."
     assert_nothing_from_outside(page, url, log)
