@@ -422,11 +422,14 @@ def test_a_person_plays_a_seat_on_the_board_and_their_moves_are_logged(board, pa
     page.get_by_text("What Ukraine sees in round 2").wait_for()
     page.get_by_label("Add to the move").click(force=True)
     page.get_by_role("option", name="Send a message", exact=True).click()
+    page.get_by_label("Kind").wait_for()  # the form is now a message's
     button(page, "Add to the move").click()
     page.get_by_text("Not added: a message needs text").wait_for()  # checked as it goes
     page.get_by_label("What you say").fill("We will not trade land for promises.")
     button(page, "Add to the move").click()
+    page.get_by_text("- statement to United States, Russia, China, Europe: We will not trade").wait_for()
     button(page, "Play the round with this move").click()
+    page.get_by_text("A person plays Ukraine. Press Step").wait_for()  # the round is played
     page.get_by_text("Round 2", exact=True).wait_for()
     page.get_by_text('(statement): "We will not trade land for promises."', exact=False).wait_for()
     shot = artifact(tmp_path, "board-person-at-the-table.png")
