@@ -38,7 +38,7 @@ from parley.board import (
     world_files,
 )
 from parley.browse import BrowseError, list_runs
-from parley.human import SeatOptions, default_package
+from parley.human import SeatOptions, default_package, describe_action
 from parley.injects import InjectFile
 from parley.problems import InvalidInput, display_path
 from parley.scenario import DEFAULT_WORLD, read_yaml
@@ -460,19 +460,6 @@ def SeatForm(game: solara.Reactive[BoardModel]) -> None:
         for action in draft.value:
             solara.Text(f"- {describe_action(action, names)}")
         solara.Button("Play the round with this move", on_click=play, color="primary")
-
-
-def describe_action(action: Act, names: dict[str, str]) -> str:
-    who = ", ".join(names.get(a, a) for a in getattr(action, "to", []) or [])
-    if isinstance(action, Propose):
-        return f"propose to {who}: " + ", ".join(f"{k}={v}" for k, v in action.package.items())
-    if isinstance(action, Respond):
-        return f"{'accept' if action.accept else 'reject'} {action.proposal}" + (
-            f": {action.reason}" if action.reason else ""
-        )
-    if isinstance(action, Message):
-        return f"{action.kind} to {who}: {action.text}"
-    return action.type
 
 
 def title_of(path: Path) -> str:

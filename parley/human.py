@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-from parley.actions import Act, Channel, Counter, Move, Propose, Respond
+from parley.actions import Act, Channel, Counter, Message, Move, Propose, Respond, WalkOut
 from parley.issue_space import IssueSpace
 from parley.llm.memory import Memory
 from parley.llm.prompts import round_context, system_context
@@ -364,3 +364,31 @@ def recorded_seats(
 ) -> dict[str, MoveSource]:
     """The people's seats of a saved run (its manifest's `human`), their moves served from its log."""
     return {actor: RecordedMoves(events, actor, live, before_round) for actor in manifest.get("human") or []}
+
+
+def describe_action(action: Act, names: Mapping[str, str] | None = None) -> str:
+    """One line per action, for the person to check what their move holds (actors by name if given)."""
+    names = names or {}
+
+    def who(actors: Sequence[str]) -> str:
+        return ", ".join(names.get(a, a) for a in actors)
+
+    said = f' saying "{action.text}"' if getattr(action, "text", "") else ""
+    because = f" ({action.reason})" if getattr(action, "reason", "") else ""
+    if isinstance(action, Propose):
+        return f"propose to {who(action.to)}: {terms(action.package)}{said}"
+    if isinstance(action, Counter):
+        return f"reject {action.proposal}{because} and counter to {who(action.to)}: {terms(action.package)}{said}"
+    if isinstance(action, Respond):
+        return f"{'accept' if action.accept else 'reject'} {action.proposal}{because}"
+    if isinstance(action, Message):
+        return f'{action.kind} to {who(action.to)}: "{action.text}"'
+    if isinstance(action, Channel):
+        return f"{'open' if action.open else 'close'} your channel to {who([action.to])}{because}"
+    if isinstance(action, WalkOut):
+        return f"walk out{because}"
+    return f"pass{because}"
+
+
+def terms(package: Mapping[str, str]) -> str:
+    return ", ".join(f"{issue}={option}" for issue, option in package.items())

@@ -15,7 +15,16 @@ from functools import partial
 from typing import TextIO
 
 from parley.actions import Act, Channel, Counter, Message, Move, Pass, Propose, Respond, WalkOut
-from parley.human import Abandoned, IssueChoice, ProposalChoice, RecipientChoice, SeatOptions, SeatView, default_package
+from parley.human import (
+    Abandoned,
+    IssueChoice,
+    ProposalChoice,
+    RecipientChoice,
+    SeatOptions,
+    SeatView,
+    default_package,
+    describe_action,
+)
 from parley.policy import Observation
 
 ACTIONS = ["propose", "respond", "counter", "message", "channel", "walkout", "pass"]
@@ -97,7 +106,7 @@ class TerminalSource:
             self.say()
             self.say("Your move so far: " + ("nothing yet" if not draft else ""))
             for action in draft:
-                self.say(f"  - {describe(action)}")
+                self.say(f"  - {describe_action(action)}")
             command = self.ask_until(self.menu(options), actor, partial(self.command, options=options, draft=draft))
             if command == "done":
                 return Move(actions=draft or [Pass()])
@@ -108,7 +117,7 @@ class TerminalSource:
                 self.show_round(view)
                 continue
             if command == "undo":
-                self.say(f"Removed: {describe(draft.pop())}")
+                self.say(f"Removed: {describe_action(draft.pop())}")
                 continue
             try:
                 made = self.make(command, view, options, draft)
@@ -121,7 +130,7 @@ class TerminalSource:
                 self.say(f"Not added: {problem}")
             else:
                 draft.append(made)
-                self.say(f"Added: {describe(made)}")
+                self.say(f"Added: {describe_action(made)}")
 
     def show_round(self, view: SeatView) -> None:
         name = view.names.get(view.actor, view.actor)
@@ -361,26 +370,3 @@ def non_empty(why: str) -> Callable[[str], str]:
 # -- describing ------------------------------------------------------------------------------
 def describe_recipient(r: RecipientChoice) -> str:
     return f"{r.id}{'' if r.direct else ' (no open channel of yours: through others)'}"
-
-
-def describe(action: Act) -> str:
-    """One line per action, for the person to check what their move holds."""
-    said = f' saying "{action.text}"' if getattr(action, "text", "") else ""
-    because = f" ({action.reason})" if getattr(action, "reason", "") else ""
-    if isinstance(action, Propose):
-        return f"propose to {', '.join(action.to)}: {terms(action.package)}{said}"
-    if isinstance(action, Counter):
-        return f"reject {action.proposal}{because} and counter to {', '.join(action.to)}: {terms(action.package)}{said}"
-    if isinstance(action, Respond):
-        return f"{'accept' if action.accept else 'reject'} {action.proposal}{because}"
-    if isinstance(action, Message):
-        return f'{action.kind} to {", ".join(action.to)}: "{action.text}"'
-    if isinstance(action, Channel):
-        return f"{'open' if action.open else 'close'} your channel to {action.to}{because}"
-    if isinstance(action, WalkOut):
-        return f"walk out{because}"
-    return f"pass{because}"
-
-
-def terms(package: dict[str, str]) -> str:
-    return ", ".join(f"{issue}={option}" for issue, option in package.items())

@@ -427,7 +427,7 @@ def test_a_person_plays_a_seat_on_the_board_and_their_moves_are_logged(board, pa
     page.get_by_text("Not added: a message needs text").wait_for()  # checked as it goes
     page.get_by_label("What you say").fill("We will not trade land for promises.")
     button(page, "Add to the move").click()
-    page.get_by_text("- statement to United States, Russia, China, Europe: We will not trade").wait_for()
+    page.get_by_text('- statement to United States, Russia, China, Europe: "We will not trade').wait_for()
     button(page, "Play the round with this move").click()
     page.get_by_text("A person plays Ukraine. Press Step").wait_for()  # the round is played
     page.get_by_text("Round 2", exact=True).wait_for()
