@@ -258,6 +258,8 @@ def is_pareto_optimal(space: IssueSpace, package: np.ndarray, actors: list[int],
 
     None when the search grows too large to finish (a very large world): unknown, not guessed.
     """
+    if _dominated_nearby(space, package, actors, mask):
+        return False
     target = space.utilities(package)[actors]
     found = space.frontier(actors, target, mask, cap=50_000)
     if found is None:
@@ -265,3 +267,29 @@ def is_pareto_optimal(space: IssueSpace, package: np.ndarray, actors: list[int],
     _, utils = found
     better = (utils >= target - 1e-9).all(axis=1) & (utils > target + 1e-9).any(axis=1)
     return not bool(better.any())
+
+
+def _dominated_nearby(space: IssueSpace, package: np.ndarray, actors: list[int], mask: np.ndarray) -> bool:
+    """Whether a package that changes one, two or three issues of `package` dominates it: the usual
+    witness against a deal, found in a millisecond where the exact search takes tens. Utilities are
+    additive, so a change's effect is the sum of its issues' effects."""
+    v = np.where(space.values[actors] > NEG / 2, space.values[actors], 0.0)
+    kept = v[:, np.arange(len(package)), package]
+    issues, options = np.nonzero(mask)
+    other = options != package[issues]
+    issues, options = issues[other], options[other]
+    gains = (v[:, issues, options] - kept[:, issues]).T  # (changes, actors)
+
+    def dominates(total: np.ndarray, apart: np.ndarray) -> bool:
+        return bool(((total >= -1e-9).all(axis=-1) & (total > 1e-9).any(axis=-1) & apart).any())
+
+    if dominates(gains, np.ones(len(gains), dtype=bool)):
+        return True
+    pairs = gains[:, None, :] + gains[None, :, :]
+    apart = issues[:, None] != issues[None, :]
+    if dominates(pairs, apart):
+        return True
+    return any(
+        dominates(pairs + g[None, None, :], apart & (issues[:, None] != i) & (issues[None, :] != i))
+        for i, g in zip(issues, gains, strict=True)
+    )
