@@ -93,7 +93,12 @@ class IssueSpace:
     ) -> np.ndarray:
         """Some actors' utilities of packages (m, issues): (m, len(actors)), or (m,) for one actor."""
         v = self.values if values is None else values
-        return v[actors][..., self._arange()[None, :], packages].sum(axis=-1).T
+        return self.sums(packages, v[actors])
+
+    def sums(self, packages: np.ndarray, tables: np.ndarray) -> np.ndarray:
+        """Packages (m, issues) valued by one value table (issues, options): (m,); or by a stack of
+        them (n, issues, options): (m, n). For callers that value many batches by the same tables."""
+        return tables[..., self._arange()[None, :], packages].sum(axis=-1).T
 
     def _arange(self) -> np.ndarray:
         issues = self.cache.get("arange")

@@ -70,6 +70,7 @@ class OfflineStrategy:
         self._encoded: dict[str, np.ndarray] = {}
         self._real = space.values[0] > NEG / 2  # the options that exist, issue by issue
         self._issues = np.arange(len(space.issues))
+        self._own_mask = space.feasible_mask([self.me])  # what my own red lines leave
         self._worst: dict[tuple[str, ...], tuple[int, int]] = {}
         self._weight_order = np.argsort(-space.weights[self.me], kind="stable")
         self._by_weight = [int(i) for i in self._weight_order]
@@ -222,23 +223,26 @@ class OfflineStrategy:
             for option in options:
                 mask[i, s.options[i].index(option)] = False
         stuck = ~mask.any(axis=1)  # others' red lines leave nothing on an issue: keep to my own
-        mask[stuck] = s.feasible_mask([self.me])[stuck]
+        mask[stuck] = self._own_mask[stuck]
         candidates = unique_rows(s.weighted_best(self.weightings, mask, self.beliefs))
         floors = self.predicted_floors(obs, others)
-        best = self._pick(candidates, others, floors, aspiration)
+        theirs = self.beliefs[others]  # their value tables as I believe them, for every batch below
+        best = self._pick(candidates, theirs, floors, aspiration)
         for _ in range(len(s.issues)):  # polish with single-issue changes while they help
             pool = np.vstack([best[None], s.neighbours(best, mask)])
-            better = self._pick(pool, others, floors, aspiration)
+            better = self._pick(pool, theirs, floors, aspiration)
             if np.array_equal(better, best):
                 break
             best = better
         return best
 
-    def _pick(self, packages: np.ndarray, others: list[int], floors: np.ndarray, aspiration: float) -> np.ndarray:
-        """Max own utility among packages predicted acceptable; else the most acceptable one I can live with."""
-        mine = self.space.utility_rows(packages, self.me)
-        theirs = self.space.utility_rows(packages, others, self.beliefs) if others else np.zeros((len(packages), 0))
-        slack = (theirs - floors).min(axis=1) if others else np.ones(len(packages))
+    def _pick(self, packages: np.ndarray, others: np.ndarray, floors: np.ndarray, aspiration: float) -> np.ndarray:
+        """Max own utility among packages predicted acceptable; else the most acceptable one I can live with.
+
+        `others`: the value tables I believe the parties whose acceptance I need have (n, issues, options).
+        """
+        mine = self.space.sums(packages, self.space.values[self.me])
+        slack = (self.space.sums(packages, others) - floors).min(axis=1) if len(others) else np.ones(len(packages))
         livable = mine >= aspiration - 1e-9
         if not livable.any():
             livable = mine >= mine.max() - 1e-9

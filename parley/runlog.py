@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import IO
 
+LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: dumps() makes one a call
 DERIVED = frozenset(
     {
         "round_started",
@@ -60,7 +61,7 @@ class RunLog:
         """One JSON line per event. What the engine derives again from the seed is flushed with the
         round it belongs to (a killed run's unfinished round is dropped on resume anyway); anything
         else (an LLM's answer, a person's move, a round's end) at once, so a kill loses none of it."""
-        self._events.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._events.write(LINE.encode(event) + "\n")
         if event.get("type") not in DERIVED:
             self._events.flush()
 
