@@ -520,7 +520,7 @@ def serve(port: int, runs_dir: Path, model: str | None = None, base_url: str | N
 
     env = {
         **os.environ,
-        "PARLEY_BOARD_RUNS_DIR": str(runs_dir),
+        "PARLEY_BOARD_RUNS_DIR": str(runs_dir.resolve()),
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
         "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/",  # the discard port: a missing asset fails here, never online
     }

@@ -334,8 +334,15 @@ def board(
     ] = None,
 ) -> None:
     """The workshop board in a browser: play a world round by round, add news, replay and fork saved runs."""
+    import socket
+
     from parley.board import serve
 
+    with socket.socket() as probe:  # a port taken is the user's to change: say so in one line
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            fail([f"--port: {port}: cannot serve the board there ({exc.strerror or exc}); try another port"])
     out.print(f"The board is at http://127.0.0.1:{port} (Ctrl-C stops it)", highlight=False)
     serve(port, runs_dir, model, base_url)
 

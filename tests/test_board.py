@@ -441,3 +441,21 @@ def test_a_person_plays_a_seat_on_the_board_and_their_moves_are_logged(board, pa
     assert moves[0]["move"]["actions"][0]["type"] == "propose"
     assert moves[1]["move"]["actions"][0]["text"] == "We will not trade land for promises."
     assert_nothing_from_outside(page, url, log)
+
+
+def test_a_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "parley.cli", "board", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: --port: {port}: cannot serve the board there (Address already in use); try another port"
+    ]
