@@ -36,15 +36,19 @@ class RelationshipGraph:
 
     def channels(self, actor: str) -> list[dict]:
         """The actor's own view: its outgoing channels and the trust both ways."""
-        return [
-            {
-                "to": b,
-                "open": self.is_open(actor, b),
-                "trust": round(self.trust(actor, b), 4),
-                "trust_back": round(self.trust(b, actor), 4),
-            }
-            for b in self.g.successors(actor)
-        ]
+        succ, here = self.g._succ, actor in self.present  # the adjacency itself: this runs for every actor every round
+        out = []
+        for b, edge in succ[actor].items():
+            back = succ[b].get(actor)
+            out.append(
+                {
+                    "to": b,
+                    "open": bool(edge["open"] and here and b in self.present),
+                    "trust": round(edge["trust"], 4),
+                    "trust_back": round(back["trust"], 4) if back is not None else 0.0,
+                }
+            )
+        return out
 
     def mean_trust(self) -> float:
         values = [d["trust"] for _, _, d in self.g.edges(data=True)]

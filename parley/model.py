@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Protocol
 
 import mesa
+import numpy as np
 
 from parley.actions import Channel, Counter, Message, Move, Pass, Propose, Respond, WalkOut
 from parley.agents import ActorAgent
@@ -81,6 +82,7 @@ class NegotiationModel(mesa.Model):
         self.walked_out: list[str] = []
         self._stalled_for = 0
         self._last_signature: tuple = ()
+        self._open_utilities: tuple[int, np.ndarray | None] = (-1, None)
         self.by_actor: dict[str, ActorAgent] = {}
         for actor in self.world.actor_ids():
             self.by_actor[actor] = ActorAgent(self, actor, scenario.personas[actor], policies[actor])
@@ -435,6 +437,15 @@ class NegotiationModel(mesa.Model):
             influence_on_me={b: self.graph.influence(b, actor) for b in self.world.actor_ids() if b != actor},
             withdrawn={k: list(v) for k, v in self.withdrawn.items()},
         )
+
+    def open_utilities(self) -> np.ndarray | None:
+        """Every actor's utility of each open proposal (proposals, actors); None when none is open.
+        Made once per state of the table (reporters ask for it actor by actor)."""
+        if self._open_utilities[0] != self.seq:
+            open_now = self.table.open()
+            packages = [self.space.encode(p.package) for p in open_now]
+            self._open_utilities = (self.seq, self.space.utilities(np.stack(packages)) if packages else None)
+        return self._open_utilities[1]
 
     def round_measures(self) -> dict:
         row = {k: values[-1] for k, values in self.datacollector.model_vars.items()}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from parley.agents import ActorAgent
     from parley.model import NegotiationModel
@@ -33,11 +31,10 @@ def best_offer_utility(agent) -> float | None:  # noqa: ANN001 - a Mesa agent re
 def best_on_table(agent: ActorAgent) -> float | None:
     """The actor's utility of the best proposal open now, whoever it is addressed to (None: the table
     is empty): what it could get if the table closed today, unlike `best_offer_utility`, a record."""
-    space, open_now = agent.model.space, agent.model.table.open()
-    if not open_now:
+    utilities = agent.model.open_utilities()
+    if utilities is None:
         return None
-    utilities = space.utilities(np.stack([space.encode(p.package) for p in open_now]))
-    return round(float(utilities[:, space.actors.index(agent.actor)].max()), 6)
+    return round(float(utilities[:, agent.model.space.index(agent.actor)].max()), 6)
 
 
 def trusted_by_others(agent: ActorAgent) -> float:
