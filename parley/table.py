@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 
 @dataclass
@@ -49,10 +52,11 @@ class Table:
     def open_by(self, proposer: str) -> list[Proposal]:
         return [p for p in self.open() if p.proposer == proposer]
 
-    def get(self, proposal_id: str) -> dict | None:
-        """The view of a proposal, as policies and the action rules see it."""
+    def get(self, proposal_id: str) -> Mapping[str, Any] | None:
+        """A proposal as the action rules read it: its fields, read-only, not copied (the rules
+        check every answer of every round)."""
         p = self.proposals.get(proposal_id)
-        return None if p is None else p.view()
+        return None if p is None else MappingProxyType(vars(p))
 
     def next_id(self) -> str:
         return f"P{len(self.proposals) + 1}"
