@@ -28,6 +28,10 @@ class RelationshipGraph:
     def trust(self, a: str, b: str) -> float:
         return self.g.edges[a, b]["trust"] if self.g.has_edge(a, b) else 0.0
 
+    def trust_in(self, actor: str) -> list[float]:
+        """The trust on every channel pointing at `actor`."""
+        return [edge["trust"] for edge in self.g._pred[actor].values()]
+
     def influence(self, a: str, b: str) -> float:
         return self.g.edges[a, b]["influence"] if self.g.has_edge(a, b) else 0.0
 

@@ -39,8 +39,7 @@ def best_on_table(agent: ActorAgent) -> float | None:
 
 def trusted_by_others(agent: ActorAgent) -> float:
     """How far the others trust this actor: the mean trust on the channels pointing at it."""
-    graph = agent.model.graph
-    others = [graph.trust(b, agent.actor) for b in graph.g.predecessors(agent.actor)]
+    others = agent.model.graph.trust_in(agent.actor)
     return round(sum(others) / len(others), 6) if others else 0.0
 
 

@@ -42,6 +42,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=False,  # one Templates per loaded scenario: no need to stat the file at every render
             autoescape=autoescape,
         )
         self.env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
