@@ -63,6 +63,7 @@ CSS = """
 .parley-proposals { flex: 1 1 40%; max-height: 285px; overflow-y: auto; font-size: 17px; }
 .parley-proposals span { display: block; margin-bottom: 6px; }
 .parley-panel { font-size: 17px; }
+.parley-seat pre { white-space: pre-wrap; font-size: 15px; max-height: 420px; overflow-y: auto; }
 .v-application .v-label, .v-application .v-select__selection, .v-application .v-btn,
 .v-application .v-card__title { font-size: 17px; }
 """
