@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from parley.model import NegotiationModel
 
 
+NO_MOVE = Move()  # moves are frozen: one empty move serves every actor that has not decided
+
+
 class ActorAgent(mesa.Agent):
     model: NegotiationModel
 
@@ -22,7 +25,7 @@ class ActorAgent(mesa.Agent):
         self.actor = actor
         self.persona = persona
         self.policy = policy
-        self.move: Move = Move()
+        self.move: Move = NO_MOVE
         self.observation: Observation | None = None
         self.inbox: list[dict] = []
         self.best_offer_utility: float | None = None
@@ -38,7 +41,7 @@ class ActorAgent(mesa.Agent):
         an answer (an LLM) decide in `deliberate`, all of them together.
         """
         self.observation = self.observe() if self.present else None
-        self.move = Move()
+        self.move = NO_MOVE
         if self.observation is not None and not deliberates(self.policy):
             self.move = self.policy.decide(self.observation)
 

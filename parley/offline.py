@@ -157,7 +157,7 @@ class OfflineStrategy:
         ideal = self._prior_ideal[actor]
         span = max(ideal - self._no_deal_guess[actor], 0.05)
         offered = self.space.utility(package, actor, self.prior)
-        return float(np.clip((ideal - offered) / span, 0.0, 1.0))
+        return clamp((ideal - offered) / span, 0.0, 1.0)
 
     def believed_utility(self, actor: int, package: np.ndarray) -> float:
         return self.space.utility(package, actor, self.beliefs)
@@ -184,7 +184,7 @@ class OfflineStrategy:
         conceded = by_time * (1 - r * (1 - matched))
         hardening = 0.02 * r * min(self.recent_threats(obs), 3)
         level = self.ideal_utility - span * conceded + hardening
-        return float(np.clip(level, self.reservation, self.ideal_utility))
+        return clamp(level, self.reservation, self.ideal_utility)
 
     def recent_threats(self, obs: Observation) -> int:
         return len([r for r in self.memory.threats if r >= obs.round - 3])
@@ -467,6 +467,11 @@ class OfflineStrategy:
                 "ideal": got >= best - 1e-9,
             }
         return found
+
+
+def clamp(x: float, low: float, high: float) -> float:
+    """`np.clip` for one number, as it computes it (min of max), at a tenth of its cost."""
+    return float(min(max(x, low), high))
 
 
 def unique_rows(packages: np.ndarray) -> np.ndarray:
