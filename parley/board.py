@@ -27,6 +27,7 @@ from parley.model import NegotiationModel
 from parley.play import Cast, Diverged, EventSink, llm_cast, manifest_for, offline_cast, open_log, prepare, recaster
 from parley.policy import Observation, Policy
 from parley.problems import InvalidInput, Problem, from_validation_error
+from parley.reporters import BOARD_AGENT_REPORTERS
 from parley.runlog import RunLog
 from parley.scenario import DEFAULT_WORLD, bundled, load_scenario
 from parley.transcript import render_transcript
@@ -105,6 +106,8 @@ class BoardModel(NegotiationModel):
     behind) and rewrites the transcript after every round, so a board closed mid-game leaves a run
     that `parley resume` can finish.
     """
+
+    agent_reporters = BOARD_AGENT_REPORTERS
 
     def __init__(
         self,

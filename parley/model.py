@@ -42,6 +42,8 @@ class Budget(Protocol):
 
 
 class NegotiationModel(mesa.Model):
+    agent_reporters = AGENT_REPORTERS  # what is collected of each actor every round (a board collects more)
+
     def __init__(
         self,
         scenario: Scenario,
@@ -86,7 +88,7 @@ class NegotiationModel(mesa.Model):
         self.by_actor: dict[str, ActorAgent] = {}
         for actor in self.world.actor_ids():
             self.by_actor[actor] = ActorAgent(self, actor, scenario.personas[actor], policies[actor])
-        self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS, agent_reporters=AGENT_REPORTERS)
+        self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS, agent_reporters=self.agent_reporters)
 
     # -- the protocol -----------------------------------------------------------------------
     def step(self) -> None:

@@ -44,8 +44,6 @@ def trusted_by_others(agent: ActorAgent) -> float:
 
 
 MODEL_REPORTERS = {"open_proposals": open_proposals, "leading_support": leading_support, "mean_trust": mean_trust}
-AGENT_REPORTERS = {
-    "best_offer_utility": best_offer_utility,
-    "best_on_table": best_on_table,
-    "trusted_by_others": trusted_by_others,
-}
+AGENT_REPORTERS = {"best_offer_utility": best_offer_utility}
+# what a board plots besides, round by round (collected only there: ensembles of runs have no use for it)
+BOARD_AGENT_REPORTERS = AGENT_REPORTERS | {"best_on_table": best_on_table, "trusted_by_others": trusted_by_others}

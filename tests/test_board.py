@@ -459,3 +459,21 @@ def test_a_port_in_use_is_one_line_and_exit_2() -> None:
     assert done.stderr.strip().splitlines() == [
         f"error: --port: {port}: cannot serve the board there (Address already in use); try another port"
     ]
+
+
+def test_the_board_collects_what_it_plots_and_plain_runs_do_not(tmp_path: Path) -> None:
+    from parley.model import NegotiationModel
+    from parley.play import offline_policies, prepare
+
+    model = BoardModel(world=str(UKRAINE), seed=1, runs_dir=str(tmp_path))
+    play_rounds(model, 2)
+    frame = model.datacollector.get_agent_vars_dataframe()
+    assert {"best_offer_utility", "best_on_table", "trusted_by_others"} <= set(frame.columns)
+    open_now = model.table.open()
+    me = model.space.index("us")
+    best = max(model.space.utilities(model.space.encode(p.package))[me] for p in open_now)
+    assert frame.xs(2, level=0)["best_on_table"].iloc[me] == round(float(best), 6)
+    scenario, templates, space = prepare(UKRAINE)
+    plain = NegotiationModel(scenario, offline_policies(scenario, space, templates, 1), seed=1, space=space)
+    plain.step()
+    assert list(plain.datacollector.get_agent_vars_dataframe().columns) == ["best_offer_utility"]
