@@ -7,7 +7,7 @@ by issue, either separably (weighted sums) or over a Pareto frontier of partial 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +16,7 @@ from parley.persona import Persona
 from parley.world import World
 
 NEG = -1e9  # utility of an option that does not exist or is ruled out
+ENCODED_KEPT = 4096  # encoded packages an issue space remembers
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,22 @@ class IssueSpace:
         return cls(issues, options, actors, weights, scores, values, allowed, no_deal)
 
     # -- conversions ------------------------------------------------------------------------
-    def encode(self, package: dict[str, str]) -> np.ndarray:
-        positions = self.cache.get("positions")
-        if positions is None:
-            positions = self.cache["positions"] = [{o: j for j, o in enumerate(opts)} for opts in self.options]
-        return np.array([positions[i][package[issue]] for i, issue in enumerate(self.issues)])
+    def encode(self, package: Mapping[str, str]) -> np.ndarray:
+        """The package as option indices (read-only: the same few packages are encoded again and
+        again, by every actor that sees them, so the answers are kept, a bounded number of them)."""
+        known = self.cache.setdefault("encoded", {})
+        key = tuple(package.items())
+        found = known.get(key)
+        if found is None:
+            positions = self.cache.get("positions")
+            if positions is None:
+                positions = self.cache["positions"] = [{o: j for j, o in enumerate(opts)} for opts in self.options]
+            found = np.array([positions[i][package[issue]] for i, issue in enumerate(self.issues)])
+            found.flags.writeable = False
+            if len(known) >= ENCODED_KEPT:
+                known.clear()
+            known[key] = found
+        return found
 
     def decode(self, package: np.ndarray) -> dict[str, str]:
         return {issue: self.options[i][int(package[i])] for i, issue in enumerate(self.issues)}
