@@ -31,6 +31,7 @@ from parley.ensemble import (
     default_workers,
     prepare_arm,
     run_ensemble,
+    warm_workers,
 )
 from parley.problems import InvalidInput, Problem, display_path
 from parley.scenario import DEFAULT_WORLD
@@ -171,6 +172,8 @@ def compare(
 
         own = isinstance(llm, LLMSettings)
         backend = LLMBackend(llm) if isinstance(llm, LLMSettings) else llm
+    if backend is None and (workers or default_workers()) > 1:
+        warm_workers()
     try:
         prepared = prepare_arms(world, loaded, max_rounds, backend)
         if on_start is not None:

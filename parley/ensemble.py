@@ -490,6 +490,26 @@ def run_ensemble(
     return result
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Forkserver: workers start from a clean, single-threaded process that has imported Parley once
+    (plain fork from a process with threads, such as a progress bar's, can deadlock)."""
+    try:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["parley.ensemble"])
+    except ValueError:  # no forkserver (Windows): each worker starts afresh
+        return multiprocessing.get_context("spawn")
+    return context
+
+
+def warm_workers() -> None:
+    """Start the process workers are forked from now, so that it imports Parley while the caller
+    loads the arms: the workers of an offline ensemble then start sooner."""
+    if worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _play_processes(
     world: Path | str,
     arms: list[Arm],
@@ -499,13 +519,7 @@ def _play_processes(
     workers: int,
     record: Callable[[dict[str, Any]], None],
 ) -> None:
-    # forkserver: workers start from a clean, single-threaded process that has imported Parley once
-    # (plain fork from a process with threads, such as a progress bar's, can deadlock)
-    try:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["parley.ensemble"])
-    except ValueError:  # no forkserver (Windows): each worker starts afresh
-        context = multiprocessing.get_context("spawn")
+    context = worker_context()
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,

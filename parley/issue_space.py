@@ -16,7 +16,7 @@ from parley.persona import Persona
 from parley.world import World
 
 NEG = -1e9  # utility of an option that does not exist or is ruled out
-ENCODED_KEPT = 4096  # encoded packages an issue space remembers
+ENCODED_KEPT = 1024  # encoded packages an issue space remembers
 
 
 @dataclass(frozen=True)
