@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from parley.actions import Move
-from parley.human import HumanSeat, SeatView
+from parley.human import HumanSeat, SeatView, seat_people
 from parley.injects import Inject, inject_problems, load_injects, variant_names
 from parley.llm.ledger import costs_of
 from parley.llm.loop import BackgroundLoop
 from parley.model import NegotiationModel
-from parley.play import Cast, Diverged, EventSink, llm_cast, manifest_for, offline_cast, open_log, prepare, recaster
-from parley.policy import Observation, Policy
+from parley.play import Diverged, EventSink, llm_cast, manifest_for, offline_cast, open_log, prepare
+from parley.policy import Observation
 from parley.problems import InvalidInput, Problem, from_validation_error
 from parley.reporters import BOARD_AGENT_REPORTERS
 from parley.runlog import RunLog
@@ -34,10 +34,8 @@ from parley.transcript import render_transcript
 
 if TYPE_CHECKING:
     from parley.browse import SavedRun
-    from parley.issue_space import IssueSpace
     from parley.llm.backend import LLMBackend
     from parley.replay import Rebuilt
-    from parley.scenario import Scenario
 
 OFFLINE = "offline"
 LLM = "openai"
@@ -155,7 +153,8 @@ class BoardModel(NegotiationModel):
             else:
                 cast = offline_cast(self.templates, seed)
             if seat and seat != NOBODY and seat in scenario.world.actor_ids():
-                cast = self._seated(cast, seat)
+                self.seat = seat
+                cast = seat_people(cast, {seat: self.seat_moves}, self.templates, BoardSeat)
             elif seat and seat != NOBODY:
                 self.notices.append(f"This world has no actor '{seat}', so no one sits at the table.")
             rounds, injects, scheduled = scenario.world.protocol.max_rounds, [], {}
@@ -165,15 +164,12 @@ class BoardModel(NegotiationModel):
         self.as_set_up = replace(scenario, variants=dict(scenario.variants), personas=dict(scenario.personas))
         super().__init__(
             scenario,
-            cast.policies(scenario, space),
             seed=seed,
             emit=self._record,
             max_rounds=rounds,
             space=space,
-            runner=cast.runner,
-            budget=cast.budget,
             injects=injects,
-            recast=recaster(scenario, cast),
+            **cast.model_arguments(scenario, space),
         )
         self.seed = seed
         self.scheduled = scheduled
@@ -183,18 +179,6 @@ class BoardModel(NegotiationModel):
             self.runner = self._loop.run
         if cast.backend == LLM:
             self.costs = lambda: costs_of(self.events)
-
-    def _seated(self, cast: Cast, actor: str) -> Cast:
-        """The cast with a person in `actor`'s seat, moving through the board."""
-        self.seat = actor
-        others = cast.make
-
-        def make(a: str, scenario: Scenario, space: IssueSpace) -> Policy:
-            if a == actor:
-                return BoardSeat(a, scenario, space, self.templates, self.seat_moves)
-            return others(a, scenario, space)
-
-        return replace(cast, make=make)
 
     def seat_view(self) -> SeatView | None:
         """What the person at the table sees now, while the board waits for their move."""

@@ -316,16 +316,18 @@ def check_seats(scenario: Scenario, actors: Sequence[str]) -> None:
         raise InvalidInput(problems)
 
 
-def seat_people(cast: Cast, seats: Mapping[str, MoveSource], templates: Templates) -> Cast:
-    """The cast with people in `seats` (actor -> where its moves come from); the backend plays the
-    rest. A seat stays a person's when its card is switched mid-run (an inject, a fork)."""
+def seat_people(
+    cast: Cast, seats: Mapping[str, MoveSource], templates: Templates, seat: type[HumanSeat] = HumanSeat
+) -> Cast:
+    """The cast with people in `seats` (actor -> where its moves come from) sitting in `seat`s; the
+    backend plays the rest. A seat stays a person's when its card is switched mid-run (an inject, a fork)."""
     if not seats:
         return cast
     others = cast.make
 
     def make(actor: str, scenario: Scenario, space: IssueSpace) -> Policy:
         if actor in seats:
-            return HumanSeat(actor, scenario, space, templates, seats[actor])
+            return seat(actor, scenario, space, templates, seats[actor])
         return others(actor, scenario, space)
 
     return replace(cast, make=make)

@@ -100,13 +100,6 @@ class IssueSpace:
         v = self.values if values is None else values
         return float(v[actor][self._arange(), package].sum())
 
-    def utility_rows(
-        self, packages: np.ndarray, actors: list[int] | int, values: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Some actors' utilities of packages (m, issues): (m, len(actors)), or (m,) for one actor."""
-        v = self.values if values is None else values
-        return self.sums(packages, v[actors])
-
     def sums(self, packages: np.ndarray, tables: np.ndarray) -> np.ndarray:
         """Packages (m, issues) valued by one value table (issues, options): (m,); or by a stack of
         them (n, issues, options): (m, n). For callers that value many batches by the same tables."""

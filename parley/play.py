@@ -161,6 +161,16 @@ class Cast:
     def policies(self, scenario: Scenario, space: IssueSpace) -> dict[str, Policy]:
         return {a: self.make(a, scenario, space) for a in scenario.world.actor_ids()}
 
+    def model_arguments(self, scenario: Scenario, space: IssueSpace) -> dict:
+        """What a NegotiationModel takes from the cast: each actor's policy, the runner and budget
+        they share, and how to play an actor as another variant mid-run."""
+        return {
+            "policies": self.policies(scenario, space),
+            "runner": self.runner,
+            "budget": self.budget,
+            "recast": recaster(scenario, self),
+        }
+
 
 def offline_cast(templates: Templates, seed: int) -> Cast:
     return Cast("offline", lambda a, sc, sp: OfflineStrategy(a, sc, sp, templates, seed))
@@ -207,15 +217,12 @@ def execute(
     """Play a model to its end; on any failure the error is logged, the transcript written, the log closed."""
     model = NegotiationModel(
         scenario,
-        cast.policies(scenario, space),
         seed=seed,
         emit=sink,
         max_rounds=rounds,
         space=space,
-        runner=cast.runner,
-        budget=cast.budget,
         injects=injects,
-        recast=recaster(scenario, cast),
+        **cast.model_arguments(scenario, space),
     )
     if cast.backend == "openai":  # this run's calls only, whatever else shares the client and its ledger
         model.costs = lambda: costs_of(model.events)

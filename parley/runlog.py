@@ -41,7 +41,7 @@ class RunLog:
         tmp = folder / "events.jsonl.tmp"
         with tmp.open("w", encoding="utf-8") as f:
             for event in keep:
-                f.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+                f.write(LINE.encode(event) + "\n")
         tmp.replace(folder / "events.jsonl")
         log = cls.__new__(cls)
         log.folder = folder
