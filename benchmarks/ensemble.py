@@ -4,7 +4,7 @@ ensemble (it must not grow with the number of runs).
 Usage: python benchmarks/ensemble.py [--runs 1000] [--small 100] [--workers 1,2] [--world PATH]
 
 Each measurement is a fresh process (peak memory only ever grows within one) playing `--runs` (or
-`--small`) seeds of one arm of the world through `parley.compare` into a temporary folder, every run
+`--small`) seeds of one arm of the world through `parley.ensembles.compare` into a temporary folder, every run
 saved as usual (manifest, events, transcript), no report. It prints, per measurement: wall time,
 time to the first finished run (start-up: the worker processes, loading the world in each), runs per
 second over the whole and after the first run, the resident memory of the parent (peak, and at the
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def child(world: Path, runs: int, workers: int) -> None:
     """One measurement, in this process: print one JSON line."""
-    from parley.compare import compare
-    from parley.ensemble import max_rss_kb, rss_kb
+    from parley.ensembles.compare import compare
+    from parley.ensembles.runner import max_rss_kb, rss_kb
 
     worker_peak: dict[int, int] = {}
     worker_now: dict[int, int] = {}

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from parley.llm.backend import LLMBackend, LLMSettings  # noqa: E402
-from parley.play import play  # noqa: E402
-from parley.scenario import load_scenario  # noqa: E402
+from parley.runs.play import play  # noqa: E402
+from parley.world.scenario import load_scenario  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 

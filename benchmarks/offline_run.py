@@ -12,10 +12,11 @@ import statistics
 import time
 from pathlib import Path
 
-from parley.actions import Move
-from parley.model import NegotiationModel
-from parley.play import offline_policies, prepare
-from parley.policy import Observation, Policy
+from parley.engine.actions import Move
+from parley.engine.model import NegotiationModel
+from parley.engine.policy import Observation, Policy
+from parley.runs.cast import offline_policies
+from parley.runs.play import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 

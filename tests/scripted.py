@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from parley.actions import Move
-from parley.policy import Observation
+from parley.engine.actions import Move
+from parley.engine.policy import Observation
 
 Script = dict[int, list] | Callable[[Observation], list]
 

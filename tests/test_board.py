@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from parley.board import (
+from parley.runs.folder import read_events
+from parley.runs.replay import replay
+from parley.ui.board import (
     BoardModel,
     proposals_in_flight,
     status,
@@ -29,9 +31,7 @@ from parley.board import (
     variant_choices,
     world_files,
 )
-from parley.problems import InvalidInput
-from parley.replay import replay
-from parley.runlog import read_events
+from parley.world.problems import InvalidInput
 from tests.conftest import MINI, ROOT, UKRAINE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -225,8 +225,8 @@ def test_llm_players_on_the_board_replay_from_their_log_and_fork_live(tmp_path: 
 
 # -- the page, in a browser ---------------------------------------------------------------------------
 def test_a_person_at_the_board_sees_the_round_before_moving_and_the_run_replays(tmp_path: Path) -> None:
-    from parley.actions import Move, Pass, Propose
-    from parley.human import default_package
+    from parley.engine.actions import Move, Pass, Propose
+    from parley.players.seat import default_package
 
     model = BoardModel(world=str(UKRAINE), seed=2, runs_dir=str(tmp_path), seat="ukraine")
     model.step()  # the round opens: the table as it stands, then it waits for the person
@@ -275,7 +275,7 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path,
     port = free_port()
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", "board", "--port", str(port), "--runs-dir", str(runs)],
+            [sys.executable, "-m", "parley", "board", "--port", str(port), "--runs-dir", str(runs)],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -449,7 +449,7 @@ def test_a_port_in_use_is_one_line_and_exit_2() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "parley.cli", "board", "--port", str(port)],
+            [sys.executable, "-m", "parley", "board", "--port", str(port)],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -462,8 +462,9 @@ def test_a_port_in_use_is_one_line_and_exit_2() -> None:
 
 
 def test_the_board_collects_what_it_plots_and_plain_runs_do_not(tmp_path: Path) -> None:
-    from parley.model import NegotiationModel
-    from parley.play import offline_policies, prepare
+    from parley.engine.model import NegotiationModel
+    from parley.runs.cast import offline_policies
+    from parley.runs.play import prepare
 
     model = BoardModel(world=str(UKRAINE), seed=1, runs_dir=str(tmp_path))
     play_rounds(model, 2)

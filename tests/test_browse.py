@@ -1,5 +1,5 @@
 """`parley runs` and `parley show`: real run folders (offline, LLM through the fake server, one cut off
-as kill -9 leaves it), read back through parley.browse and through the command line in subprocesses."""
+as kill -9 leaves it), read back through parley.runs.saved and through the command line in subprocesses."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from parley.browse import (
+from parley.llm.backend import LLMBackend, LLMSettings
+from parley.runs.play import play
+from parley.runs.saved import (
     SavedRun,
     check_filters,
     describe_event,
@@ -26,9 +28,7 @@ from parley.browse import (
     read_run,
     resolve_run,
 )
-from parley.cli import app
-from parley.llm.backend import LLMBackend, LLMSettings
-from parley.play import play
+from parley.ui.cli import app
 from tests.conftest import MINI, ROOT
 from tests.fake_openai import FakeOpenAI
 
@@ -104,7 +104,7 @@ def cli(runs: Runs) -> dict[str, Result]:
 
     def call(args: list[str]) -> Result:
         p = subprocess.run(
-            [sys.executable, "-m", "parley.cli", *args],
+            [sys.executable, "-m", "parley", *args],
             cwd=runs.dir.parent,
             env=env,
             capture_output=True,
@@ -228,7 +228,7 @@ def test_empty_runs_folder_is_one_friendly_line(tmp_path: Path) -> None:
     assert r.code == 0 and r.err == "" and len(r.out.strip().splitlines()) == 1 and "No runs" in r.out
 
 
-# -- parley.browse --------------------------------------------------------------------------------
+# -- parley.runs.saved --------------------------------------------------------------------------------
 
 
 def test_read_run_summarises_each_kind_of_run(runs: Runs) -> None:

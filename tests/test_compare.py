@@ -20,15 +20,17 @@ import pytest
 from typer.testing import CliRunner
 
 import parley
-from parley.cli import app
-from parley.compare import Comparison, paired_frame
-from parley.ensemble import Arm, as_arm, file_arm, parse_arm, prepare_arm, run_key, variant_files_of
+from parley.ensembles.compare import Comparison, paired_frame
+from parley.ensembles.runner import Arm, as_arm, file_arm, parse_arm, prepare_arm
+from parley.ensembles.stats import bootstrap_mean, mcnemar_exact, rng_for, sign_test, wilson
 from parley.llm.backend import LLMBackend, LLMSettings
-from parley.play import EventSink, execute, offline_cast, play
-from parley.problems import InvalidInput
-from parley.replay import replay
-from parley.runlog import read_events
-from parley.stats import bootstrap_mean, mcnemar_exact, rng_for, sign_test, wilson
+from parley.runs.cast import offline_cast
+from parley.runs.folder import read_events
+from parley.runs.manifest import run_key, variant_files_of
+from parley.runs.play import EventSink, execute, play
+from parley.runs.replay import replay
+from parley.ui.cli import app
+from parley.world.problems import InvalidInput
 from tests.conftest import MINI, ROOT
 from tests.fake_openai import FakeOpenAI
 
@@ -328,11 +330,11 @@ def test_arms() -> None:
 
 # -- variant files and the command line ----------------------------------------------------------
 def cli_many(*calls: list[str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
-    """`python -m parley.cli ARGS` for each call, concurrently (start-up is slow)."""
+    """`python -m parley.ui.cli ARGS` for each call, concurrently (start-up is slow)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "NO_COLOR": "1"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", *args],
+            [sys.executable, "-m", "parley", *args],
             cwd=cwd,
             env=env,
             text=True,
@@ -441,7 +443,7 @@ def test_the_command_line_end_to_end_with_a_variant_file(cli_runs: tuple[Path, d
     )
     assert sink.index == len(recorded)
     assert prepared.scenario.personas["north"].traits.patience.value == 0.9
-    from parley.replay import replay
+    from parley.runs.replay import replay
 
     assert replay(folder).identical  # `parley replay` finds the variant file the run kept
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from parley.actions import Channel, Counter, Message, Pass, Propose, Respond, WalkOut
-from parley.decision import DecisionRule
-from parley.graph import RelationshipGraph
-from parley.model import NegotiationModel
-from parley.scenario import load_scenario
-from parley.world import World
+from parley.engine.actions import Channel, Counter, Message, Pass, Propose, Respond, WalkOut
+from parley.engine.decision import DecisionRule
+from parley.engine.graph import RelationshipGraph
+from parley.engine.model import NegotiationModel
+from parley.world.scenario import load_scenario
+from parley.world.world import World
 from tests.conftest import MINI
 from tests.scripted import ScriptedPolicy
 

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from parley.play import play
-from parley.problems import InvalidInput
+from parley.runs.play import play
+from parley.world.problems import InvalidInput
 
 
 def parley(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "parley.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-m", "parley", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def test_a_template_that_breaks_mid_run_keeps_the_events_written(mini_copy: Path, tmp_path: Path) -> None:

@@ -20,16 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from parley.actions import Channel, Move, Pass, Propose, Respond
-from parley.human import Abandoned, HumanSeat, NoRecordedMove, RecordedMoves, draft_problem, seat_options
-from parley.issue_space import IssueSpace
-from parley.model import NegotiationModel
-from parley.play import play
-from parley.replay import fork, load_saved, replay
-from parley.runlog import read_events
-from parley.scenario import load_scenario
-from parley.speech import Templates
-from parley.terminal_seat import TerminalSource
+from parley.engine.actions import Channel, Move, Pass, Propose, Respond
+from parley.engine.issue_space import IssueSpace
+from parley.engine.model import NegotiationModel
+from parley.players.seat import Abandoned, HumanSeat, NoRecordedMove, draft_problem, seat_options
+from parley.runs.folder import read_events
+from parley.runs.play import play
+from parley.runs.replay import RecordedMoves, fork, load_saved, replay
+from parley.ui.terminal_seat import TerminalSource
+from parley.world.scenario import load_scenario
+from parley.world.templates import Templates
 from tests.conftest import MINI, ROOT
 from tests.scripted import ScriptedPolicy
 

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from parley.issue_space import IssueSpace, is_pareto_optimal, nash_package, pareto_mask
-from parley.scenario import load_scenario
+from parley.engine.issue_space import IssueSpace, is_pareto_optimal, nash_package, pareto_mask
+from parley.world.scenario import load_scenario
 from tests.conftest import MINI
 
 

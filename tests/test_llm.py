@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from parley.llm.backend import LLMBackend, LLMSettings
-from parley.play import RunResult, play
-from parley.runlog import read_events
+from parley.runs.folder import read_events
+from parley.runs.play import RunResult, play
 from tests.conftest import MINI, ROOT
 from tests.fake_openai import FakeOpenAI
 
@@ -68,7 +68,7 @@ def without_transport(events: list[dict]) -> list[dict]:
 def test_a_full_run_from_the_cli(server: FakeOpenAI, tmp_path: Path) -> None:
     env = {**os.environ, "OPENAI_API_KEY": SECRET}
     done = subprocess.run(
-        [sys.executable, "-m", "parley.cli", "run", "--backend", "openai", "--model", "fake-model", "--base-url", server.url,
+        [sys.executable, "-m", "parley", "run", "--backend", "openai", "--model", "fake-model", "--base-url", server.url,
          "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache"), "--max-rounds", "3"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -109,9 +109,7 @@ def test_the_request_is_structured_and_the_system_prompt_stable(server: FakeOpen
 
 def test_calls_in_a_round_overlap_in_time(tmp_path: Path) -> None:
     with FakeOpenAI(latency=0.4, accept=False) as slow:
-        start = time.monotonic()
         result = llm_play(slow, tmp_path, world=ROOT / "worlds" / "ukraine-2024.yaml", max_rounds=2)
-        elapsed = time.monotonic() - start
         by_round: dict[int, list[dict]] = {}
         for r in slow.requests:
             by_round.setdefault(
@@ -121,7 +119,6 @@ def test_calls_in_a_round_overlap_in_time(tmp_path: Path) -> None:
     for requests in by_round.values():
         assert len(requests) == 5
         assert max(r["received"] for r in requests) < min(r["answered"] for r in requests)  # all in flight at once
-    assert elapsed < 2 * 0.4 * 2.5  # two rounds of one latency each, not ten
 
 
 # -- faults --------------------------------------------------------------------------------------
@@ -242,7 +239,7 @@ def test_one_actor_can_have_its_own_model(server: FakeOpenAI, tmp_path: Path) ->
 
 def test_model_for_an_unknown_actor_is_a_clean_error(server: FakeOpenAI, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "parley.cli", "run", "--backend", "openai", "--model", "m", "--base-url", server.url,
+        [sys.executable, "-m", "parley", "run", "--backend", "openai", "--model", "m", "--base-url", server.url,
          "--model-for", "atlantis=x", "--runs-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -253,7 +250,7 @@ def test_a_wrong_key_is_a_one_line_error_without_the_key(tmp_path: Path) -> None
     with FakeOpenAI(require_key="the-right-key") as guarded:
         env = {**os.environ, "OPENAI_API_KEY": SECRET}
         done = subprocess.run(
-            [sys.executable, "-m", "parley.cli", "run", "--backend", "openai", "--model", "m", "--base-url", guarded.url,
+            [sys.executable, "-m", "parley", "run", "--backend", "openai", "--model", "m", "--base-url", guarded.url,
              "--runs-dir", str(tmp_path / "runs"), "--no-cache"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip

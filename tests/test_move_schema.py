@@ -7,8 +7,8 @@ import json
 import pytest
 
 from parley.llm.rehearsal import sample_observation
-from parley.move_schema import MoveError, extract_json, move_schema, parse_move
-from parley.play import prepare
+from parley.players.move_schema import MoveError, extract_json, move_schema, parse_move
+from parley.runs.play import prepare
 from tests.conftest import MINI
 
 

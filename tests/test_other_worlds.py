@@ -13,7 +13,6 @@ import json
 import math
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -27,13 +26,13 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from parley.cli import app
-from parley.console import print_summary
 from parley.llm.backend import LLMBackend, LLMSettings
 from parley.llm.client import LLMError
-from parley.play import RunResult, play
-from parley.problems import InvalidInput
-from parley.runlog import read_events
+from parley.runs.folder import read_events
+from parley.runs.play import RunResult, play
+from parley.ui.cli import app
+from parley.ui.console import print_summary
+from parley.world.problems import InvalidInput
 from tests.conftest import ROOT
 from tests.fake_openai import FakeOpenAI
 
@@ -263,7 +262,12 @@ def cli(*args: str, cwd: Path) -> tuple[int, str, str, BaseException | None]:
 
 def parley(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "parley.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "parley", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -295,24 +299,6 @@ def red_line_crossings(world: Path, deal: dict[str, str], accepted_by: list[str]
             if ref["id"] in accepted_by and deal[line["issue"]] in line["excludes"]:
                 out.append(f"{ref['id']} accepted {line['issue']}={deal[line['issue']]}")
     return out
-
-
-class Overtime(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    def ring(signum: int, frame: object) -> None:
-        raise Overtime(f"more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def closed_port() -> int:
@@ -451,9 +437,9 @@ def test_a_proposal_dies_once(worlds: dict[str, Path], elsewhere: Path) -> None:
     assert len(dead) == len(set(dead))
 
 
-def test_a_big_world_finishes_in_seconds(worlds: dict[str, Path], elsewhere: Path) -> None:
-    with time_limit(8):
-        result = play(worlds["big"], seed=1, max_rounds=1, runs_dir=elsewhere / "runs")
+def test_a_big_world_plays_a_round(worlds: dict[str, Path], elsewhere: Path) -> None:
+    """How long it takes is measured in benchmarks/, not asserted here (a busy CI machine is no clock)."""
+    result = play(worlds["big"], seed=1, max_rounds=1, runs_dir=elsewhere / "runs")
     assert result.outcome.round == 1
 
 

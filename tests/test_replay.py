@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from parley.llm.backend import LLMBackend, LLMSettings
-from parley.play import play
-from parley.replay import load_saved, replay
-from parley.runlog import read_events
+from parley.runs.folder import read_events
+from parley.runs.play import play
+from parley.runs.replay import load_saved, replay
 from tests.conftest import MINI, ROOT, UKRAINE
 from tests.fake_openai import FakeOpenAI
 
@@ -24,7 +24,7 @@ INJECTS = ROOT / "worlds" / "injects"
 
 def parley(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "parley.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=180, env=env
+        [sys.executable, "-m", "parley", *args], cwd=cwd, capture_output=True, text=True, timeout=180, env=env
     )
 
 
@@ -105,7 +105,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path) -> None
         assert whole.returncode == 0, whole.stderr
         killed_dir = tmp_path / "killed"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", *args, "--runs-dir", str(killed_dir)],
+            [sys.executable, "-m", "parley", *args, "--runs-dir", str(killed_dir)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from parley.browse import persona_names, read_run
-from parley.cli import app
 from parley.llm.backend import LLMBackend, LLMSettings
-from parley.play import play
-from parley.replay import fork
-from parley.run_report import graph_states, parse_rounds, write_report
-from parley.scenario import Scenario, load_scenario
+from parley.reports.run import graph_states, parse_rounds, write_run_report
+from parley.runs.play import play
+from parley.runs.replay import fork
+from parley.runs.saved import persona_names, read_run
+from parley.ui.cli import app
+from parley.world.scenario import Scenario, load_scenario
 from tests.conftest import MINI, UKRAINE
 from tests.fake_openai import FakeOpenAI
 from tests.test_browse import cut_off_copy
@@ -122,7 +122,7 @@ class Report:
 
 
 def report_of(folder: Path, rounds: list[int] | None = None) -> Report:
-    path = write_report(folder, rounds)
+    path = write_run_report(folder, rounds)
     html = path.read_text(encoding="utf-8")
     run = read_run(folder)
     return Report(folder, path, html, Page(html).root, run.events, run.manifest or {}, persona_names(run))
@@ -515,7 +515,7 @@ def test_a_worlds_own_template_restyles_the_report(mini_copy: Path, tmp_path: Pa
         "<p>{{ run.status }} in {{ world.title }}: {{ rounds[0].events[0].text }}</p>\n", encoding="utf-8"
     )
     folder = play(mini_copy, seed=1, runs_dir=tmp_path / "runs").folder
-    path = write_report(folder)
+    path = write_run_report(folder)
     assert path.read_text(encoding="utf-8").startswith("<p>converged in Mini bargaining: ")
     template.write_text("{% for x in %}\n", encoding="utf-8")
     code, out, err = invoke("report", str(folder))

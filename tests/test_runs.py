@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from parley.play import play
-from parley.runlog import read_events
-from parley.scenario import load_scenario
+from parley.runs.folder import read_events
+from parley.runs.play import play
+from parley.world.scenario import load_scenario
 from tests.conftest import MINI, ROOT, UKRAINE
 
 
@@ -101,9 +101,7 @@ def test_offline_outcomes_vary_with_persona_and_seed(tmp_path: Path) -> None:
 
 # -- the CLI, as a user runs it -------------------------------------------------------------------
 def parley(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "parley.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-m", "parley", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def test_cli_run_default_world(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from parley.cli import app
-from parley.play import prepare
-from parley.problems import InvalidInput
-from parley.scenario import load_scenario
+from parley.runs.play import prepare
+from parley.ui.cli import app
+from parley.world.problems import InvalidInput
+from parley.world.scenario import load_scenario
 from tests.conftest import MINI, ROOT, UKRAINE
 
 # ---------------------------------------------------------------- helpers
@@ -65,13 +65,13 @@ def assert_line(lines: list[str], *words: str) -> None:
 
 
 def cli_many(*calls: tuple[list[str], Path]) -> list[subprocess.CompletedProcess[str]]:
-    """Run `python -m parley.cli ARGS` in a subprocess for each (args, cwd), concurrently (startup is slow)."""
+    """Run `python -m parley.ui.cli ARGS` in a subprocess for each (args, cwd), concurrently (startup is slow)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80", "NO_COLOR": "1"}
     procs = [
         (
             args,
             subprocess.Popen(
-                [sys.executable, "-m", "parley.cli", *args],
+                [sys.executable, "-m", "parley", *args],
                 cwd=cwd,
                 env=env,
                 text=True,

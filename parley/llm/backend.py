@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 
-from parley.issue_space import IssueSpace
+from parley.engine.issue_space import IssueSpace
+from parley.engine.policy import DeliberatingPolicy
 from parley.llm.cache import ResponseCache
 from parley.llm.client import Answerer, ChatClient, ChatParams
 from parley.llm.ledger import DollarBudget, Ledger, PriceTable
 from parley.llm.loop import BackgroundLoop
 from parley.llm.persona import LLMPersona, PersonaSettings
 from parley.llm.settings import DEFAULT_PRICES, LLMSettings
-from parley.policy import DeliberatingPolicy
-from parley.problems import InvalidInput, Problem
-from parley.scenario import Scenario, bundled
-from parley.speech import Templates
+from parley.world.problems import InvalidInput, Problem
+from parley.world.scenario import Scenario, bundled
+from parley.world.templates import Templates
 
 
 class LLMBackend:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parley.policy import RunHalted
+from parley.engine.policy import RunHalted
 
 
 class LLMError(Exception):

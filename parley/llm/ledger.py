@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from parley.problems import InvalidInput, Problem, display_path, from_validation_error
+from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
 
 
 class Price(BaseModel):

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from parley.actions import Move, Pass
-from parley.issue_space import IssueSpace
+from parley.engine.actions import Move, Pass
+from parley.engine.issue_space import IssueSpace
+from parley.engine.policy import Observation
 from parley.llm.client import Answerer, ChatParams, Completion, TransientFailure
-from parley.llm.memory import Memory
-from parley.llm.prompts import round_context, system_context
-from parley.move_schema import MoveError, move_schema, parse_move, schema_name
-from parley.policy import Observation
-from parley.scenario import Scenario
-from parley.speech import Templates
+from parley.players.briefing import RoundMemory, round_context, system_context
+from parley.players.move_schema import MoveError, move_schema, parse_move, schema_name
+from parley.world.scenario import Scenario
+from parley.world.templates import Templates
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class LLMPersona:
         self.templates = templates
         self.client = client
         self.settings = settings
-        self.memory = Memory(window=settings.memory_window)
+        self.memory = RoundMemory(window=settings.memory_window)
         self.system = templates.render("llm/system.j2", **self.system_context())
         self._events: list[dict] = []
 

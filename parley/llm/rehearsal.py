@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from parley.actions import Move, Pass
-from parley.issue_space import IssueSpace
+from parley.engine.actions import Move, Pass
+from parley.engine.issue_space import IssueSpace
+from parley.engine.policy import Observation
 from parley.llm.client import ChatClient
 from parley.llm.ledger import Ledger, PriceTable
 from parley.llm.persona import LLMPersona, PersonaSettings
-from parley.policy import Observation
-from parley.scenario import Scenario
-from parley.speech import Templates
+from parley.world.scenario import Scenario
+from parley.world.templates import Templates
 
 
 def sample_observation(scenario: Scenario, space: IssueSpace, actor: str) -> Observation:

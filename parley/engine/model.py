@@ -1,0 +1,466 @@
+"""The negotiation as a Mesa model: one `step()` is one round of simultaneous moves.
+
+Every actor observes the same table and decides; then the engine resolves all moves in a fixed
+order (walkouts, channels, responses, messages, proposals), checks the decision rule, records
+the round and checks whether the negotiation has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Protocol
+
+import mesa
+import numpy as np
+
+from parley.engine.actions import Channel, Counter, Message, Move, Pass, Propose, Respond, WalkOut
+from parley.engine.agents import ActorAgent
+from parley.engine.decision import DecisionRule
+from parley.engine.graph import RelationshipGraph
+from parley.engine.issue_space import IssueSpace
+from parley.engine.measures import AGENT_REPORTERS, MODEL_REPORTERS
+from parley.engine.outcome import Outcome, settle
+from parley.engine.policy import Observation, Policy, RunHalted, deliberates
+from parley.engine.rules import move_problems, red_lines_of
+from parley.engine.table import Proposal, Table
+from parley.world.injects import Inject
+from parley.world.persona import Persona
+from parley.world.scenario import Scenario
+
+EventSink = Callable[[dict], None]
+
+
+class Recast(Protocol):
+    """Makes the persona card and policy of an actor played as another variant, mid-run."""
+
+    def __call__(self, actor: str, variant: str, model: NegotiationModel) -> tuple[Persona, Policy]: ...
+
+
+class Budget(Protocol):
+    def allows_round(self, deciders: int) -> bool: ...
+
+
+class NegotiationModel(mesa.Model):
+    agent_reporters = AGENT_REPORTERS  # what is collected of each actor every round (a board collects more)
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        policies: dict[str, Policy],
+        seed: int,
+        emit: EventSink | None = None,
+        max_rounds: int | None = None,
+        space: IssueSpace | None = None,
+        runner: Callable[[Coroutine], object] | None = None,
+        budget: Budget | None = None,
+        injects: list[Inject] | None = None,
+        recast: Recast | None = None,
+    ) -> None:
+        """`runner` runs a coroutine to completion (LLM calls share its event loop across rounds and
+        runs); without one the model keeps a loop of its own. `budget` may stop a run between rounds."""
+        super().__init__(rng=seed)
+        self.setting = scenario
+        self.world = scenario.world
+        self.space = space or IssueSpace.build(scenario.world, scenario.personas)
+        self.graph = RelationshipGraph(self.world)
+        self.table = Table()
+        self.rule = DecisionRule.of(self.world)
+        self.max_rounds = max_rounds or self.world.protocol.max_rounds
+        self.round = 0
+        self.seq = 0
+        self.events: list[dict] = []
+        self._emit = emit
+        self.runner = runner
+        self._own_runner: asyncio.Runner | None = None
+        self.budget = budget
+        self.costs: Callable[[], dict] | None = None  # the cost ledger of an LLM run, for the outcome
+        self.injects = list(injects or [])
+        self.recast = recast
+        self.withdrawn: dict[str, list[str]] = {}
+        self.scheduled: dict[int, list[Callable[[NegotiationModel], None]]] = {}  # changes at the start of a round
+        self.outcome: Outcome | None = None
+        self.deal: Proposal | None = None
+        self.walked_out: list[str] = []
+        self._stalled_for = 0
+        self._last_signature: tuple = ()
+        self._open_utilities: tuple[int, np.ndarray | None] = (-1, None)
+        self.by_actor: dict[str, ActorAgent] = {}
+        for actor in self.world.actor_ids():
+            self.by_actor[actor] = ActorAgent(self, actor, scenario.personas[actor], policies[actor])
+        self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS, agent_reporters=self.agent_reporters)
+
+    # -- the protocol -----------------------------------------------------------------------
+    def step(self) -> None:
+        if self.open_round():
+            self.close_round()
+
+    def open_round(self) -> bool:
+        """The first half of a round: news, then everyone observes the same table and the policies
+        that answer at once decide. False when the run ended instead (its budget, a halt).
+
+        Kept apart from `close_round` so a board can show a person the table before they move.
+        """
+        if self.budget is not None and not self.budget.allows_round(len(self.graph.present)):
+            self.finish("budget_exhausted")
+            return False
+        self.round += 1
+        self.emit("round_started")
+        self.apply_injects()
+        for change in self.scheduled.get(self.round, []):
+            change(self)
+        try:
+            self.agents.do("step")  # everyone observes the same table; policies that answer at once decide
+        except RunHalted as halt:
+            self.halt(halt)
+            return False
+        return True
+
+    def close_round(self) -> None:
+        """The second half: the policies that deliberate decide together, then every move is resolved."""
+        try:
+            self.deliberate()  # the others (LLM personas, people on a board) decide together, concurrently
+        except RunHalted as halt:
+            self.halt(halt)
+            return
+        self.log_notes()
+        moves = {a: self.by_actor[a].move for a in self.world.actor_ids()}
+        for agent in self.agents:
+            agent.inbox = []
+        self.resolve(moves)
+        self.datacollector.collect(self)
+        self.emit("round_ended", **self.round_measures())
+        self.check_for_end()
+
+    def halt(self, halt: RunHalted) -> None:
+        self.log_notes()
+        self.emit("halted", reason=str(halt))
+        self.finish(halt.status)
+
+    def resolve(self, moves: dict[str, Move]) -> None:
+        """Apply every valid action, phase by phase; a deal ends the round before new proposals."""
+        valid = {actor: self.valid_actions(actor, move) for actor, move in moves.items()}
+        for phase in (WalkOut, Channel, (Respond, Counter), "deal?", Message, (Propose, Counter)):
+            if phase == "deal?":
+                self.check_for_deal()
+                continue
+            if self.deal is not None and phase == (Propose, Counter):
+                break
+            for actor, actions in valid.items():
+                for action in actions:
+                    if isinstance(action, phase):
+                        self.apply(actor, action, phase)
+
+    def apply(self, actor: str, action, phase) -> None:  # noqa: ANN001
+        if isinstance(action, WalkOut):
+            self.walk_out(actor, action.reason)
+        elif isinstance(action, Channel):
+            self.set_channel(actor, action)
+        elif isinstance(action, Respond):
+            self.respond(actor, action.proposal, action.accept, action.reason)
+        elif isinstance(action, Counter) and phase == (Respond, Counter):
+            self.respond(actor, action.proposal, False, action.reason, countered=True)
+        elif isinstance(action, Counter):
+            self.propose(actor, action.package, action.to, action.text, counter_to=action.proposal)
+        elif isinstance(action, Message):
+            self.send(actor, action)
+        elif isinstance(action, Propose):
+            self.propose(actor, action.package, action.to, action.text)
+
+    def apply_injects(self) -> None:
+        """The facilitator's news for this round: told to its audience first, its effects applied."""
+        for inject in [i for i in self.injects if i.round == self.round]:
+            audience = inject.audience(self.world.actor_ids())
+            self.emit("inject", to=audience, text=inject.text, effects=inject.effects.model_dump(by_alias=True))
+            for actor in audience:
+                self.by_actor[actor].receive(
+                    {"kind": "inject", "round": self.round, "from": "facilitator", "text": inject.text}
+                )
+            effects = inject.effects
+            for t in effects.trust:
+                self.trust_change(t.source, t.target, t.delta, "inject")
+            for c in effects.channels:
+                if self.graph.set_open(c.source, c.target, c.open):
+                    self.emit("channel", actor=c.source, to=c.target, open=c.open, reason="inject")
+            for w in effects.withdraw:
+                if w.option not in self.withdrawn.setdefault(w.issue, []):
+                    self.withdrawn[w.issue].append(w.option)
+            for p in self.table.open():
+                bad = [k for k, v in p.package.items() if v in self.withdrawn.get(k, [])]
+                if bad:
+                    p.status = "dead"
+                    self.emit("proposal_dead", proposal=p.id, reason=f"withdrawn from the table: {', '.join(bad)}")
+            for actor, variant in effects.variants.items():
+                self.switch_variant(actor, variant)
+
+    def switch_variant(self, actor: str, variant: str) -> None:
+        """Play `actor` as another variant of its persona from now on (a new card, a new policy)."""
+        if self.recast is None:
+            raise ValueError("this run cannot switch persona variants (no recast given)")
+        persona, policy = self.recast(actor, variant, self)
+        self.setting.personas[actor] = persona
+        self.setting.variants[actor] = variant
+        self.space = IssueSpace.build(self.world, self.setting.personas)
+        agent = self.by_actor[actor]
+        agent.persona, agent.policy = persona, policy
+        self.emit("variant_switched", actor=actor, variant=variant)
+
+    def log_notes(self) -> None:
+        """What policies recorded while deciding, in actor order whatever order they answered in."""
+        for actor in self.world.actor_ids():
+            for note in self.by_actor[actor].notes():
+                self.emit(note.pop("type"), actor=actor, **note)
+
+    def deliberate(self) -> None:
+        waiting = [a for a in self.agents if a.observation is not None and deliberates(a.policy)]
+        if not waiting:
+            return
+
+        async def together() -> list:
+            return await asyncio.gather(*(agent.deliberate() for agent in waiting), return_exceptions=True)
+
+        if self.runner is None:
+            self._own_runner = self._own_runner or asyncio.Runner()
+            results = self._own_runner.run(together())
+        else:
+            results = self.runner(together())
+        failures = [r for r in results if isinstance(r, BaseException)]
+        halts = [r for r in failures if isinstance(r, RunHalted)]
+        others = [r for r in failures if not isinstance(r, RunHalted)]
+        if others:
+            raise others[0]
+        if halts:
+            raise halts[0]
+
+    # -- checking moves ---------------------------------------------------------------------
+    def valid_actions(self, actor: str, move: Move) -> list:
+        """The legal actions of a move; each illegal one is logged and dropped."""
+        red_lines = red_lines_of(self.setting.personas[actor])
+        problems = dict(move_problems(self.world, actor, move, self.table, self.withdrawn, red_lines))
+        out = []
+        for idx, action in enumerate(move.actions):
+            if isinstance(action, Pass):
+                self.emit("pass", actor=actor, reason=action.reason)
+            elif idx in problems:
+                self.emit("invalid_action", actor=actor, action=action.model_dump(), error=problems[idx])
+            else:
+                out.append(action)
+        return out
+
+    # -- resolving moves --------------------------------------------------------------------
+    def walk_out(self, actor: str, reason: str) -> None:
+        self.graph.leave(actor)
+        self.walked_out.append(actor)
+        self.emit("walkout", actor=actor, reason=reason)
+        for other in self.world.actor_ids():
+            if other != actor:
+                self.trust_change(other, actor, self.world.trust_rules.walkout, "walkout")
+
+    def set_channel(self, actor: str, action: Channel) -> None:
+        if self.graph.set_open(actor, action.to, action.open):
+            self.emit("channel", actor=actor, to=action.to, open=action.open, reason=action.reason)
+            if not action.open:
+                self.trust_change(action.to, actor, self.world.trust_rules.channel_closed, "channel_closed")
+
+    def respond(self, actor: str, proposal_id: str, accept: bool, reason: str, countered: bool = False) -> None:
+        p = self.table.proposals[proposal_id]
+        (p.accepted_by if accept else p.rejected_by).append(actor)
+        self.emit("response", actor=actor, proposal=p.id, accept=accept, reason=reason, countered=countered)
+        notice = {
+            "kind": "response",
+            "round": self.round,
+            "from": actor,
+            "proposal": p.id,
+            "accept": accept,
+            "reason": reason,
+        }
+        for other in {p.proposer, *p.recipients} - {actor}:
+            self.by_actor[other].receive(notice)
+        rules = self.world.trust_rules
+        self.trust_change(
+            p.proposer,
+            actor,
+            rules.proposal_accepted if accept else rules.proposal_rejected,
+            "accepted" if accept else "rejected",
+        )
+        if not accept and p.status == "open" and not self.rule.can_still_pass(p.rejected_by, self.graph.present):
+            p.status = "dead"
+            self.emit("proposal_dead", proposal=p.id, reason=f"rejected by {actor}")
+
+    def send(self, actor: str, message: Message) -> None:
+        for target in message.to:
+            path = self.deliver(actor, target, "message", {"kind": message.kind})
+            if path is None:
+                continue
+            self.by_actor[target].receive(
+                {
+                    "kind": "message",
+                    "round": self.round,
+                    "from": actor,
+                    "message_kind": message.kind,
+                    "text": message.text,
+                    "path": path,
+                }
+            )
+            rules = self.world.trust_rules
+            listener = self.setting.personas[target].traits
+            delta = {
+                "threat": rules.threat,
+                "flattery": rules.flattery * listener.level("flattery_susceptibility"),
+                "concession": rules.concession_signal,
+            }.get(message.kind, 0.0)
+            if delta:
+                self.trust_change(target, actor, delta, message.kind)
+        self.emit("message", actor=actor, kind=message.kind, to=list(message.to), text=message.text)
+
+    def propose(
+        self, actor: str, package: dict[str, str], to: list[str], text: str, counter_to: str | None = None
+    ) -> None:
+        package = {i: package[i] for i in self.space.issues}
+        recipients = sorted(set(to), key=self.world.actor_ids().index)
+        for old in self.table.open_by(actor):
+            if old.package == package and old.addressed == recipients and counter_to is None:
+                self.emit("proposal_reaffirmed", actor=actor, proposal=old.id, text=text)
+                return
+        for old in self.table.open_by(actor):
+            old.status = "superseded"
+        p = Proposal(
+            self.table.next_id(), self.round, actor, package, [], counter_to, accepted_by=[actor], addressed=recipients
+        )
+        self.table.add(p)
+        self.emit(
+            "proposal", actor=actor, proposal=p.id, package=package, to=recipients, counter_to=counter_to, text=text
+        )
+        utilities = self.utilities_of(package)
+        for target in recipients:
+            path = self.deliver(actor, target, "proposal", {"proposal": p.id})
+            if path is not None:  # only those it reached can answer it
+                p.recipients.append(target)
+                self.by_actor[target].receive(
+                    {
+                        "kind": "proposal",
+                        "round": self.round,
+                        "from": actor,
+                        "proposal": p.id,
+                        "text": text,
+                        "path": path,
+                    }
+                )
+                self.by_actor[target].note_offer(utilities[target])
+
+    def deliver(self, source: str, target: str, what: str, detail: dict) -> list[str] | None:
+        """Route over open channels; log every hop, or that nothing could get through."""
+        path = self.graph.route(source, target)
+        if path is None:
+            self.emit("undeliverable", actor=source, to=target, what=what, **detail)
+        elif len(path) > 2:
+            self.emit("mediated", actor=source, to=target, what=what, path=path, **detail)
+        return path
+
+    def trust_change(self, feeler: str, cause: str, delta: float, why: str) -> None:
+        if delta == 0:
+            return
+        before, after = self.graph.adjust_trust(feeler, cause, delta)
+        if before != after:
+            self.emit("trust", actor=feeler, toward=cause, before=before, after=after, cause=why)
+
+    # -- ending -----------------------------------------------------------------------------
+    def utilities_of(self, package: dict[str, str]) -> dict[str, float]:
+        u = self.space.utilities(self.space.encode(package))
+        return {a: round(float(x), 6) for a, x in zip(self.space.actors, u, strict=True)}
+
+    def check_for_deal(self) -> None:
+        if self.deal is not None:
+            return
+        for p in self.table.open():
+            if self.rule.passes(p.accepted_by, self.utilities_of(p.package)):
+                p.status = "passed"
+                self.deal = p
+                self.emit("deal", proposal=p.id, package=p.package, accepted_by=list(p.accepted_by))
+                return
+
+    def check_for_end(self) -> None:
+        status = None
+        if self.deal is not None:
+            status = "converged"
+        elif (
+            any(a in self.walked_out for a in self.rule.required())
+            or len(set(self.rule.voters) & self.graph.present) < self.rule.quorum
+        ):
+            status = "breakdown"
+        else:
+            signature = self.table.signature()
+            self._stalled_for = self._stalled_for + 1 if signature == self._last_signature else 0
+            self._last_signature = signature
+            if self._stalled_for >= self.world.protocol.stall_patience:
+                status = "stalled"
+            elif self.round >= self.max_rounds:
+                status = "max_rounds"
+        if status:
+            self.finish(status)
+
+    def finish(self, status: str) -> None:
+        self.running = False
+        if self._own_runner is not None:
+            self._own_runner.close()
+            self._own_runner = None
+        self.outcome = settle(self, status)
+        event = self.outcome.as_event()
+        if self.costs is not None:  # spending differs between a live run and a cached one: transport
+            event["transport"] = {"cost": self.costs()}
+        self.emit("outcome", **event)
+
+    def run(self) -> Outcome:
+        while self.running:
+            self.step()
+        assert self.outcome is not None
+        return self.outcome
+
+    # -- what actors see ---------------------------------------------------------------------
+    def observation_for(self, actor: str) -> Observation:
+        inbox = self.by_actor[actor].inbox
+        mentioned = {item["proposal"] for item in inbox if "proposal" in item}
+        visible = [
+            p.view()
+            for p in self.table.proposals.values()
+            if (actor == p.proposer or actor in p.recipients) and (p.status == "open" or p.id in mentioned)
+        ]
+        return Observation(
+            round=self.round,
+            max_rounds=self.max_rounds,
+            actor=actor,
+            persona=self.setting.personas[actor],
+            world=self.world,
+            present=[a for a in self.world.actor_ids() if a in self.graph.present],
+            required=list(self.rule.required()),
+            table=visible,
+            inbox=list(inbox),
+            channels=self.graph.channels(actor),
+            influence_on_me={b: self.graph.influence(b, actor) for b in self.world.actor_ids() if b != actor},
+            withdrawn={k: list(v) for k, v in self.withdrawn.items()},
+        )
+
+    def open_utilities(self) -> np.ndarray | None:
+        """Every actor's utility of each open proposal (proposals, actors); None when none is open.
+        Made once per state of the table (reporters ask for it actor by actor)."""
+        if self._open_utilities[0] != self.seq:
+            open_now = self.table.open()
+            packages = [self.space.encode(p.package) for p in open_now]
+            self._open_utilities = (self.seq, self.space.utilities(np.stack(packages)) if packages else None)
+        return self._open_utilities[1]
+
+    def round_measures(self) -> dict:
+        row = {k: values[-1] for k, values in self.datacollector.model_vars.items()}
+        best = {
+            a.actor: (None if a.best_offer_utility is None else round(a.best_offer_utility, 6)) for a in self.agents
+        }
+        return {k: (round(float(v), 6) if isinstance(v, float) else v) for k, v in row.items()} | {
+            "best_offer_utility": best
+        }
+
+    def emit(self, type_: str, **fields) -> None:  # noqa: ANN003
+        self.seq += 1
+        event = {"seq": self.seq, "round": self.round, "type": type_, **fields}
+        self.events.append(event)
+        if self._emit is not None:
+            self._emit(event)

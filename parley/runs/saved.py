@@ -1,0 +1,544 @@
+"""Reading saved runs back: list the run folders, load one tolerantly, filter and describe its events.
+
+Read-only, and forgiving on purpose: a run killed mid-way (even with kill -9) has no outcome line and
+may end with half a JSON line, and a runs folder may hold things that are not runs. None of that may
+end in a traceback; it is reported as a short note instead. `parley runs` and `parley show` format
+what these functions return.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+UNFINISHED = "interrupted"  # the status of a run without an outcome line (killed, or still running)
+FAILED = "error"  # the status of a run that logged an error and stopped before its outcome
+
+
+class BrowseError(Exception):
+    """Something the user asked for that cannot be shown: one line, for the command line to print."""
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line of events.jsonl that could not be read, kept so it can be reported rather than hidden."""
+
+    number: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"events.jsonl line {self.number} {self.reason}; skipped"
+
+    @property
+    def cut_off(self) -> bool:
+        """The last line of a run killed while writing it: harmless, the rest of the log is whole."""
+        return self.reason.startswith("is cut off")
+
+
+@dataclass
+class SavedRun:
+    """One run folder as it is on disk, whatever state the run was left in."""
+
+    folder: Path
+    manifest: dict[str, Any] | None
+    events: list[dict[str, Any]]
+    skipped: list[SkippedLine] = field(default_factory=list)
+    problem: str | None = None  # why the folder cannot be read as a run (no or broken manifest)
+
+    @property
+    def run_id(self) -> str:
+        """The folder's name, which is what `parley show` takes (the manifest's `run_id` is the name the
+        run was saved under, and differs for a copied or renamed folder)."""
+        return self.folder.name
+
+    @property
+    def outcome(self) -> dict[str, Any] | None:
+        return next((e for e in reversed(self.events) if e.get("type") == "outcome"), None)
+
+    @property
+    def error(self) -> str | None:
+        """The message of an `error` event: the run stopped on an exception (say a refused API key)."""
+        event = next((e for e in reversed(self.events) if e.get("type") == "error"), None)
+        return None if event is None else str(event.get("message") or "error")
+
+    @property
+    def status(self) -> str:
+        if self.outcome is not None:
+            return str(self.outcome.get("status") or "unknown")
+        return FAILED if self.error is not None else UNFINISHED
+
+    @property
+    def truncated(self) -> SkippedLine | None:
+        """The half-written last line of a killed run, if there is one."""
+        return next((s for s in self.skipped if s.cut_off), None)
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def rounds(self) -> int:
+        """Rounds played: the outcome's round, else the last round any event mentions."""
+        if self.outcome is not None and isinstance(self.outcome.get("round"), int):
+            return self.outcome["round"]
+        return max((e["round"] for e in self.events), default=0)
+
+    @property
+    def actors(self) -> list[str]:
+        """The world's actors, in its order: from the manifest, else from who acts in the events."""
+        personas = (self.manifest or {}).get("personas")
+        if isinstance(personas, dict) and personas:
+            return list(personas)
+        seen: dict[str, None] = {}
+        for e in self.events:
+            if isinstance(e.get("actor"), str):
+                seen[e["actor"]] = None
+        return list(seen)
+
+    @property
+    def backend(self) -> str | None:
+        value = (self.manifest or {}).get("backend")
+        return value if isinstance(value, str) else None
+
+    @property
+    def variants(self) -> dict[str, str]:
+        value = (self.manifest or {}).get("variants")
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+    @property
+    def parent(self) -> dict[str, Any] | None:
+        """Where a forked run branched off: {run_id, round}; None for a run played from the start."""
+        value = (self.manifest or {}).get("parent")
+        return value if isinstance(value, dict) else None
+
+    @property
+    def models(self) -> dict[str, str]:
+        """Model per actor: the manifest's `llm.models`, else the models the llm_call events name."""
+        llm = (self.manifest or {}).get("llm")
+        models = llm.get("models") if isinstance(llm, dict) else None
+        if isinstance(models, dict) and models:
+            return {str(a): str(m) for a, m in models.items()}
+        return {e["actor"]: str(e["model"]) for e in self.events if e.get("type") == "llm_call" and "model" in e}
+
+    @property
+    def tokens(self) -> int | None:
+        """Prompt plus completion tokens over every llm_call; None for a run without LLMs."""
+        calls = [e for e in self.events if e.get("type") == "llm_call"]
+        if not calls and self.backend in (None, "offline"):
+            return None
+        total = 0
+        for e in calls:
+            tokens = e.get("tokens") if isinstance(e.get("tokens"), dict) else {}
+            total += sum(v for k, v in tokens.items() if k in ("prompt", "completion") and isinstance(v, int))
+        return total
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Dollars spent: the outcome's ledger, else (no outcome) the sum of what each call cost."""
+        cost = ((self.outcome or {}).get("transport") or {}).get("cost")
+        if isinstance(cost, dict) and isinstance(cost.get("usd"), int | float):
+            return float(cost["usd"])
+        calls = [e for e in self.events if e.get("type") == "llm_call"]
+        if not calls and self.backend in (None, "offline"):
+            return None
+        usd = (((e.get("transport") or {}).get("usd")) for e in calls)
+        return float(sum(u for u in usd if isinstance(u, int | float)))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of `parley runs`; `problem` is set (and the rest mostly empty) for a folder that is not a run."""
+
+    run_id: str
+    folder: Path
+    created_at: str | None = None
+    world: str | None = None
+    seed: int | None = None
+    variants: dict[str, str] = field(default_factory=dict)
+    backend: str | None = None
+    models: dict[str, str] = field(default_factory=dict)
+    status: str = UNFINISHED
+    rounds: int = 0
+    tokens: int | None = None
+    cost_usd: float | None = None
+    skipped_lines: int = 0
+    parent: dict[str, Any] | None = None
+    problem: str | None = None
+
+
+def read_manifest(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The manifest, or None and why not (one line) when it is missing or unreadable."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return None, "not a run folder (no manifest.json)"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"manifest.json cannot be read ({type(exc).__name__})"
+    except json.JSONDecodeError as exc:
+        return None, f"manifest.json is not valid JSON (line {exc.lineno})"
+    if not isinstance(data, dict):
+        return None, "manifest.json is not a JSON object"
+    return data, None
+
+
+def read_event_log(path: Path) -> tuple[list[dict[str, Any]], list[SkippedLine]]:
+    """Every readable event of an events.jsonl, and the lines that were not (a killed run's last one).
+
+    Read as bytes and decoded line by line, so a write cut off inside a multi-byte character spoils
+    only its own line.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], []
+    except OSError as exc:
+        return [], [SkippedLine(0, f"cannot be read ({type(exc).__name__})")]
+    lines = data.split(b"\n")
+    cut_off = not data.endswith(b"\n")  # the last line was being written when the run stopped
+    events: list[dict[str, Any]] = []
+    skipped: list[SkippedLine] = []
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        last = number == len(lines)
+        try:
+            event = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            reason = "is cut off (the run stopped while writing it)" if last and cut_off else "is not valid JSON"
+            skipped.append(SkippedLine(number, reason))
+            continue
+        if not (isinstance(event, dict) and isinstance(event.get("round"), int) and isinstance(event.get("type"), str)):
+            skipped.append(SkippedLine(number, "is not an event (no round or type)"))
+            continue
+        events.append(event)
+    return events, skipped
+
+
+def read_run(folder: Path | str) -> SavedRun:
+    """Load a run folder without ever raising on its contents; what is wrong is in `problem`/`skipped`."""
+    folder = Path(folder)
+    manifest, problem = read_manifest(folder)
+    events, skipped = read_event_log(folder / "events.jsonl")
+    return SavedRun(folder=folder, manifest=manifest, events=events, skipped=skipped, problem=problem)
+
+
+def summarise(run: SavedRun) -> RunSummary:
+    """The row of `parley runs` for a run."""
+    manifest = run.manifest or {}
+    world = manifest.get("world")
+    seed = manifest.get("seed")
+    created = manifest.get("created_at")
+    return RunSummary(
+        run_id=run.run_id,
+        folder=run.folder,
+        created_at=created if isinstance(created, str) else None,
+        world=str(world.get("id")) if isinstance(world, dict) and world.get("id") else None,
+        seed=seed if isinstance(seed, int) else None,
+        variants=run.variants,
+        backend=run.backend,
+        models=run.models,
+        status=run.status,
+        rounds=run.rounds,
+        tokens=run.tokens,
+        cost_usd=run.cost_usd,
+        skipped_lines=len(run.skipped),
+        parent=run.parent,
+        problem=run.problem,
+    )
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def list_runs(runs_dir: Path | str) -> list[RunSummary]:
+    """Every folder under `runs_dir`, newest first; folders that are not runs come last, with `problem` set.
+
+    Newest by the manifest's `created_at` (seconds), then by when the manifest was written, since
+    several runs can start within one second.
+    """
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise BrowseError(f"no runs folder at {runs_dir}" + (" (it is a file)" if runs_dir.exists() else ""))
+    folders = [p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    summaries = [summarise(read_run(p)) for p in folders]
+
+    def newest(s: RunSummary) -> tuple[bool, str, int, str]:
+        return (s.problem is None, s.created_at or "", _mtime(s.folder / "manifest.json"), s.folder.name)
+
+    return sorted(summaries, key=newest, reverse=True)
+
+
+def resolve_run(spec: str, runs_dir: Path | str) -> Path:
+    """The folder RUN names: a run id under `runs_dir`, an unambiguous prefix of one, or a path."""
+    runs_dir = Path(runs_dir)
+    if not spec.strip():
+        raise BrowseError("no run given: name a run id, a prefix of one, or a run folder")
+    is_name = spec not in (".", "..") and "/" not in spec and os.sep not in spec
+    if is_name and (runs_dir / spec).is_dir():
+        return runs_dir / spec
+    path = Path(spec).expanduser()
+    if path.is_dir() and ((path / "manifest.json").exists() or (path / "events.jsonl").exists()):
+        return path
+    if path.is_dir() and (spec != path.name or not runs_dir.is_dir()):
+        raise BrowseError(f"{spec} is not a run folder (no manifest.json or events.jsonl)")
+    if not runs_dir.is_dir():
+        raise BrowseError(f"unknown run '{spec}': no runs folder at {runs_dir}")
+    matches = sorted(p.name for p in runs_dir.iterdir() if p.is_dir() and p.name.startswith(spec))
+    if len(matches) == 1:
+        return runs_dir / matches[0]
+    if not matches:
+        raise BrowseError(f"unknown run '{spec}': no run in {runs_dir} starts with it (see `parley runs`)")
+    shown = ", ".join(matches[:4]) + (f" and {len(matches) - 4} more" if len(matches) > 4 else "")
+    raise BrowseError(f"ambiguous run '{spec}': {len(matches)} runs in {runs_dir} start with it ({shown})")
+
+
+def involves(event: dict[str, Any], actor: str) -> bool:
+    """Whether `actor` acts in the event or is addressed by it (`to` may be one actor or a list)."""
+    to = event.get("to")
+    addressed = actor in to if isinstance(to, list) else to == actor
+    return event.get("actor") == actor or addressed or event.get("toward") == actor
+
+
+def filter_events(
+    events: list[dict[str, Any]], round: int | None = None, actor: str | None = None
+) -> list[dict[str, Any]]:
+    """The events of one round and/or those involving one actor; both filters combine."""
+    return [e for e in events if (round is None or e.get("round") == round) and (actor is None or involves(e, actor))]
+
+
+def check_filters(run: SavedRun, round: int | None = None, actor: str | None = None) -> None:
+    """Refuse a round the run never reached or an actor it does not have, rather than show nothing."""
+    if round is not None and not 1 <= round <= run.rounds:
+        played = f"rounds 1-{run.rounds}" if run.rounds else "no rounds"
+        raise BrowseError(f"round {round} is out of range: run {run.run_id} has {played}")
+    if actor is not None and actor not in run.actors:
+        known = ", ".join(run.actors) or "none"
+        raise BrowseError(f"unknown actor '{actor}': run {run.run_id} has {known}")
+
+
+def persona_names(run: SavedRun) -> dict[str, str]:
+    """Display names from the persona cards the manifest points at (variant applied), else the ids.
+
+    The manifest's paths are relative to where the run was started, usually the project root, which
+    is also the parent of the runs folder; both are tried.
+    """
+    names = {a: a for a in run.actors}
+    personas = (run.manifest or {}).get("personas")
+    if not isinstance(personas, dict):
+        return names
+    for actor, info in personas.items():
+        if not isinstance(info, dict) or not isinstance(info.get("path"), str):
+            continue
+        card = _load_card(Path(info["path"]), run.folder)
+        if card is None:
+            continue
+        name = card.get("name")
+        overlay = (
+            (card.get("variants") or {}).get(info.get("variant")) if isinstance(card.get("variants"), dict) else None
+        )
+        if isinstance(overlay, dict) and isinstance(overlay.get("name"), str):
+            name = overlay["name"]
+        if isinstance(name, str) and name.strip():
+            names[actor] = name.strip()
+    return names
+
+
+def _load_card(path: Path, folder: Path) -> dict[str, Any] | None:
+    """The card at a manifest path: as given, or under the runs folder's parent, or under Parley's own
+    project folder (where the bundled worlds' cards live)."""
+    roots = (Path.cwd(), folder.resolve().parent.parent, Path(__file__).resolve().parents[2])
+    candidates = [path] if path.is_absolute() else [root / path for root in roots]
+    for candidate in candidates:
+        try:
+            card = yaml.safe_load(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(card, dict):
+            return card
+    return None
+
+
+def package_changes(events: list[dict[str, Any]]) -> dict[int, dict[str, tuple[str | None, str]]]:
+    """For each proposal (by seq) that is not its proposer's first: the issues it changes, old -> new.
+
+    Worked out over the whole run, so a filtered view still shows a move against the proposer's
+    real previous offer.
+    """
+    last: dict[str, dict[str, Any]] = {}
+    out: dict[int, dict[str, tuple[str | None, str]]] = {}
+    for e in events:
+        package = e.get("package")
+        if e.get("type") != "proposal" or not isinstance(package, dict):
+            continue
+        before = last.get(str(e.get("actor")))
+        if before is not None and isinstance(e.get("seq"), int):
+            out[e["seq"]] = {k: (before.get(k), str(v)) for k, v in package.items() if before.get(k) != v}
+        last[str(e.get("actor"))] = package
+    return out
+
+
+def describe_package(event: dict[str, Any], changes: dict[str, tuple[str | None, str]] | None = None) -> str | None:
+    """A proposal's terms: what changed from its proposer's previous one (`changes`), else the whole package."""
+    if event.get("type") != "proposal":
+        return None
+    if changes:
+        return "changes " + ", ".join(f"{k}: {old or '-'} -> {new}" for k, (old, new) in changes.items())
+    if changes is not None:
+        return "the same package as before"
+    package = event.get("package") if isinstance(event.get("package"), dict) else {}
+    return ", ".join(f"{k}={v}" for k, v in package.items()) or None
+
+
+def _of(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def _names(value: Any, names: dict[str, str]) -> str:
+    if isinstance(value, list):
+        return ", ".join(names.get(str(v), str(v)) for v in value) or "nobody"
+    return names.get(str(value), str(value))
+
+
+def _quote(text: Any) -> str:
+    return f': "{" ".join(str(text).split())}"' if text else ""
+
+
+def _because(text: Any) -> str:
+    return f": {' '.join(str(text).split())}" if text else ""
+
+
+def describe_event(event: dict[str, Any], names: dict[str, str]) -> str | None:
+    """One readable line for an event (None for those a reader does not need, like round_started).
+
+    Unknown event types are shown raw rather than dropped, so a newer run still reads in full.
+    """
+    kind = event.get("type")
+    who = names.get(str(event.get("actor")), str(event.get("actor")))
+    to = _names(event.get("to"), names)
+    pid = event.get("proposal", "?")
+    if kind == "round_started" or kind == "outcome":
+        return None
+    if kind == "round_ended":
+        trust = event.get("mean_trust")
+        support = event.get("leading_support")
+        return (
+            f"end of round: {event.get('open_proposals', '?')} open proposal(s)"
+            + (f", leading support {100 * support:.0f}%" if isinstance(support, int | float) else "")
+            + (f", mean trust {trust:+.2f}" if isinstance(trust, int | float) else "")
+        )
+    if kind == "proposal":
+        verb = f"counters {event['counter_to']} with {pid}" if event.get("counter_to") else f"proposes {pid}"
+        return f"{who} {verb} to {to}{_quote(event.get('text'))}"
+    if kind == "proposal_reaffirmed":
+        return f"{who} stands by {pid}{_quote(event.get('text'))}"
+    if kind == "proposal_dead":
+        return f"{pid} is off the table{_because(event.get('reason'))}"
+    if kind == "response":
+        verb = "accepts" if event.get("accept") else "rejects"
+        return (
+            f"{who} {verb} {pid}" + (" and counters" if event.get("countered") else "") + _because(event.get("reason"))
+        )
+    if kind == "message":
+        return f"{who} -> {to} ({event.get('kind', 'message')}){_quote(event.get('text'))}"
+    if kind in ("mediated", "undeliverable"):
+        what = f"{event.get('what', 'message')}" + (f" {event['proposal']}" if event.get("proposal") else "")
+        if kind == "undeliverable":
+            return f"{_of(who)} {what} cannot reach {to}: no open path"
+        via = event.get("path") if isinstance(event.get("path"), list) else []
+        return f"{_of(who)} {what} reaches {to} via {_names(via[1:-1], names)}"
+    if kind == "channel":
+        verb = "opens" if event.get("open") else "closes"
+        return f"{who} {verb} a channel to {to}{_because(event.get('reason'))}"
+    if kind == "walkout":
+        return f"{who} walks out{_because(event.get('reason'))}"
+    if kind == "trust":
+        toward = names.get(str(event.get("toward")), str(event.get("toward")))
+        before, after = event.get("before"), event.get("after")
+        move = (
+            f"{before:+.2f} -> {after:+.2f}"
+            if isinstance(before, int | float) and isinstance(after, int | float)
+            else "?"
+        )
+        return f"{_of(who)} trust in {toward}: {move} ({event.get('cause', '?')})"
+    if kind == "pass":
+        return f"{who} passes{_because(event.get('reason'))}"
+    if kind == "invalid_action":
+        return f"{who} tried an invalid action{_because(event.get('error'))}"
+    if kind == "deal":
+        return f"Deal: {pid} passes, accepted by {_names(event.get('accepted_by') or [], names)}"
+    if kind == "llm_call":
+        tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
+        transport = event.get("transport") if isinstance(event.get("transport"), dict) else {}
+        usd = transport.get("usd")
+        notes = [f"{tokens.get('prompt', 0) or 0:,} + {tokens.get('completion', 0) or 0:,} tokens"]
+        if isinstance(usd, int | float):
+            notes.append(f"${usd:.4f}")
+        if transport.get("cached"):
+            notes.append("cached")
+        if event.get("reask"):
+            notes.append(f"re-ask {event['reask']}")
+        if event.get("error"):
+            notes.append(f"answer refused: {' '.join(str(event['error']).split())}")
+        return f"{who} asks {event.get('model', '?')}: " + ", ".join(notes)
+    if kind == "llm_failed":
+        return f"{who}: no answer from the model{_because(event.get('error'))}"
+    if kind == "llm_gave_up":
+        return f"{who}: no legal move after {event.get('reasks', '?')} re-ask(s); passes"
+    if kind == "human_move":
+        actions = (event.get("move") or {}).get("actions") or []
+        return f"{who} (played by a person) moves: {', '.join(str(a.get('type')) for a in actions) or 'nothing'}"
+    if kind == "human_left":
+        return f"{who} (played by a person) ends the run{_because(event.get('reason'))}"
+    if kind == "halted":
+        return f"halted{_because(event.get('reason'))}"
+    if kind == "error":
+        return f"error{_because(event.get('message'))}"
+    rest = {k: v for k, v in event.items() if k not in ("seq", "round", "type")}
+    text = json.dumps(rest, ensure_ascii=False)
+    return f"{kind}: {text if len(text) <= 200 else text[:197] + '...'}"
+
+
+def describe_outcome(run: SavedRun, names: dict[str, str]) -> str:
+    """The closing line: how the run ended, the deal or the closest offer, and each actor's utility."""
+    outcome = run.outcome
+    if outcome is None:
+        when = f"in round {run.rounds}" if run.rounds else "before round 1"
+        if run.error is not None:
+            return f"Outcome: none; the run stopped with an error {when}: {run.error}"
+        return f"Outcome: none; the run was interrupted {when} (no outcome line)"
+    status = str(outcome.get("status", "unknown")).replace("_", " ")
+    parts = [f"Outcome: {status} after {outcome.get('round', run.rounds)} round(s)"]
+    closest = outcome.get("closest") if isinstance(outcome.get("closest"), dict) else None
+    if outcome.get("deal"):
+        parts.append(f"deal {outcome.get('proposal') or ''}".rstrip())
+    elif closest:
+        parts.append(f"no deal; closest {closest.get('proposal', '?')} by {_names(closest.get('proposer'), names)}")
+    else:
+        parts.append("no deal")
+    utilities = outcome.get("utilities") if isinstance(outcome.get("utilities"), dict) else {}
+    no_deal = outcome.get("no_deal") if isinstance(outcome.get("no_deal"), dict) else {}
+    if utilities:
+        parts.append(
+            "utilities "
+            + ", ".join(
+                f"{names.get(a, a)} {u:.3f}"
+                + (f" (no deal {no_deal[a]:.3f})" if isinstance(no_deal.get(a), int | float) else "")
+                for a, u in utilities.items()
+                if isinstance(u, int | float)
+            )
+        )
+    if outcome.get("walked_out"):
+        parts.append(f"walked out: {_names(outcome['walked_out'], names)}")
+    if run.cost_usd is not None:
+        parts.append(f"LLM {run.tokens or 0:,} tokens, ${run.cost_usd:.4f}")
+    return "; ".join(parts)

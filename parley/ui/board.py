@@ -1,0 +1,524 @@
+"""The workshop board's game: a negotiation played round by round from a browser, saved like any run.
+
+`BoardModel` is the Mesa model that `parley board` (the page is `parley/board_app.py`) steps. Mesa's
+Reset builds it from the board's settings: world, persona variants, who plays, seed. It can also be
+built from a saved run, to step through that run again with every event checked against its log,
+and fork it at the current round to play on live as a new run. Facilitator injects, typed in or
+chosen from a file, go into the run's manifest before they happen, so a board run replays, resumes
+and reports like any other. Nothing here draws anything: the page only reads this model.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from parley.engine.actions import Move
+from parley.engine.measures import BOARD_AGENT_REPORTERS
+from parley.engine.model import NegotiationModel
+from parley.engine.policy import Observation
+from parley.llm.ledger import costs_of
+from parley.llm.loop import BackgroundLoop
+from parley.players.seat import HumanSeat, SeatView
+from parley.runs.cast import llm_cast, offline_cast, seat_people
+from parley.runs.folder import RunLog
+from parley.runs.manifest import manifest_for
+from parley.runs.play import Diverged, EventSink, open_log, prepare
+from parley.runs.transcript import render_transcript
+from parley.world.injects import Inject, inject_problems, load_injects, variant_names
+from parley.world.problems import InvalidInput, Problem, from_validation_error
+from parley.world.scenario import DEFAULT_WORLD, bundled, load_scenario
+
+if TYPE_CHECKING:
+    from parley.llm.backend import LLMBackend
+    from parley.runs.replay import Rebuilt
+    from parley.runs.saved import SavedRun
+
+OFFLINE = "offline"
+LLM = "openai"
+VARIANT = "variant_"  # model parameter `variant_us` is the variant the US is played as
+BASE = "base"  # an actor played by its card as written
+NOBODY = "nobody"  # no person at the table: every actor is played by the chosen players
+
+
+class NoMoveYet(Exception):
+    """The board was asked to finish a round before the person at the table chose their move."""
+
+
+class MoveAtTheBoard:
+    """Where the seat's moves come from on a board: the move the person entered for this round."""
+
+    def __init__(self) -> None:
+        self.move: Move | None = None
+
+    def choose(self, observation: Observation, view: SeatView) -> Move:
+        move, self.move = self.move, None
+        if move is None:
+            raise NoMoveYet(f"round {observation.round}: no move entered yet")
+        return move
+
+
+class BoardSeat(HumanSeat):
+    """A person's seat on a board. It decides with the policies that deliberate, so the round can
+    be opened, the table shown to the person, and the round closed once they have chosen."""
+
+    async def adecide(self, observation: Observation) -> Move:
+        return self.decide(observation)
+
+
+def world_files(folder: Path = Path("worlds")) -> list[Path]:
+    """The worlds the board offers: the world files in `folder` that load (Parley's own when there is none here)."""
+    found = sorted(bundled(folder).glob("*.yaml"))
+    usable = []
+    for path in found:
+        try:
+            load_scenario(path)
+        except InvalidInput:
+            continue  # `parley validate` says why; the board offers what can be played
+        usable.append(path)
+    return usable
+
+
+def inject_files(folder: Path = Path("worlds/injects")) -> list[Path]:
+    return sorted(bundled(folder).glob("*.yaml"))
+
+
+def variant_choices(worlds: list[Path]) -> dict[str, tuple[str, list[str]]]:
+    """For every actor of these worlds, its name and the variants its persona card offers, `base` first."""
+    out: dict[str, tuple[str, list[str]]] = {}
+    for path in worlds:
+        scenario = load_scenario(path)
+        for actor in scenario.world.actor_ids():
+            _, names = out.setdefault(actor, (scenario.personas[actor].name, [BASE]))
+            names += [v for v in variant_names(scenario, actor) if v not in names]
+    return out
+
+
+class BoardModel(NegotiationModel):
+    """One negotiation on the board, live or stepping through a saved run; saved as it goes.
+
+    A live run opens its run folder at its first round (a Reset that is never played leaves nothing
+    behind) and rewrites the transcript after every round, so a board closed mid-game leaves a run
+    that `parley resume` can finish.
+    """
+
+    agent_reporters = BOARD_AGENT_REPORTERS
+
+    def __init__(
+        self,
+        world: str = str(DEFAULT_WORLD),
+        seed: int = 1,
+        players: str = OFFLINE,
+        runs_dir: str = "runs",
+        llm: LLMBackend | None = None,
+        replay_of: str = "",
+        seat: str = NOBODY,
+        **variants: str,
+    ) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.notices: list[str] = []  # what the board should tell the room about how this game was set up
+        self.problem: str | None = None  # why the game stopped early, in plain words
+        self.log: RunLog | None = None
+        self.folder: Path | None = None
+        self.manifest: dict | None = None
+        self.parent: SavedRun | None = None  # the saved run this one steps through, or was forked from
+        self.forked_at: int | None = None
+        self.rebuilt: Rebuilt | None = None
+        self.llm = llm
+        self.seat: str | None = None  # the actor a person plays on this board, if any
+        self.seat_moves = MoveAtTheBoard()
+        self.awaiting_move = False  # a round is open, waiting for the person's move
+        if replay_of:
+            from parley.runs.replay import load_saved, rebuild
+
+            self.parent = load_saved(replay_of)
+            self.rebuilt = rebuild(self.parent)
+            r, m = self.rebuilt, self.parent.manifest
+            scenario, self.templates, space, cast = r.scenario, r.templates, r.space, r.cast
+            seed, rounds, injects, scheduled = int(m["seed"]), int(m["max_rounds"]), r.injects, r.scheduled
+            self.sink = EventSink(None, expected=self.parent.events)
+        else:
+            wanted = {k.removeprefix(VARIANT): v for k, v in variants.items() if k.startswith(VARIANT)}
+            scenario, self.templates, space = prepare(world, self._playable(world, wanted), llm=players == LLM)
+            if players == LLM and llm is None:
+                self.notices.append("No language model was given to the board, so the built-in strategy plays.")
+                players = OFFLINE
+            if players == LLM:
+                assert llm is not None
+                llm.models(scenario)
+                cast = llm_cast(llm, self.templates, seed)
+            else:
+                cast = offline_cast(self.templates, seed)
+            if seat and seat != NOBODY and seat in scenario.world.actor_ids():
+                self.seat = seat
+                cast = seat_people(cast, {seat: self.seat_moves}, self.templates, BoardSeat)
+            elif seat and seat != NOBODY:
+                self.notices.append(f"This world has no actor '{seat}', so no one sits at the table.")
+            rounds, injects, scheduled = scenario.world.protocol.max_rounds, [], {}
+            self.sink = EventSink(None)
+        self.cast = cast
+        # the scenario as it was at round 1: an inject may switch variants later, in place
+        self.as_set_up = replace(scenario, variants=dict(scenario.variants), personas=dict(scenario.personas))
+        super().__init__(
+            scenario,
+            seed=seed,
+            emit=self._record,
+            max_rounds=rounds,
+            space=space,
+            injects=injects,
+            **cast.model_arguments(scenario, space),
+        )
+        self.seed = seed
+        self.scheduled = scheduled
+        self._loop: BackgroundLoop | None = None
+        if self.seat is not None and self.runner is None:  # a page's clicks arrive inside an event loop
+            self._loop = BackgroundLoop()
+            self.runner = self._loop.run
+        if cast.backend == LLM:
+            self.costs = lambda: costs_of(self.events)
+
+    def seat_view(self) -> SeatView | None:
+        """What the person at the table sees now, while the board waits for their move."""
+        if not self.awaiting_move or self.seat is None:
+            return None
+        agent = self.by_actor[self.seat]
+        if agent.observation is None or not isinstance(agent.policy, BoardSeat):
+            return None
+        return agent.policy.view(agent.observation)
+
+    def play_move(self, move: Move) -> None:
+        """The person's move for the open round: the round is played with it."""
+        if not self.awaiting_move:
+            raise InvalidInput([Problem("move", "", "no round is waiting for a move: press Step first")])
+        self.seat_moves.move = move
+        self.step()
+
+    def _playable(self, world: str, wanted: dict[str, str]) -> dict[str, str]:
+        """The chosen variants this world's cards hold; the others are noted and played as written."""
+        scenario = load_scenario(world)
+        out = {}
+        for actor, variant in wanted.items():
+            if actor not in scenario.world.actor_ids() or variant == BASE:
+                continue
+            if variant in variant_names(scenario, actor):
+                out[actor] = variant
+            else:
+                name = scenario.personas[actor].name
+                self.notices.append(f"{name} has no variant '{variant}' in this world, so it is played as written.")
+        return out
+
+    def _record(self, event: dict) -> None:
+        self.sink(event)
+
+    # -- where the game stands ----------------------------------------------------------------
+    @property
+    def replaying(self) -> bool:
+        """Stepping through a saved run, checked against its log (until forked)."""
+        return self.parent is not None and self.forked_at is None
+
+    @property
+    def recorded_rounds(self) -> int:
+        """Complete rounds the saved run's log holds: a replay steps through these and no further."""
+        if self.parent is None:
+            return 0
+        if self.parent.outcome is not None:
+            return self.parent.rounds
+        return len([e for e in self.parent.events if e["type"] == "round_ended"])
+
+    @property
+    def can_fork(self) -> bool:
+        return self.replaying and self.outcome is None and self.problem is None
+
+    def names(self) -> dict[str, str]:
+        return {a: p.name for a, p in self.setting.personas.items()}
+
+    # -- playing ------------------------------------------------------------------------------
+    def step(self) -> None:
+        """One round; a failure (a replay that no longer matches its log, an LLM server gone) stops
+        the game with a plain reason on the board instead of ending the page."""
+        if self.replaying and self.round >= self.recorded_rounds:
+            self.running = False
+            self.notices.append("The saved run ends here. Fork it to play on from this round.")
+            return
+        if self.log is None and not self.replaying:
+            self._open_run()
+        try:
+            self._play()
+        except Diverged as d:
+            self._stop(self._divergence(d))
+        except Exception as exc:  # whatever stopped the round is shown, and logged as `execute` logs it
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if not self.replaying:
+                self.emit("error", message=message)
+            self._stop(f"The game stopped in round {self.round}: {message}")
+        self._save()
+
+    def _play(self) -> None:
+        """A round; with a person at the table, in two halves: open it and wait for their move (they
+        see the table as it stands after the round's news), then close it with that move."""
+        if self.seat is None or self.replaying:
+            super().step()
+        elif self.awaiting_move:
+            if self.seat_moves.move is None:
+                waiting = f"{self.names()[self.seat]} has not chosen a move yet: the round waits for it."
+                if not self.notices or self.notices[-1] != waiting:
+                    self.notices.append(waiting)
+                return
+            self.awaiting_move = False
+            self.close_round()
+        elif self.open_round():
+            if self.by_actor[self.seat].observation is None:  # the person's actor has left the table
+                self.close_round()
+            else:
+                self.awaiting_move = True
+
+    def _stop(self, why: str) -> None:
+        self.problem = why
+        self.running = False
+
+    def _divergence(self, d: Diverged) -> str:
+        from parley.runs.replay import changed_files
+
+        assert self.parent is not None
+        changed = changed_files(self.parent.manifest, self.as_set_up)
+        cause = f" Changed since it was saved: {', '.join(changed)}." if changed else ""
+        seq, kind = d.recorded.get("seq"), d.recorded.get("type")
+        return f"Round {self.round} no longer plays as saved: event {seq} ({kind}) differs from the log.{cause}"
+
+    def _open_run(self) -> None:
+        tag = "".join(f"-{a}={v}" for a, v in sorted(self.as_set_up.variants.items()))
+        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{self.world.id}-s{self.seed}{tag}"
+        self.folder, self.log = open_log(self.runs_dir, stem)
+        self.manifest = manifest_for(self.folder.name, self.as_set_up, self.seed, self.cast.backend, self.max_rounds)
+        if self.cast.backend == LLM and self.llm is not None:
+            self.manifest["llm"] = self.llm.describe(self.as_set_up)
+        if self.seat is not None:
+            self.manifest["human"] = [self.seat]
+        self.sink = EventSink(self.log)
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        """The manifest with every inject planned so far: what a replay needs to play them again."""
+        if self.log is None or self.manifest is None:
+            return
+        if self.injects:
+            self.manifest["injects"] = {"path": None, "events": [i.model_dump(by_alias=True) for i in self.injects]}
+        self.log.write_manifest(self.manifest)
+
+    def _save(self) -> None:
+        """The transcript so far, and the log closed once the game is over."""
+        if self.log is None or self.folder is None:
+            return
+        text = render_transcript(
+            self.setting, self.templates, self.events, self.folder.name, self.seed, self.cast.backend
+        )
+        self.log.write_transcript(text)
+        if not self.running:
+            self.log.close()
+
+    # -- the facilitator ----------------------------------------------------------------------
+    def inject_now(self, inject: Inject) -> Inject:
+        """Plan news for the next round (whatever round the inject says): checked against the world first."""
+        planned = inject.model_copy(update={"round": self.round + 1})
+        problems = inject_problems("the news", [planned], self.setting)
+        if problems:
+            raise InvalidInput(problems)
+        self._plan([planned])
+        return planned
+
+    def inject_file(self, path: Path | str) -> list[Inject]:
+        """Plan an inject file's events: its first for the next round, the others as many rounds after
+        it as the file sets them apart."""
+        events = load_injects(path, self.setting)
+        shift = self.round + 1 - min(e.round for e in events)
+        planned = [e.model_copy(update={"round": e.round + shift}) for e in events]
+        self._plan(planned)
+        return planned
+
+    def _plan(self, injects: list[Inject]) -> None:
+        if not self.running or self.replaying:
+            why = "it is a saved run: fork it first" if self.replaying else "the game is over"
+            raise InvalidInput([Problem("the news", "", f"cannot be added: {why}")])
+        self.injects += injects
+        self._write_manifest()
+
+    def planned(self) -> list[Inject]:
+        """Injects still to come."""
+        return [i for i in self.injects if i.round > self.round]
+
+    # -- forking a saved run ------------------------------------------------------------------
+    def fork(self) -> Path:
+        """Go on live from the next round, as a new run whose manifest names the saved one as its
+        parent, like `parley fork`. The parent's injects after this round are dropped with its future."""
+        if not self.can_fork:
+            raise InvalidInput([Problem("fork", "", "only a saved run that has not ended can be forked")])
+        assert self.parent is not None and self.rebuilt is not None
+        at = self.round + 1
+        parent = self.parent.manifest
+        self.injects = [i for i in self.injects if i.round < at]
+        self.scheduled = {k: v for k, v in self.scheduled.items() if k < at}
+        parent_switch = (parent.get("fork") or {}).get("backend_from_round")  # a fork that went from offline to LLM
+        switched = parent_switch if parent_switch and parent_switch < at else None
+        backend = OFFLINE if parent_switch and not switched else parent["backend"]
+        self.folder, self.log = open_log(
+            self.runs_dir, f"{time.strftime('%Y%m%d-%H%M%S')}-{self.world.id}-s{self.seed}-fork{at}"
+        )
+        self.manifest = manifest_for(self.folder.name, self.as_set_up, self.seed, backend, self.max_rounds)
+        self.manifest["parent"] = {"run_id": parent.get("run_id", self.parent.folder.name), "round": at}
+        self.manifest["fork"] = {
+            "variants": {},
+            "injects": None,
+            "backend_before": self.parent.backend,
+            "backend_from_round": switched,
+        }
+        if backend == LLM and "llm" in parent:
+            self.manifest["llm"] = parent["llm"]
+        for actor, info in (parent.get("variant_files") or {}).items():  # the workshop's own variant files
+            (self.folder / info["file"]).parent.mkdir(exist_ok=True)
+            shutil.copyfile(self.parent.folder / info["file"], self.folder / info["file"])
+            self.manifest.setdefault("variant_files", {})[actor] = info
+        for event in self.events:
+            self.log.append(event)
+        if self.rebuilt.answers is not None and self.rebuilt.backend is not None:
+            self.rebuilt.answers.live = self.rebuilt.backend.client  # calls the parent never made go to its server
+        self.sink = EventSink(self.log)
+        self.forked_at = at
+        self._write_manifest()
+        self._save()
+        return self.folder
+
+    def close(self) -> None:
+        """Let go of the log and a replay's LLM client (the board is moving on to another game)."""
+        if self.log is not None:
+            self.log.close()
+        if self.rebuilt is not None:
+            self.rebuilt.close()
+        if self._loop is not None:
+            self._loop.close()
+
+
+def typed_inject(model: BoardModel, text: str, audience: list[str], trust: list[dict], channels: list[dict]) -> Inject:
+    """The news a facilitator typed in, checked by the Inject schema and against the world.
+
+    `audience`: the actors told (none: everyone); `trust`: {from, to, delta}; `channels`: {from, to, open}.
+    """
+    problems = []
+    if not text.strip():
+        problems.append(Problem("the news", "text", "write what happened first"))
+    for change in [*trust, *channels]:
+        if change.get("from") and change.get("from") == change.get("to"):
+            problems.append(
+                Problem("the news", "effects", f"'{change['from']}' cannot change its own channel or trust")
+            )
+    if problems:
+        raise InvalidInput(problems)
+    raw = {
+        "round": model.round + 1,
+        "to": list(audience) or "all",
+        "text": " ".join(text.split()),
+        "effects": {"trust": trust, "channels": channels},
+    }
+    try:
+        return Inject.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(from_validation_error("the news", exc)) from None
+
+
+# -- what the board shows, in words -----------------------------------------------------------------
+QUIET = {"round_started", "round_ended", "trust", "llm_call", "outcome"}  # shown by the plots and the status
+
+
+def transcript(model: BoardModel) -> list[tuple[int, list[str]]]:
+    """Who said what to whom, round by round, newest round first (what a projector shows at the top)."""
+    from parley.runs.saved import describe_event
+
+    names = model.names()
+    rounds: dict[int, list[str]] = {}
+    for event in model.events:
+        if event["type"] in QUIET or event["round"] == 0:
+            continue
+        if event["type"] == "inject":
+            told = "everyone" if set(event["to"]) == set(names) else ", ".join(names.get(a, a) for a in event["to"])
+            line = f"News from the facilitator to {told}: {event['text']}"
+        elif event["type"] == "variant_switched":
+            line = f"{names.get(event['actor'], event['actor'])} is now played as {event['variant']}"
+        else:
+            line = describe_event(event, names)
+        if line:
+            rounds.setdefault(event["round"], []).append(line)
+    return sorted(rounds.items(), reverse=True)
+
+
+def proposals_in_flight(model: BoardModel) -> list[str]:
+    """The open proposals, from whom to whom and who has said yes or no so far."""
+    names = model.names()
+
+    def who(actors: list[str]) -> str:
+        return ", ".join(names.get(a, a) for a in actors) or "nobody"
+
+    lines = []
+    for p in model.table.open():
+        line = f"{p.id}: {names.get(p.proposer, p.proposer)} → {who(p.recipients or p.addressed)}; yes: {who(p.accepted_by)}"
+        if p.rejected_by:
+            line += f"; no: {who(p.rejected_by)}"
+        lines.append(line)
+    return lines
+
+
+def status(model: BoardModel) -> str:
+    """One line on where the game stands: the round, live or replayed, saved where, how it ended."""
+    if model.replaying:
+        assert model.parent is not None
+        where = f"Stepping through saved run {model.parent.run_id}: round {model.round} of {model.recorded_rounds}"
+        where += ", every event as saved" if model.problem is None else ""
+    else:
+        where = f"Round {model.round} of at most {model.max_rounds}"
+        if model.forked_at is not None and model.parent is not None:
+            where += f", playing on from round {model.forked_at} of {model.parent.run_id}"
+        where += f"; saved as {model.folder.name}" if model.folder else "; saved from the first round on"
+    if model.outcome is not None:
+        ended = {
+            "converged": "a deal",
+            "stalled": "a stall: nobody moved",
+            "breakdown": "a breakdown: a party walked out",
+            "max_rounds": "no deal within the round limit",
+            "budget_exhausted": "no money left for the language model",
+        }.get(model.outcome.status, model.outcome.status)
+        where += f". Ended in round {model.outcome.round} with {ended}"
+        if model.deal is not None:
+            where += f" ({model.deal.id})"
+    return where + "."
+
+
+# -- serving the board ------------------------------------------------------------------------------
+def serve(port: int, runs_dir: Path, model: str | None = None, base_url: str | None = None) -> None:
+    """Become the board's Solara server on 127.0.0.1 (this process is replaced, so stopping it,
+    even with kill, stops the server).
+
+    The page loads nothing from the internet: the browser code comes from solara-assets through
+    Solara's local copy, whose fetch-on-miss is pointed at a closed local port; the version check,
+    usage telemetry and first-run checks are off.
+    """
+    import os
+    import sys
+
+    env = {
+        **os.environ,
+        "PARLEY_BOARD_RUNS_DIR": str(runs_dir.resolve()),
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
+        "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/",  # the discard port: a missing asset fails here, never online
+    }
+    if model:
+        env["PARLEY_BOARD_MODEL"] = model
+    if base_url:
+        env["PARLEY_BOARD_BASE_URL"] = base_url
+    command = [sys.executable, "-m", "solara", "run", "parley.ui.board_app", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--production", "--no-open", "--no-check-version", "--log-level", "warning"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, env)

@@ -1,0 +1,573 @@
+"""The workshop board: Mesa's SolaraViz page for a negotiation, for a room watching a projector.
+
+Served by `parley board` (`solara run parley.ui.board_app`). Mesa's own controls step, play, pause and
+reset the game; the model parameters choose the world, each actor's persona variant, who plays
+and the seed. The components draw the relationship graph with the proposals in flight, plots over
+rounds and the transcript; the sidebar has the facilitator's news and the saved runs. All the
+game logic is in `parley.ui.board`; this module only draws it and passes clicks on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib as mpl
+import networkx as nx
+import solara
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import force_update, update_counter
+
+from parley.engine.actions import Act, Message, Move, Pass, Propose, Respond
+from parley.players.seat import SeatOptions, default_package
+from parley.reports.text import describe_action
+from parley.runs.saved import BrowseError, list_runs
+from parley.ui.board import (
+    LLM,
+    NOBODY,
+    OFFLINE,
+    VARIANT,
+    BoardModel,
+    inject_files,
+    proposals_in_flight,
+    status,
+    transcript,
+    typed_inject,
+    variant_choices,
+    world_files,
+)
+from parley.world.injects import InjectFile
+from parley.world.problems import InvalidInput, display_path
+from parley.world.scenario import DEFAULT_WORLD, read_yaml
+
+if TYPE_CHECKING:
+    from parley.llm.backend import LLMBackend
+
+RUNS_DIR = Path(os.environ.get("PARLEY_BOARD_RUNS_DIR", "runs"))
+WORLDS = world_files()
+TRUST_COLOURS = mpl.colormaps["RdYlGn"]
+TEXT = 15  # points, for figures read from the back of a room
+
+CSS = """
+.parley-cell { height: 100%; overflow-y: auto; font-size: 19px; line-height: 1.4; }
+.parley-cell img { max-width: 100%; max-height: 100%; object-fit: contain; }
+.parley-status { font-weight: bold; font-size: 18px; }
+.parley-heading { font-weight: bold; font-size: 22px; }
+.parley-round { font-weight: bold; font-size: 20px; margin-top: 8px; }
+.parley-transcript span { display: block; margin-bottom: 4px; }
+.parley-graph { flex-wrap: nowrap; align-items: flex-start; }
+.parley-graph img { max-height: 285px; width: auto; }
+.parley-proposals { flex: 1 1 40%; max-height: 285px; overflow-y: auto; font-size: 17px; }
+.parley-proposals span { display: block; margin-bottom: 6px; }
+.parley-panel { font-size: 17px; }
+.parley-seat pre { white-space: pre-wrap; font-size: 15px; max-height: 420px; overflow-y: auto; }
+.v-application .v-label, .v-application .v-select__selection, .v-application .v-btn,
+.v-application .v-card__title { font-size: 17px; }
+"""
+
+
+def llm_backend() -> LLMBackend | None:
+    """The LLM players the board may offer: only when `parley board --model` named a model."""
+    model = os.environ.get("PARLEY_BOARD_MODEL")
+    if not model:
+        return None
+    from parley.llm.backend import LLMBackend
+    from parley.llm.settings import LLMSettings
+
+    return LLMBackend(LLMSettings(model=model, base_url=os.environ.get("PARLEY_BOARD_BASE_URL") or None))
+
+
+LLM_PLAYERS = llm_backend()
+
+
+def model_params() -> dict:
+    """Mesa's model parameters: what Reset builds the next game from."""
+    default = display_path(DEFAULT_WORLD) if DEFAULT_WORLD.exists() else display_path(WORLDS[0])
+    params: dict = {
+        "world": {
+            "type": "Select",
+            "value": default,
+            "values": [display_path(p) for p in WORLDS],
+            "label": "World",
+        },
+        "players": {
+            "type": "Select",
+            "value": OFFLINE,
+            "values": [OFFLINE, LLM] if LLM_PLAYERS is not None else [OFFLINE],
+            "label": "Who plays (offline: the built-in strategy; openai: a language model)",
+        },
+        "seed": {"type": "SliderInt", "value": 1, "min": 0, "max": 99, "step": 1, "label": "Seed"},
+        "seat": {
+            "type": "Select",
+            "value": NOBODY,
+            "values": [NOBODY, *variant_choices(WORLDS)],
+            "label": "A person plays (nobody: every actor is played by the players above)",
+        },
+    }
+    for actor, (name, variants) in variant_choices(WORLDS).items():
+        params[f"{VARIANT}{actor}"] = {
+            "type": "Select",
+            "value": variants[0],
+            "values": variants,
+            "label": f"{name} plays as",
+        }
+    params["runs_dir"] = str(RUNS_DIR)
+    params["llm"] = LLM_PLAYERS
+    return params
+
+
+PARAMS = model_params()
+
+
+def new_game() -> BoardModel:
+    """The game the board opens with: every parameter at its first value."""
+    return BoardModel(**{k: (v["value"] if isinstance(v, dict) else v) for k, v in PARAMS.items()})
+
+
+# -- drawing ------------------------------------------------------------------------------------------
+def draw_table(model: BoardModel) -> Figure:
+    """The relationship graph: an arrow per channel, coloured by the sender's trust, dashed when closed."""
+    graph, names = model.graph, model.names()
+    actors = model.world.actor_ids()
+    fig = Figure(figsize=(5.6, 5.2), dpi=100)
+    ax = fig.subplots()
+    pos = nx.circular_layout(actors)
+    for is_open, style in ((True, "solid"), (False, (0, (4, 3)))):
+        edges = [(a, b) for a, b in graph.g.edges if graph.is_open(a, b) == is_open]
+        nx.draw_networkx_edges(
+            graph.g,
+            pos,
+            edgelist=edges,
+            ax=ax,
+            edge_color=[TRUST_COLOURS((graph.trust(a, b) + 1) / 2) for a, b in edges],
+            style=style,
+            width=3.0,
+            arrowsize=22,
+            connectionstyle="arc3,rad=0.12",
+            node_size=2600,
+        )
+    present = [a for a in actors if a in graph.present]
+    gone = [a for a in actors if a not in graph.present]
+    nx.draw_networkx_nodes(graph.g, pos, nodelist=present, ax=ax, node_size=2600, node_color="#dde6f5")
+    nx.draw_networkx_nodes(graph.g, pos, nodelist=gone, ax=ax, node_size=2600, node_color="#bbbbbb")
+    labels = {a: names[a] + ("\n(walked out)" if a in gone else "") for a in actors}
+    nx.draw_networkx_labels(graph.g, pos, labels=labels, ax=ax, font_size=TEXT, font_weight="bold")
+    ax.set_axis_off()
+    ax.margins(0.22)
+    scale = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(-1, 1), cmap=TRUST_COLOURS)
+    bar = fig.colorbar(scale, ax=ax, orientation="horizontal", fraction=0.05, pad=0.02)
+    bar.set_label("trust: -1 hostile, +1 full", fontsize=TEXT - 2)
+    ax.legend(
+        handles=[
+            Line2D([], [], color="grey", lw=3, label="open channel"),
+            Line2D([], [], color="grey", lw=3, ls=(0, (4, 3)), label="closed channel"),
+        ],
+        loc="upper left",
+        fontsize=TEXT - 3,
+        frameon=False,
+    )
+    return fig
+
+
+def draw_over_rounds(model: BoardModel, measure: str, title: str, ylabel: str) -> Figure:
+    """One line per actor of an agent measure over the rounds played."""
+    fig = Figure(figsize=(7.5, 3.9), dpi=90)
+    ax = fig.subplots()
+    data = model.datacollector.get_agent_vars_dataframe()
+    names = model.names()
+    if data.index.nlevels == 2:  # (round, agent) rows; before the first round Mesa gives a placeholder frame
+        by_agent = {agent.unique_id: agent.actor for agent in model.agents}
+        table = data[measure].unstack("AgentID").astype(float)
+        for agent_id, values in table.items():
+            ax.plot(range(1, len(values) + 1), values.to_numpy(), marker="o", lw=2.5, label=names[by_agent[agent_id]])
+        ax.legend(fontsize=TEXT - 3, loc="best")
+    finish(ax, title, ylabel)
+    return fig
+
+
+def draw_support(model: BoardModel) -> Figure:
+    fig = Figure(figsize=(7.5, 3.9), dpi=90)
+    ax = fig.subplots()
+    values = model.datacollector.model_vars.get("leading_support", [])
+    ax.plot(range(1, len(values) + 1), [100 * v for v in values], marker="o", lw=3, color="#1f5fa8")
+    ax.set_ylim(0, 105)
+    finish(ax, "Support for the leading proposal", "% of the signatories who said yes")
+    return fig
+
+
+def finish(ax: mpl.axes.Axes, title: str, ylabel: str) -> None:
+    ax.set_title(title, fontsize=TEXT + 2)
+    ax.set_xlabel("round", fontsize=TEXT)
+    ax.set_ylabel(ylabel, fontsize=TEXT - 2)
+    ax.tick_params(labelsize=TEXT - 3)
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+
+
+# -- components on the board --------------------------------------------------------------------------
+# Mesa lays them out two to a row in cells the room can drag bigger; each scrolls inside its cell.
+def GraphView(model: BoardModel) -> None:
+    """Where the game stands, the graph, and the proposals in flight beside it."""
+    with solara.Column(classes=["parley-cell"]):
+        solara.Text(status(model), classes=["parley-status"])
+        for notice in model.notices:
+            solara.Info(notice, dense=True)
+        if model.problem:
+            solara.Error(model.problem, dense=True)
+        with solara.Row(classes=["parley-graph"]):
+            solara.FigureMatplotlib(draw_table(model), format="png", bbox_inches="tight")
+            with solara.Column(classes=["parley-proposals"]):
+                solara.Text("Proposals on the table", classes=["parley-heading"])
+                for line in proposals_in_flight(model) or ["none open"]:
+                    solara.Text(line)
+
+
+def TranscriptView(model: BoardModel) -> None:
+    """Who said what to whom, the newest round on top."""
+    with solara.Column(classes=["parley-cell", "parley-transcript"]):
+        solara.Text("What was said", classes=["parley-heading"])
+        rounds = transcript(model)
+        if not rounds:
+            solara.Text("Nothing yet: press Step to play the first round.")
+        for number, lines in rounds:
+            solara.Text(f"Round {number}", classes=["parley-round"])
+            for line in lines:
+                solara.Text(line)
+
+
+def UtilityPlot(model: BoardModel) -> None:
+    solara.FigureMatplotlib(
+        draw_over_rounds(model, "best_on_table", "What each side could get now", "its value of the best open offer"),
+        format="png",
+        bbox_inches="tight",
+    )
+
+
+def TrustPlot(model: BoardModel) -> None:
+    solara.FigureMatplotlib(
+        draw_over_rounds(model, "trusted_by_others", "How far the others trust each side", "mean trust, -1 to +1"),
+        format="png",
+        bbox_inches="tight",
+    )
+
+
+def SupportPlot(model: BoardModel) -> None:
+    solara.FigureMatplotlib(draw_support(model), format="png", bbox_inches="tight")
+
+
+# -- the sidebar: the facilitator and the saved runs ---------------------------------------------------
+@solara.component
+def Facilitator(game: solara.Reactive[BoardModel]) -> None:
+    """News before the next round, from a file or typed in; checked before it is planned."""
+    update_counter.get()
+    model = game.value
+    names = model.names()
+    ids = {name: actor for actor, name in names.items()}
+    files = {title_of(p): p for p in inject_files()}
+    chosen_file = solara.use_reactive(next(iter(files), ""))
+    text = solara.use_reactive("")
+    audience = solara.use_reactive([])
+    effects = solara.use_reactive([])  # (trust or channel, from, to, value)
+    source = solara.use_reactive(next(iter(names.values())))
+    target = solara.use_reactive(list(names.values())[1])
+    delta = solara.use_reactive(-0.3)
+    message = solara.use_reactive(("", ""))  # (kind, text): "error" or "success"
+
+    def plan_file() -> None:
+        try:
+            planned = model.inject_file(files[chosen_file.value])
+        except InvalidInput as exc:
+            message.set(("error", "Not planned: " + "; ".join(str(p) for p in exc.problems)))
+            return
+        message.set(("success", f"Planned: {chosen_file.value}, from round {planned[0].round}."))
+        force_update()
+
+    def add(kind: str, value: float | bool) -> None:
+        if source.value not in ids or target.value not in ids:  # names of another world's actors
+            message.set(("error", "Choose who it is from and to first."))
+            return
+        effects.set([*effects.value, (kind, ids[source.value], ids[target.value], value)])
+
+    def plan_typed() -> None:
+        trust = [{"from": a, "to": b, "delta": v} for kind, a, b, v in effects.value if kind == "trust"]
+        channels = [{"from": a, "to": b, "open": v} for kind, a, b, v in effects.value if kind == "channel"]
+        try:
+            inject = model.inject_now(
+                typed_inject(model, text.value, [ids[n] for n in audience.value], trust, channels)
+            )
+        except InvalidInput as exc:
+            message.set(("error", "Not planned: " + "; ".join(str(p) for p in exc.problems)))
+            return
+        message.set(("success", f"Planned for round {inject.round}."))
+        text.set("")
+        audience.set([])
+        effects.set([])
+        force_update()
+
+    with solara.Card("News for the next round", classes=["parley-panel"]):
+        if files:
+            solara.Select("From a prepared file", value=chosen_file, values=list(files))
+            solara.Button("Plan this news", on_click=plan_file, color="primary", outlined=True)
+        solara.InputTextArea("Or type what happened", value=text, rows=3)
+        solara.SelectMultiple("Who is told (nobody chosen: everyone)", values=audience, all_values=list(names.values()))
+        with solara.Row():
+            solara.Select("From", value=source, values=list(names.values()))
+            solara.Select("To", value=target, values=list(names.values()))
+        solara.SliderFloat("Trust change", value=delta, min=-1.0, max=1.0, step=0.05)
+        with solara.Row(style={"flex-wrap": "wrap"}):
+            solara.Button("Add trust change", on_click=lambda: add("trust", delta.value), outlined=True)
+            solara.Button("Close channel", on_click=lambda: add("channel", False), outlined=True)
+            solara.Button("Open channel", on_click=lambda: add("channel", True), outlined=True)
+        for kind, a, b, value in effects.value:
+            if kind == "trust":
+                solara.Text(f"{names[a]}'s trust in {names[b]}: {value:+.2f}")
+            else:
+                solara.Text(f"{names[a]} {'opens' if value else 'closes'} its channel to {names[b]}")
+        solara.Button("Plan the typed news", on_click=plan_typed, color="primary")
+        kind, said = message.value
+        if kind == "error":
+            solara.Error(said)
+        elif kind == "success":
+            solara.Success(said)
+        for inject in model.planned():
+            told = "everyone" if inject.to == "all" else ", ".join(names.get(a, a) for a in inject.to)
+            solara.Text(f"Round {inject.round}, to {told}: {inject.text}")
+
+
+ACTIONS = ["Propose a package", "Answer a proposal", "Send a message"]
+
+
+@solara.component
+def PersonAtTheTable(game: solara.Reactive[BoardModel]) -> None:
+    """The seat of a person, when one plays: a fresh form for each round."""
+    update_counter.get()
+    model = game.value
+    if model.seat is not None:
+        SeatForm(game).key(f"seat-{id(model)}-{model.round}-{model.awaiting_move}")
+
+
+@solara.component
+def SeatForm(game: solara.Reactive[BoardModel]) -> None:
+    """The move of the actor a person plays: built action by action from what the engine would
+    accept (the seat's legal options), checked as it goes, then the round is played with it."""
+    model = game.value
+    view = model.seat_view()
+    names = model.names()
+    ids = {name: actor for actor, name in names.items()}
+    draft = solara.use_reactive([])
+    kind = solara.use_reactive(ACTIONS[0])
+    package = solara.use_reactive({})  # issue id -> option id; issues left out keep the default
+    to = solara.use_reactive([])
+    text = solara.use_reactive("")
+    answer_to = solara.use_reactive("")
+    accept = solara.use_reactive("Reject")
+    message_kind = solara.use_reactive("statement")
+    problem = solara.use_reactive("")
+    seat_name = names.get(model.seat or "", model.seat or "")
+    with solara.Card(f"{seat_name}: your move", classes=["parley-panel", "parley-seat"]):
+        if view is None:
+            solara.Text(
+                f"A person plays {seat_name}. Press Step: the round opens, shows what {seat_name} sees, "
+                "and waits for the move chosen here."
+            )
+            return
+        options = view.options(draft.value)
+        solara.Details(
+            summary=f"What {seat_name} sees in round {model.round}",
+            children=[solara.Preformatted(view.round_text)],
+            expand=False,
+        )
+        solara.Select("Add to the move", value=kind, values=ACTIONS)
+        recipients = [r.name for r in options.recipients]
+        if kind.value == ACTIONS[0]:
+            if options.why_not_propose:
+                solara.Text(f"You cannot propose now: {options.why_not_propose}.")
+            else:
+                chosen = {**default_package(options), **package.value}
+                for issue in options.issues:
+                    labels = {f"{o.id} (worth {o.value:.2f} to you)": o.id for o in issue.options}
+                    current = next(label for label, o in labels.items() if o == chosen[issue.id])
+                    solara.Select(
+                        f"{issue.title} ({issue.weight:.0%} of what you care about)",
+                        value=current,
+                        values=list(labels),
+                        on_value=lambda label, i=issue.id, labels=labels: package.set(
+                            {**package.value, i: labels[label]}
+                        ),
+                    )
+                solara.Text(f"This package is worth {view.value(chosen):.2f} to you.")
+        elif kind.value == ACTIONS[1]:
+            if options.why_not_answer:
+                solara.Text(f"Nothing to answer: {options.why_not_answer}.")
+            else:
+                labels = {
+                    f"{p.id} from {names.get(p.proposer, p.proposer)} (worth {p.value:.2f} to you)": p
+                    for p in options.answerable
+                }
+                solara.Select("Proposal", value=answer_to, values=list(labels))
+                solara.Select("Answer", value=accept, values=["Accept", "Reject"])
+        else:
+            solara.Select("Kind", value=message_kind, values=options.message_kinds)
+        if kind.value != ACTIONS[1]:
+            solara.SelectMultiple("To (nobody chosen: everyone at the table)", values=to, all_values=recipients)
+        solara.InputText("What you say", value=text)
+
+        def add() -> None:
+            action = build_action(
+                kind.value, options, package.value, [ids[n] for n in to.value] or [r.id for r in options.recipients]
+            )
+            if isinstance(action, str):
+                problem.set(f"Not added: {action}.")
+                return
+            found = view.check(draft.value, action)
+            if found:
+                problem.set(f"Not added: {found}.")
+                return
+            problem.set("")
+            draft.set([*draft.value, action])
+            package.set({})
+            text.set("")
+
+        def build_action(what: str, options: SeatOptions, chosen: dict, recipients: list[str]) -> Act | str:
+            """The action the form describes, or what is missing from it."""
+            if what == ACTIONS[0]:
+                return Propose(package={**default_package(options), **chosen}, to=recipients, text=text.value)
+            if what == ACTIONS[1]:
+                picked = next((p for p in options.answerable if p.id == answer_to.value.split(" ")[0]), None)
+                if picked is None:
+                    return "choose a proposal to answer first"
+                return Respond(proposal=picked.id, accept=accept.value == "Accept", reason=text.value)
+            if not text.value.strip():
+                return "a message needs text: write what you say"
+            return Message(kind=message_kind.value, to=recipients, text=text.value)
+
+        def play() -> None:
+            try:
+                model.play_move(Move(actions=draft.value or [Pass(reason=f"{seat_name} passes")]))
+            except InvalidInput as exc:
+                problem.set("; ".join(str(p) for p in exc.problems))
+                return
+            force_update()
+
+        with solara.Row(style={"flex-wrap": "wrap"}):
+            solara.Button("Add to the move", on_click=add, outlined=True)
+            solara.Button("Clear the move", on_click=lambda: draft.set([]), outlined=True)
+        if problem.value:
+            solara.Error(problem.value)
+        solara.Text("Your move so far: " + ("nothing (you pass)" if not draft.value else ""))
+        for action in draft.value:
+            solara.Text(f"- {describe_action(action, names)}")
+        solara.Button("Play the round with this move", on_click=play, color="primary")
+
+
+def title_of(path: Path) -> str:
+    """An inject file's title, as the room knows it."""
+    raw = read_yaml(path, [])
+    try:
+        return InjectFile.model_validate(raw).title
+    except ValueError:
+        return path.stem
+
+
+@solara.component
+def SavedRuns(game: solara.Reactive[BoardModel], on_new_game: Callable[[BoardModel], None]) -> None:
+    """Load a saved run to step through it again, or fork it at the current round."""
+    update_counter.get()
+    model = game.value
+    refreshed = solara.use_reactive(0)
+    runs = solara.use_memo(lambda: saved_runs(), [refreshed.value, model])
+    chosen = solara.use_reactive("")
+    message = solara.use_reactive(("", ""))
+
+    def load() -> None:
+        if chosen.value not in runs:
+            message.set(("error", "Choose a saved run first."))
+            return
+        try:
+            replay = BoardModel(replay_of=str(runs[chosen.value]), runs_dir=str(RUNS_DIR))
+        except InvalidInput as exc:
+            message.set(("error", "Cannot load it: " + "; ".join(str(p) for p in exc.problems)))
+            return
+        message.set(("success", f"Loaded {runs[chosen.value].name}: press Step to replay it round by round."))
+        on_new_game(replay)
+
+    def fork() -> None:
+        try:
+            folder = model.fork()
+        except InvalidInput as exc:
+            message.set(("error", "; ".join(str(p) for p in exc.problems)))
+            return
+        message.set(("success", f"Playing on live, saved as {folder.name}."))
+        on_new_game(model)
+
+    with solara.Card("Saved runs", classes=["parley-panel"]):
+        solara.Select("Saved run", value=chosen, values=list(runs))
+        with solara.Row():
+            solara.Button("Load and step through", on_click=load, color="primary")
+            solara.Button("Refresh", on_click=lambda: refreshed.set(refreshed.value + 1), outlined=True)
+        if model.replaying:
+            solara.Button(
+                f"Fork: play on live from round {model.round + 1}",
+                on_click=fork,
+                color="primary",
+                disabled=not model.can_fork,
+            )
+        kind, said = message.value
+        if kind == "error":
+            solara.Error(said)
+        elif kind == "success":
+            solara.Success(said)
+
+
+def saved_runs() -> dict[str, Path]:
+    """Runs in the runs folder that can be stepped through, newest first, by a label that says what they were."""
+    try:
+        summaries = list_runs(RUNS_DIR)
+    except BrowseError:
+        return {}
+    out = {}
+    for s in summaries:
+        if s.problem is None:
+            label = f"{s.run_id} ({s.status.replace('_', ' ')}, {s.rounds} rounds)"
+            out[label] = s.folder
+    return out
+
+
+COMPONENTS = [GraphView, TranscriptView, UtilityPlot, SupportPlot, TrustPlot]
+
+
+@solara.component
+def Page() -> None:
+    first = solara.use_memo(new_game, [])
+    game = solara.use_reactive(first)
+    generation = solara.use_reactive(0)  # a new number remounts Mesa's controls for a game they did not build
+
+    def on_new_game(model: BoardModel) -> None:
+        game.set(model)
+        generation.set(generation.value + 1)
+
+    solara.use_effect(lambda: game.value.close, [game.value])  # a game replaced (Reset, Load) lets go of its log
+    solara.Style(CSS)
+    SolaraViz(
+        game,
+        components=COMPONENTS,
+        model_params=PARAMS,
+        name="Parley: the workshop board",
+        play_interval=500,
+    ).key(f"board-{generation.value}")
+    with solara.Column():
+        BoardSidebar(game, on_new_game)
+
+
+@solara.component
+def BoardSidebar(game: solara.Reactive[BoardModel], on_new_game: Callable[[BoardModel], None]) -> None:
+    """The board's own cards. Solara orders the sidebar by how deep in the page each part asks for it:
+    rendered one component deeper than SolaraViz, they come after Mesa's controls."""
+    with solara.Sidebar():
+        PersonAtTheTable(game)
+        Facilitator(game)
+        SavedRuns(game, on_new_game)

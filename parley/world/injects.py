@@ -1,0 +1,139 @@
+"""A facilitator's injects: at round K, news that actors are told, and effects the engine applies.
+
+An inject file (YAML, e.g. `worlds/injects/us-aid-suspended.yaml`) holds a title and a list of
+events; each event has a round, who is told (`to: all` or a list of actors), the text, and optional
+effects: trust changes, channels opened or closed, options withdrawn from the table, and persona
+variants switched. Injects are logged as events and replay exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
+from parley.world.scenario import Scenario, read_yaml
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
+
+
+class TrustChange(Strict):
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    delta: float = Field(ge=-2.0, le=2.0)
+
+
+class ChannelChange(Strict):
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    open: bool
+
+
+class Withdrawal(Strict):
+    issue: str
+    option: str
+
+
+class Effects(Strict):
+    trust: list[TrustChange] = Field(default_factory=list)
+    channels: list[ChannelChange] = Field(default_factory=list)
+    withdraw: list[Withdrawal] = Field(default_factory=list)
+    variants: dict[str, str] = Field(default_factory=dict, description="actor -> persona variant from now on")
+
+
+class Inject(Strict):
+    round: int = Field(ge=1)
+    to: Literal["all"] | list[str] = "all"
+    text: str = Field(min_length=1)
+    effects: Effects = Effects()
+
+    def audience(self, actors: list[str]) -> list[str]:
+        return list(actors) if self.to == "all" else [a for a in actors if a in self.to]
+
+
+class InjectFile(Strict):
+    title: str = Field(min_length=1)
+    description: str = ""
+    events: list[Inject] = Field(min_length=1)
+
+
+def load_injects(path: Path | str, scenario: Scenario) -> list[Inject]:
+    """The injects of a file, checked against the world: actors, issues, options and variants exist."""
+    path = Path(path)
+    name = display_path(path)
+    problems: list[Problem] = []
+    raw = read_yaml(path, problems)
+    if raw is None:
+        raise InvalidInput(problems)
+    try:
+        parsed = InjectFile.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(from_validation_error(name, exc)) from None
+    problems += inject_problems(name, parsed.events, scenario)
+    if problems:
+        raise InvalidInput(problems)
+    return list(parsed.events)
+
+
+def inject_problems(name: str, injects: list[Inject], scenario: Scenario) -> list[Problem]:
+    world = scenario.world
+    actors = world.actor_ids()
+    listing = ", ".join(actors)
+    out: list[Problem] = []
+
+    def actor(field: str, who: str) -> None:
+        if who not in actors:
+            out.append(Problem(name, field, f"unknown actor '{who}' (actors: {listing})"))
+
+    for n, inject in enumerate(injects):
+        at = f"events[{n}]"
+        if inject.to != "all":
+            for k, who in enumerate(inject.to):
+                actor(f"{at}.to[{k}]", who)
+        for k, t in enumerate(inject.effects.trust):
+            actor(f"{at}.effects.trust[{k}].from", t.source)
+            actor(f"{at}.effects.trust[{k}].to", t.target)
+        for k, c in enumerate(inject.effects.channels):
+            actor(f"{at}.effects.channels[{k}].from", c.source)
+            actor(f"{at}.effects.channels[{k}].to", c.target)
+        issues = {i.id: i.option_ids() for i in world.issues}
+        for k, w in enumerate(inject.effects.withdraw):
+            if w.issue not in issues:
+                out.append(
+                    Problem(
+                        name,
+                        f"{at}.effects.withdraw[{k}].issue",
+                        f"unknown issue '{w.issue}' (issues: {', '.join(issues)})",
+                    )
+                )
+            elif w.option not in issues[w.issue]:
+                out.append(
+                    Problem(
+                        name,
+                        f"{at}.effects.withdraw[{k}].option",
+                        f"issue '{w.issue}' has no option '{w.option}' (options: {', '.join(issues[w.issue])})",
+                    )
+                )
+        for who, variant in inject.effects.variants.items():
+            actor(f"{at}.effects.variants.{who}", who)
+            if who in actors:
+                have = variant_names(scenario, who)
+                if variant not in ("base", *have):
+                    out.append(
+                        Problem(
+                            name,
+                            f"{at}.effects.variants.{who}",
+                            f"no variant '{variant}' for '{who}' (variants: {', '.join(have) or 'none'})",
+                        )
+                    )
+    return out
+
+
+def variant_names(scenario: Scenario, actor: str) -> list[str]:
+    card = read_yaml(scenario.persona_paths[actor], []) or {}
+    overlays = card.get("variants") or {}
+    return list(overlays) if isinstance(overlays, dict) else []

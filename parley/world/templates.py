@@ -1,0 +1,88 @@
+"""Jinja2 templates from a world's prompts folder, rendered in a sandbox with strict undefined names.
+
+Templates are user data (a facilitator edits them), so errors name the template file and line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from parley.world.problems import InvalidInput, Problem, display_path
+
+
+def clause(text: str) -> str:
+    """A sentence to embed in another: whitespace folded, no final full stop."""
+    return " ".join(str(text).split()).rstrip(".")
+
+
+class TemplateError(InvalidInput):
+    """A template that cannot be loaded or rendered; one problem naming the file."""
+
+
+DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+
+
+class Templates:
+    """A world's templates; any it does not have come from Parley's own `prompts/`.
+
+    `autoescape` for HTML: what LLM personas wrote is untrusted and must reach a page as text only.
+    """
+
+    def __init__(self, folder: Path, autoescape: bool = False) -> None:
+        self.folder = folder
+        folders = list(dict.fromkeys([str(folder), str(DEFAULT_PROMPTS)]))
+        self.env = ImmutableSandboxedEnvironment(
+            loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(f) for f in folders]),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            auto_reload=False,  # one Templates per loaded scenario: no need to stat the file at every render
+            autoescape=autoescape,
+        )
+        self.env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
+        self.env.filters["clause"] = clause
+        self._names: dict[str, tuple[str, ...]] = {}
+
+    def _where(self, name: str) -> str:
+        return display_path(self.folder / name)
+
+    def render(self, name: str, **context: Any) -> str:
+        try:
+            return self.env.get_template(name).render(**context).strip()
+        except jinja2.TemplateNotFound:
+            raise TemplateError([Problem(self._where(name), "", "template not found")]) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(
+                [Problem(self._where(name), f"line {exc.lineno}", exc.message or "syntax error")]
+            ) from None
+        except (jinja2.UndefinedError, jinja2.sandbox.SecurityError, TypeError, ValueError) as exc:
+            raise TemplateError([Problem(self._where(name), "", f"cannot render: {exc}")]) from None
+
+    def names_used(self, name: str) -> tuple[str, ...]:
+        """The context names a template reads: what its output can depend on."""
+        used = self._names.get(name)
+        if used is None:
+            try:
+                source = self.env.loader.get_source(self.env, name)[0]
+                used = tuple(sorted(meta.find_undeclared_variables(self.env.parse(source))))
+            except jinja2.TemplateError:
+                used = ("*",)  # unknown: render every time, and let render() report the problem
+            self._names[name] = used
+        return used
+
+    def syntax_problems(self) -> list[Problem]:
+        """Every template in the folder that does not parse."""
+        out = []
+        for path in sorted(self.folder.rglob("*.j2")):
+            rel = path.relative_to(self.folder).as_posix()
+            try:
+                self.env.parse(path.read_text(encoding="utf-8"), name=rel)
+            except jinja2.TemplateSyntaxError as exc:
+                out.append(Problem(display_path(path), f"line {exc.lineno}", exc.message or "syntax error"))
+        return out
