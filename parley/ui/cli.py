@@ -17,21 +17,20 @@ from rich.table import Table
 from rich.text import Text
 from typer._click.exceptions import ClickException  # typer's own click: usage errors
 
+from parley.engine.events import EventType
 from parley.llm.errors import LLMError
 from parley.llm.settings import DEFAULT_CACHE, LLMSettings
+from parley.reports.text import describe, describe_outcome, describe_package
 from parley.runs.saved import (
     BrowseError,
     check_filters,
-    describe_event,
-    describe_outcome,
-    describe_package,
     filter_events,
     list_runs,
-    package_changes,
     persona_names,
     read_run,
     resolve_run,
 )
+from parley.runs.transcript import package_changes
 from parley.ui.console import RoundPrinter, print_summary
 from parley.world.problems import InvalidInput
 from parley.world.scenario import DEFAULT_WORLD
@@ -249,7 +248,7 @@ def resume(
         )
     if not quiet:
         out.print(
-            f"resumed {folder.name} after {len([e for e in saved.events if e['type'] == 'round_ended'])} complete round(s)"
+            f"resumed {folder.name} after {len([e for e in saved.events if e['type'] == EventType.ROUND_ENDED])} complete round(s)"
         )
     print_summary(out, RunResult(folder.name, folder, model.outcome, model))
 
@@ -478,34 +477,33 @@ def show(
         only = [f"round {round_}"] if round_ is not None else []
         only += [f"events involving {names.get(actor, actor)} ({actor})"] if actor is not None else []
         out.print(Text(f"Showing only {' and '.join(only)}", "italic"), highlight=False)
-    styles = {
-        "proposal": "bold",
-        "deal": "bold green",
-        "walkout": "bold red",
-        "error": "red",
-        "halted": "red",
-        "invalid_action": "red",
-        "llm_failed": "yellow",
-        "llm_gave_up": "yellow",
-        "llm_call": "cyan",
-        "trust": "dim",
-        "mediated": "dim",
-        "proposal_dead": "dim",
-        "round_ended": "dim italic",
+    styles: dict[str, str] = {
+        EventType.PROPOSAL: "bold",
+        EventType.DEAL: "bold green",
+        EventType.WALKOUT: "bold red",
+        EventType.ERROR: "red",
+        EventType.HALTED: "red",
+        EventType.INVALID_ACTION: "red",
+        EventType.LLM_FAILED: "yellow",
+        EventType.LLM_GAVE_UP: "yellow",
+        EventType.LLM_CALL: "cyan",
+        EventType.TRUST: "dim",
+        EventType.MEDIATED: "dim",
+        EventType.PROPOSAL_DEAD: "dim",
+        EventType.ROUND_ENDED: "dim italic",
     }
     changes = package_changes(saved.events)
-    shown = [e for e in filter_events(saved.events, round=round_, actor=actor) if e.get("type") != "outcome"]
+    quiet = (EventType.ROUND_STARTED, EventType.OUTCOME)  # the rule above each round; the closing line below
+    shown = [e for e in filter_events(saved.events, round=round_, actor=actor) if e.get("type") not in quiet]
     current: int | None = None
     printed = 0
     for event in shown:
-        line = describe_event(event, names)
-        if line is None:
-            continue
+        line = describe(event, names)
         if event["round"] != current:
             current = event["round"]
             out.rule(Text(f"Round {current}" if current else "Before round 1", "bold"), align="left")
         style = styles.get(event["type"], "")
-        if event["type"] == "response":
+        if event["type"] == EventType.RESPONSE:
             style = "green" if event.get("accept") else ""
         out.print(Padding(Text(line, style), (0, 0, 0, 2), expand=False), highlight=False)
         terms = describe_package(event, changes.get(event.get("seq", -1)))

@@ -9,6 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from parley.engine.events import EventType
+
 if TYPE_CHECKING:
     from parley.runs.play import RunResult
 
@@ -23,23 +25,23 @@ class RoundPrinter:
 
     def on_event(self, event: dict) -> None:
         kind = event["type"]
-        if kind == "proposal":
+        if kind == EventType.PROPOSAL:
             self.notes.append(
                 f"{event['actor']} {'counters with' if event['counter_to'] else 'proposes'} {event['proposal']}"
             )
-        elif kind == "response" and event["accept"]:
+        elif kind == EventType.RESPONSE and event["accept"]:
             self.notes.append(f"{event['actor']} accepts {event['proposal']}")
-        elif kind == "walkout":
+        elif kind == EventType.WALKOUT:
             self.notes.append(f"[bold red]{event['actor']} walks out[/bold red]")
-        elif kind == "channel":
+        elif kind == EventType.CHANNEL:
             self.notes.append(f"{event['actor']} {'opens' if event['open'] else 'closes'} channel to {event['to']}")
-        elif kind in ("llm_failed", "llm_gave_up"):
+        elif kind in (EventType.LLM_FAILED, EventType.LLM_GAVE_UP):
             self.notes.append(f"[yellow]{event['actor']}: {kind.replace('_', ' ')}[/yellow]")
-        elif kind == "llm_call" and event["error"]:
+        elif kind == EventType.LLM_CALL and event["error"]:
             self.notes.append(f"[yellow]{event['actor']} re-asked[/yellow]")
-        elif kind == "deal":
+        elif kind == EventType.DEAL:
             self.notes.append(f"[bold green]deal: {event['proposal']} passes[/bold green]")
-        elif kind == "round_ended":
+        elif kind == EventType.ROUND_ENDED:
             if not self.quiet:
                 self.console.print(
                     f"[bold]Round {event['round']:>2}[/bold]  open {event['open_proposals']}  "
