@@ -731,7 +731,7 @@ def report_context(run: SavedRun, scenario: Scenario, rounds: list[int] | None) 
 
 
 def render_report(run: SavedRun, scenario: Scenario, rounds: list[int] | None = None) -> str:
-    templates = Templates(scenario.prompts_dir, autoescape=True)
+    templates = Templates(scenario.prompts_dir, medium="html")
     env = templates.env
     env.filters["num"] = lambda x, digits=3: "n/a" if not isinstance(x, int | float) else f"{x:.{digits}f}"
     env.filters["signed"] = lambda x, digits=2: "n/a" if not isinstance(x, int | float) else f"{x:+.{digits}f}"

@@ -2,7 +2,8 @@
 
 `describe` is the one describer of events: `parley show`, the workshop board and the HTML run report
 all print its lines, so a new event type needs one describer here and every face has words for it.
-Each line is plain text on one line.
+Each line is plain text on one line, and what actors wrote is in it as data (control characters shown
+as escapes, never sent): see `parley.world.escaping`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from parley.engine.actions import Act, Channel, Counter, Message, Propose, Respond, WalkOut
 from parley.engine.events import EventType
 from parley.runs.saved import SavedRun
+from parley.world.escaping import printable
 
 Names = Mapping[str, str]  # actor id -> display name
 Event = Mapping[str, Any]
@@ -88,8 +90,8 @@ def describe_outcome(run: SavedRun, names: Names) -> str:
 
 
 def one_line(text: str) -> str:
-    """Whitespace folded to single spaces."""
-    return " ".join(text.split())
+    """Whitespace folded to single spaces, control characters shown as escapes."""
+    return printable(" ".join(text.split()))
 
 
 def _who(event: Event, names: Names) -> str:

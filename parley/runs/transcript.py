@@ -13,6 +13,8 @@ from parley.world.templates import Templates
 def render_transcript(
     scenario: Scenario, templates: Templates, events: list[dict], run_id: str, seed: int, backend: str
 ) -> str:
+    """The run as Markdown. Every value the template prints is escaped for Markdown: what actors wrote
+    (and the names on their cards) reads as their words, never as a heading, a deal line or a tag."""
     names = {a: p.name for a, p in scenario.personas.items()}
     changes = package_changes(events)
     rounds: dict[int, list[dict]] = {}
@@ -24,9 +26,10 @@ def render_transcript(
             rounds.setdefault(e["round"], []).append(e)
     outcome = next((e for e in reversed(events) if e["type"] == EventType.OUTCOME), None)
     world = scenario.world
-    templates.env.filters["name"] = lambda a: names.get(a, a)
+    markdown = templates.for_markdown()
+    markdown.env.filters["name"] = lambda a: names.get(a, a)
     return (
-        templates.render(
+        markdown.render(
             "transcript.md.j2",
             world=world,
             run_id=run_id,

@@ -32,6 +32,7 @@ from parley.runs.saved import (
 )
 from parley.runs.transcript import package_changes
 from parley.ui.console import RoundPrinter, print_summary
+from parley.world.escaping import printable
 from parley.world.problems import InvalidInput
 from parley.world.scenario import DEFAULT_WORLD
 
@@ -63,7 +64,11 @@ WorldArg = Annotated[Path, typer.Argument(help="the world file", show_default=Tr
 def fail(lines: list[str], code: int = 2) -> None:
     """Print one line per problem on stderr and exit; the lines are plain text (never markup or emoji codes)."""
     for line in lines:
-        err.print(Text.assemble(("error:", "red"), " ", " ".join(line.splitlines())), highlight=False, soft_wrap=True)
+        err.print(
+            Text.assemble(("error:", "red"), " ", printable(" ".join(line.splitlines()))),
+            highlight=False,
+            soft_wrap=True,
+        )
     raise typer.Exit(code)
 
 
@@ -247,9 +252,8 @@ def resume(
             Text(f"note: the last line of {folder.name}/events.jsonl was half-written and was dropped"), highlight=False
         )
     if not quiet:
-        out.print(
-            f"resumed {folder.name} after {len([e for e in saved.events if e['type'] == EventType.ROUND_ENDED])} complete round(s)"
-        )
+        complete = len([e for e in saved.events if e["type"] == EventType.ROUND_ENDED])
+        out.print(Text(printable(f"resumed {folder.name} after {complete} complete round(s)")), highlight=False)
     print_summary(out, RunResult(folder.name, folder, model.outcome, model))
 
 
@@ -377,7 +381,10 @@ def runs(
         return
     for s in summaries:
         if s.problem is not None:
-            err.print(Text.assemble(("warning:", "yellow"), f" {s.folder.name}: {s.problem}; skipped"), highlight=False)
+            err.print(
+                Text.assemble(("warning:", "yellow"), printable(f" {s.folder.name}: {s.problem}; skipped")),
+                highlight=False,
+            )
     found = [s for s in summaries if s.problem is None]
     if not found:
         out.print(Text(f"No runs in {runs_dir} yet; `parley run` saves them there."), highlight=False, soft_wrap=True)
@@ -385,23 +392,24 @@ def runs(
     colours = {"converged": "green", "stalled": "yellow", "breakdown": "red", "interrupted": "magenta", "error": "red"}
     rows: list[tuple[Text | str, ...]] = []
     for s in found:
-        run_cell = Text(s.run_id)
+        run_cell = Text(printable(s.run_id, one_line=True))
         if s.parent:
-            run_cell.append(f" (fork of {s.parent.get('run_id', '?')}, round {s.parent.get('round', '?')})", "dim")
+            fork = f" (fork of {s.parent.get('run_id', '?')}, round {s.parent.get('round', '?')})"
+            run_cell.append(printable(fork, one_line=True), "dim")
         model = ""
         if s.models:
             common = max(set(s.models.values()), key=list(s.models.values()).count)
             model = ": " + "; ".join([common, *(f"{a}={m}" for a, m in s.models.items() if m != common)])
-        status = Text(s.status.replace("_", " "), colours.get(s.status, ""))
+        status = Text(printable(s.status.replace("_", " "), one_line=True), colours.get(s.status, ""))
         if s.skipped_lines:
             status.append(f" ({s.skipped_lines} bad line{'s' if s.skipped_lines > 1 else ''})", "dim")
         rows.append(
             (
                 run_cell,
-                (s.created_at or "?").replace("T", " ").removesuffix("Z")[:16],
-                s.world or "?",
-                ", ".join(f"{a}={v}" for a, v in s.variants.items()) or "-",
-                (s.backend or "?") + model,
+                Text(printable((s.created_at or "?").replace("T", " ").removesuffix("Z")[:16], one_line=True)),
+                Text(printable(s.world or "?", one_line=True)),  # what a run folder says is data, never markup
+                Text(printable(", ".join(f"{a}={v}" for a, v in s.variants.items()) or "-", one_line=True)),
+                Text(printable((s.backend or "?") + model, one_line=True)),
                 status,
                 str(s.rounds),
                 "-" if s.tokens is None else f"{s.tokens:,}",
@@ -468,15 +476,21 @@ def show(
         (saved.backend or "?") + (f" ({', '.join(sorted(set(saved.models.values())))})" if saved.models else ""),
         str(manifest.get("created_at", "?")),
     ]
-    out.print(Text.assemble((f"Run {saved.run_id}", "bold"), "  ", (" | ".join(about), "dim")), highlight=False)
+    out.print(
+        Text.assemble(
+            (printable(f"Run {saved.run_id}", one_line=True), "bold"),
+            "  ",
+            (printable(" | ".join(about), one_line=True), "dim"),
+        ),
+        highlight=False,
+    )
     if saved.parent:
-        out.print(
-            Text(f"forked from {saved.parent.get('run_id', '?')} at round {saved.parent.get('round', '?')}", "dim")
-        )
+        fork = f"forked from {saved.parent.get('run_id', '?')} at round {saved.parent.get('round', '?')}"
+        out.print(Text(printable(fork, one_line=True), "dim"))
     if round_ is not None or actor is not None:
         only = [f"round {round_}"] if round_ is not None else []
         only += [f"events involving {names.get(actor, actor)} ({actor})"] if actor is not None else []
-        out.print(Text(f"Showing only {' and '.join(only)}", "italic"), highlight=False)
+        out.print(Text(printable(f"Showing only {' and '.join(only)}", one_line=True), "italic"), highlight=False)
     styles: dict[str, str] = {
         EventType.PROPOSAL: "bold",
         EventType.DEAL: "bold green",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from parley.engine.events import EventType
+from parley.world.escaping import printable, rich_markup
 
 if TYPE_CHECKING:
     from parley.runs.play import RunResult
@@ -55,7 +55,7 @@ class RoundPrinter:
 def print_summary(console: Console, result: RunResult) -> None:
     o = result.outcome
     world = result.model.world
-    names = {a: escape(p.name) for a, p in result.model.setting.personas.items()}  # world text is never markup
+    names = {a: rich_markup(p.name) for a, p in result.model.setting.personas.items()}  # a card's name is never markup
     colour = {"converged": "green", "stalled": "yellow", "breakdown": "red"}.get(o.status, "white")
     console.print()
     console.print(
@@ -70,7 +70,7 @@ def print_summary(console: Console, result: RunResult) -> None:
         table.add_column("Option")
         for issue in world.issues:
             meaning = next(opt.meaning for opt in issue.options if opt.id == package[issue.id])
-            table.add_row(Text(issue.title), Text(meaning))
+            table.add_row(Text(printable(issue.title)), Text(printable(meaning)))
         console.print(table)
     utilities = Table(title="Utilities (0 worst .. 1 best)", title_justify="left")
     for col in ("Actor", "Outcome", "No deal", "Nash package", "Best offer seen"):
