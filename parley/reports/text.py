@@ -28,8 +28,9 @@ def describe_action(action: Act, names: Mapping[str, str] | None = None) -> str:
     def who(actors: Sequence[str]) -> str:
         return ", ".join(names.get(a, a) for a in actors)
 
-    said = f' saying "{action.text}"' if getattr(action, "text", "") else ""
-    because = f" ({action.reason})" if getattr(action, "reason", "") else ""
+    text, reason = getattr(action, "text", ""), getattr(action, "reason", "")
+    said = f' saying "{text}"' if text else ""
+    because = f" ({reason})" if reason else ""
     if isinstance(action, Propose):
         return f"propose to {who(action.to)}: {terms(action.package)}{said}"
     if isinstance(action, Counter):
@@ -69,8 +70,7 @@ def describe_package(event: Event, changes: Mapping[str, tuple[str | None, str]]
     elif changes is not None:
         line = "the same package as before"
     else:
-        package = event.get("package") if isinstance(event.get("package"), dict) else {}
-        line = ", ".join(f"{k}={v}" for k, v in package.items())
+        line = ", ".join(f"{k}={v}" for k, v in _mapping(event.get("package")).items())
     return one_line(line) or None
 
 
@@ -118,6 +118,15 @@ def _because(text: Any) -> str:
 
 def _number(value: Any, form: str) -> str:
     return format(value, form) if isinstance(value, int | float) and not isinstance(value, bool) else "?"
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A field that should hold an object: a damaged log may hold anything else there (then: empty)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value: Any) -> Sequence[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _fields(event: Event) -> str:
@@ -209,7 +218,7 @@ def _relayed(e: Event) -> str:
 
 
 def _mediated(e: Event, names: Names) -> str:
-    via = e.get("path") if isinstance(e.get("path"), list) else []
+    via = _sequence(e.get("path"))
     return f"{_of(_who(e, names))} {_relayed(e)} reaches {_names(e.get('to'), names)} via {_names(via[1:-1], names)}"
 
 
@@ -233,15 +242,14 @@ def _outcome_event(e: Event, names: Names) -> str:
 def _outcome(outcome: Event, names: Names, rounds: Any) -> str:
     status = str(outcome.get("status", "unknown")).replace("_", " ")
     parts = [f"Outcome: {status} after {outcome.get('round', rounds)} round(s)"]
-    closest = outcome.get("closest") if isinstance(outcome.get("closest"), dict) else None
+    closest = _mapping(outcome.get("closest"))
     if outcome.get("deal"):
         parts.append(f"deal {outcome.get('proposal') or ''}".rstrip())
     elif closest:
         parts.append(f"no deal; closest {closest.get('proposal', '?')} by {_names(closest.get('proposer'), names)}")
     else:
         parts.append("no deal")
-    utilities = outcome.get("utilities") if isinstance(outcome.get("utilities"), dict) else {}
-    no_deal = outcome.get("no_deal") if isinstance(outcome.get("no_deal"), dict) else {}
+    utilities, no_deal = _mapping(outcome.get("utilities")), _mapping(outcome.get("no_deal"))
     if utilities:
         parts.append(
             "utilities "
@@ -258,8 +266,7 @@ def _outcome(outcome: Event, names: Names, rounds: Any) -> str:
 
 
 def _llm_call(e: Event, names: Names) -> str:
-    tokens = e.get("tokens") if isinstance(e.get("tokens"), dict) else {}
-    transport = e.get("transport") if isinstance(e.get("transport"), dict) else {}
+    tokens, transport = _mapping(e.get("tokens")), _mapping(e.get("transport"))
     usd = transport.get("usd")
     notes = [f"{tokens.get('prompt', 0) or 0:,} + {tokens.get('completion', 0) or 0:,} tokens"]
     if isinstance(usd, int | float):
@@ -282,8 +289,7 @@ def _llm_gave_up(e: Event, names: Names) -> str:
 
 
 def _human_move(e: Event, names: Names) -> str:
-    move = e.get("move") if isinstance(e.get("move"), dict) else {}
-    actions = move.get("actions") if isinstance(move.get("actions"), list) else []
+    actions = _sequence(_mapping(e.get("move")).get("actions"))
     kinds = ", ".join(str(a.get("type")) for a in actions if isinstance(a, dict)) or "nothing"
     return f"{_who(e, names)} (played by a person) moves: {kinds}"
 
