@@ -9,12 +9,25 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from parley.engine.events import DERIVED, EventType
+from parley.engine.events import (
+    DERIVED,
+    ChannelEvent,
+    EventType,
+    InjectEvent,
+    LLMCallEvent,
+    OutcomeEvent,
+    ProposalEvent,
+    ResponseEvent,
+    TrustEvent,
+)
+from parley.llm.backend import LLMBackend, LLMSettings
 from parley.reports.text import DESCRIBERS, describe
-from parley.runs.folder import LINE
+from parley.runs.folder import LINE, read_events
+from parley.runs.play import play
 from parley.runs.transcript import package_changes
 from parley.ui.cli import app
-from tests.conftest import ROOT, UKRAINE
+from tests.conftest import MINI, ROOT, UKRAINE
+from tests.fake_openai import FakeOpenAI
 
 NAMES = {"us": "United States", "russia": "Russia", "ukraine": "Ukraine"}
 PACKAGE = {"ceasefire": "now", "nato": "never"}
@@ -152,3 +165,30 @@ def test_the_run_report_tells_the_news_in_the_same_words(inject_run: Path) -> No
 
     html = write_run_report(inject_run).read_text(encoding="utf-8")
     assert NEWS in html
+
+
+PAYLOADS = {
+    EventType.PROPOSAL: ProposalEvent,
+    EventType.RESPONSE: ResponseEvent,
+    EventType.TRUST: TrustEvent,
+    EventType.CHANNEL: ChannelEvent,
+    EventType.INJECT: InjectEvent,
+    EventType.LLM_CALL: LLMCallEvent,
+    EventType.OUTCOME: OutcomeEvent,
+}
+
+
+def test_the_payload_types_say_what_real_logs_hold(inject_run: Path, tmp_path: Path) -> None:
+    """Every field of each TypedDict is in every logged event of its type, and no other field is."""
+    with FakeOpenAI() as server:
+        backend = LLMBackend(LLMSettings(model="fake", base_url=server.url, cache_dir=None))
+        try:
+            llm = play(MINI, seed=1, max_rounds=1, runs_dir=tmp_path, llm=backend)
+        finally:
+            backend.close()
+    events = read_events(inject_run / "events.jsonl") + read_events(llm.folder / "events.jsonl")
+    for kind, payload in PAYLOADS.items():
+        logged = [e for e in events if e["type"] == kind]
+        assert logged, kind
+        for e in logged:
+            assert payload.__required_keys__ <= set(e) <= payload.__required_keys__ | payload.__optional_keys__, e

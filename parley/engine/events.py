@@ -5,8 +5,7 @@ An event is a plain dict, `{"seq", "round", "type", ...}`, written as one JSON l
 as JSON give what the bare string gives, and logs recorded before it existed read and replay alike.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
