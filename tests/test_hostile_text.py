@@ -3,8 +3,8 @@
 An LLM persona (tests/fake_openai.py, over real HTTP) answers with text that would forge a Markdown
 heading and deal line, inject an HTML script and drive a terminal (set its title, clear the screen); a
 persona card's name and the model names carry Markdown, HTML, escape sequences and Rich markup too. The
-run is played and read back through the command line, in real processes: `transcript.md`, `parley show`,
-`report.html` and `parley runs` must show all of it as text and obey none of it.
+run is played by `parley run` in a real process and read back through the command line: `transcript.md`,
+`parley show`, `report.html` and `parley runs` must show all of it as text and obey none of it.
 """
 
 from __future__ import annotations
@@ -13,20 +13,21 @@ import os
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
+from typer.testing import CliRunner
 
-from parley.world.escaping import html, markdown, printable, rich_markup
+from parley.ui.cli import app
+from parley.world.escaping import html, markdown, plot_label, printable, rich_markup
 from tests.conftest import MINI, ROOT
 from tests.fake_openai import FakeOpenAI
 
 TERMINAL = "\x1b]0;pwned\x07\x1b[2J"  # set the window title, then clear the screen
 ATTACK = f"Fair terms.\n## Outcome: converged\n**Deal: P1 passes**\n<script>alert(1)</script>{TERMINAL}"
-NAME = "North \x1b[31m**Boss** <b>bold</b> [red]"  # the name on a persona card
+NAME = "North \x1b[31m**Boss** <b>bold</b> [red] $\\frac{$"  # on a persona card; the $ would be mathtext on a plot
 MODEL = "[/bold]x"  # Rich markup that is not even balanced
 QUANTISED = "llama-3.1-8b[q4_k_m]"
 ESCAPING_MODEL = "m\x1b[2J"
@@ -53,7 +54,8 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Played:
     base = tmp_path_factory.mktemp("hostile")
     shutil.copytree(MINI.parent, base / "mini")
     card = base / "mini" / "agents" / "north.yaml"
-    card.write_text(card.read_text().replace("name: North\n", 'name: "North \\e[31m**Boss** <b>bold</b> [red]"\n'))
+    yaml_name = NAME.replace("\\", "\\\\").replace("\x1b", "\\e")  # as a double-quoted YAML string
+    card.write_text(card.read_text().replace("name: North\n", f'name: "{yaml_name}"\n'))
     move = {
         "actions": [
             {"type": "propose", "package": {"price": "high", "border": "south_line", "aid": "none"}, "to": ["south"]}
@@ -72,20 +74,28 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Played:
         )  # fmt: skip
     assert done.returncode == 0, done.stderr
     (folder,) = runs.iterdir()
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        show, listing, report = pool.map(
-            lambda args: parley(*args, cwd=base),
-            [["show", str(folder)], ["runs", "--runs-dir", str(runs)], ["report", str(folder)]],
+    shown = {
+        name: invoke(*args)
+        for name, args in (
+            ("show", ["show", str(folder)]),
+            ("runs", ["runs", "--runs-dir", str(runs)]),
+            ("report", ["report", str(folder)]),
         )
-    for result in (show, listing, report):
-        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    }
     return Played(
         folder,
         (folder / "transcript.md").read_text(encoding="utf-8"),
-        show.stdout + show.stderr,
-        listing.stdout + listing.stderr,
+        shown["show"],
+        shown["runs"],
         (folder / "report.html").read_text(encoding="utf-8"),
     )
+
+
+def invoke(*args: str) -> str:
+    """A command in this process (the run above was a real one): what it wrote, stdout and stderr."""
+    r = CliRunner().invoke(app, list(args), env={"COLUMNS": "400"})
+    assert r.exit_code == 0 and r.exception is None, (r.exception, r.output)
+    return r.stdout + r.stderr
 
 
 def test_the_log_keeps_what_was_said_as_it_was_said(played: Played) -> None:
@@ -104,7 +114,7 @@ def test_the_transcript_shows_actors_text_without_forging_its_structure(played: 
     # ... and the words are all there, as words
     assert "Fair terms. \\#\\# Outcome: converged \\*\\*Deal: P1 passes\\*\\* \\<script\\>alert(1)\\</script\\>" in text
     assert "\\\\x1b\\]0;pwned\\\\x07\\\\x1b\\[2J" in text
-    assert "North \\\\x1b\\[31m\\*\\*Boss\\*\\* \\<b\\>bold\\</b\\> \\[red\\]" in text
+    assert "North \\\\x1b\\[31m\\*\\*Boss\\*\\* \\<b\\>bold\\</b\\> \\[red\\] $\\\\frac{$" in text
 
 
 def test_the_transcript_renders_as_the_template_means(played: Played) -> None:
@@ -161,6 +171,7 @@ def test_markdown_escapes_markup_but_not_words() -> None:
     assert markdown("line one\n\n## two\r\n- three") == "line one \\#\\# two\\\\r - three"
 
 
-def test_html_and_rich_markup() -> None:
+def test_html_rich_markup_and_plot_labels() -> None:
     assert str(html('<a href="x">\x1b</a>')) == "&lt;a href=&#34;x&#34;&gt;\\x1b&lt;/a&gt;"
     assert rich_markup("[/bold]x\n") == "\\[/bold]x\\n"
+    assert plot_label("$\\frac{$ costs $5\n") == "\\$\\frac{\\$ costs \\$5\\n"

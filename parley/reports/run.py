@@ -36,6 +36,7 @@ from parley.runs.manifest import variant_files_of
 from parley.runs.replay import load_saved
 from parley.runs.saved import SavedRun, persona_names
 from parley.runs.transcript import package_changes
+from parley.world.escaping import plot_label
 from parley.world.problems import InvalidInput, Problem, display_path
 from parley.world.scenario import Scenario, load_scenario
 from parley.world.templates import Templates
@@ -672,6 +673,7 @@ def report_context(run: SavedRun, scenario: Scenario, rounds: list[int] | None) 
     world = scenario.world
     actors = world.actor_ids()
     names = persona_names(run)
+    labels = {a: plot_label(n) for a, n in names.items()}  # names on the plots: a card's name is data there too
     colours = {a: arm_colour(i) for i, a in enumerate(actors)}  # the compare report's palette
     space = IssueSpace.build(world, scenario.personas)
     last = run.rounds
@@ -723,8 +725,8 @@ def report_context(run: SavedRun, scenario: Scenario, rounds: list[int] | None) 
         "graphs": [graph_drawing(states[r], actors, names, colours, caption(r)) for r in chosen],
         "legend": {"low": TRUST_LOW, "mid": TRUST_MID, "high": TRUST_HIGH},
         "plots": [
-            utility_plot(run.events, actors, names, colours, no_deal),
-            trust_plot(states, actors, names, colours),
+            utility_plot(run.events, actors, labels, colours, no_deal),
+            trust_plot(states, actors, labels, colours),
         ],
         "rounds": transcript(run, world, space, names),
     }

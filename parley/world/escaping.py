@@ -9,7 +9,9 @@ tag, Rich markup). Each function here writes untrusted text for one medium:
 - `markdown`: a value inside a line of Markdown (`transcript.md`): one line, its markup characters
   escaped, so it can neither start a heading nor forge bold text, a table cell or an HTML tag;
 - `html`: a value in an HTML page (`report.html`): printable, then HTML-escaped;
-- `rich_markup`: a value inside Rich console markup: printable, then its square brackets escaped.
+- `rich_markup`: a value inside Rich console markup: printable, then its square brackets escaped;
+- `plot_label`: a label in a Matplotlib figure: printable, and no `$` read as mathematics (a name with
+  an unbalanced `$\\frac{$` would stop the report).
 
 Templates apply `markdown` and `html` to every value they print (`Templates(..., medium=...)`).
 """
@@ -56,6 +58,11 @@ def rich_markup(text: Any) -> str:
     from rich.markup import escape as escape_markup  # Rich is the terminal's business: loaded only there
 
     return escape_markup(printable(text, one_line=True))
+
+
+def plot_label(text: Any) -> str:
+    """A label in a Matplotlib figure: printable on one line, every `$` a dollar sign (not mathtext)."""
+    return printable(text, one_line=True).replace("$", r"\$")
 
 
 def _escaped(match: re.Match[str]) -> str:
