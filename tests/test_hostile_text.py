@@ -128,9 +128,11 @@ def test_the_transcript_renders_as_the_template_means(played: Played) -> None:
 def test_show_sends_no_escape_sequence_to_the_terminal(played: Played) -> None:
     out = played.show
     assert "\x1b" not in out and "\x07" not in out
-    assert "\\x1b]0;pwned\\x07\\x1b[2J" in out  # shown, not obeyed
-    assert "## Outcome: converged **Deal: P1 passes** <script>alert(1)</script>" in out  # plain text, one line
-    assert MODEL in out and QUANTISED in out and "m\\x1b[2J" in out  # model names as given
+    words = " ".join(out.split())  # however wide the terminal wraps it
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in words  # shown, not obeyed
+    assert "## Outcome: converged **Deal: P1 passes** <script>alert(1)</script>" in words  # plain text
+    assert not any(line.startswith("## Outcome") for line in out.splitlines())
+    assert MODEL in words and QUANTISED in words and "m\\x1b[2J" in words  # model names as given
 
 
 def test_the_report_shows_actors_text_as_text(played: Played) -> None:
