@@ -16,11 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 from parley.llm.backend import LLMBackend, LLMSettings
+from parley.reports.text import describe
 from parley.runs.play import play
 from parley.runs.saved import (
     SavedRun,
     check_filters,
-    describe_event,
     filter_events,
     list_runs,
     persona_names,
@@ -171,10 +171,8 @@ def test_show_filters_by_round_and_actor(runs: Runs, cli: dict[str, Result]) -> 
     assert "Round 2 " in r.out and "Round 1 " not in r.out and "Round 3 " not in r.out
     names = persona_names(runs.converged)
     events = runs.converged.events
-    wanted = [describe_event(e, names) for e in filter_events(events, round=2, actor="east")]
-    others = [
-        describe_event(e, names) for e in events if e["round"] == 2 and e not in filter_events(events, actor="east")
-    ]
+    wanted = [describe(e, names) for e in filter_events(events, round=2, actor="east")]
+    others = [describe(e, names) for e in events if e["round"] == 2 and e not in filter_events(events, actor="east")]
     others = [line for line in others if line and line not in wanted]
     assert wanted and others  # the test means something: east is in some of round 2 and out of some
     assert all(line in r.out for line in wanted if line)

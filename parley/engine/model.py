@@ -17,6 +17,7 @@ import numpy as np
 from parley.engine.actions import Channel, Counter, Message, Move, Pass, Propose, Respond, WalkOut
 from parley.engine.agents import ActorAgent
 from parley.engine.decision import DecisionRule
+from parley.engine.events import EventType
 from parley.engine.graph import RelationshipGraph
 from parley.engine.issue_space import IssueSpace
 from parley.engine.measures import AGENT_REPORTERS, MODEL_REPORTERS
@@ -105,7 +106,7 @@ class NegotiationModel(mesa.Model):
             self.finish("budget_exhausted")
             return False
         self.round += 1
-        self.emit("round_started")
+        self.emit(EventType.ROUND_STARTED)
         self.apply_injects()
         for change in self.scheduled.get(self.round, []):
             change(self)
@@ -129,12 +130,12 @@ class NegotiationModel(mesa.Model):
             agent.inbox = []
         self.resolve(moves)
         self.datacollector.collect(self)
-        self.emit("round_ended", **self.round_measures())
+        self.emit(EventType.ROUND_ENDED, **self.round_measures())
         self.check_for_end()
 
     def halt(self, halt: RunHalted) -> None:
         self.log_notes()
-        self.emit("halted", reason=str(halt))
+        self.emit(EventType.HALTED, reason=str(halt))
         self.finish(halt.status)
 
     def resolve(self, moves: dict[str, Move]) -> None:
@@ -171,7 +172,7 @@ class NegotiationModel(mesa.Model):
         """The facilitator's news for this round: told to its audience first, its effects applied."""
         for inject in [i for i in self.injects if i.round == self.round]:
             audience = inject.audience(self.world.actor_ids())
-            self.emit("inject", to=audience, text=inject.text, effects=inject.effects.model_dump(by_alias=True))
+            self.emit(EventType.INJECT, to=audience, text=inject.text, effects=inject.effects.model_dump(by_alias=True))
             for actor in audience:
                 self.by_actor[actor].receive(
                     {"kind": "inject", "round": self.round, "from": "facilitator", "text": inject.text}
@@ -181,7 +182,7 @@ class NegotiationModel(mesa.Model):
                 self.trust_change(t.source, t.target, t.delta, "inject")
             for c in effects.channels:
                 if self.graph.set_open(c.source, c.target, c.open):
-                    self.emit("channel", actor=c.source, to=c.target, open=c.open, reason="inject")
+                    self.emit(EventType.CHANNEL, actor=c.source, to=c.target, open=c.open, reason="inject")
             for w in effects.withdraw:
                 if w.option not in self.withdrawn.setdefault(w.issue, []):
                     self.withdrawn[w.issue].append(w.option)
@@ -189,7 +190,9 @@ class NegotiationModel(mesa.Model):
                 bad = [k for k, v in p.package.items() if v in self.withdrawn.get(k, [])]
                 if bad:
                     p.status = "dead"
-                    self.emit("proposal_dead", proposal=p.id, reason=f"withdrawn from the table: {', '.join(bad)}")
+                    self.emit(
+                        EventType.PROPOSAL_DEAD, proposal=p.id, reason=f"withdrawn from the table: {', '.join(bad)}"
+                    )
             for actor, variant in effects.variants.items():
                 self.switch_variant(actor, variant)
 
@@ -203,7 +206,7 @@ class NegotiationModel(mesa.Model):
         self.space = IssueSpace.build(self.world, self.setting.personas)
         agent = self.by_actor[actor]
         agent.persona, agent.policy = persona, policy
-        self.emit("variant_switched", actor=actor, variant=variant)
+        self.emit(EventType.VARIANT_SWITCHED, actor=actor, variant=variant)
 
     def log_notes(self) -> None:
         """What policies recorded while deciding, in actor order whatever order they answered in."""
@@ -240,9 +243,9 @@ class NegotiationModel(mesa.Model):
         out = []
         for idx, action in enumerate(move.actions):
             if isinstance(action, Pass):
-                self.emit("pass", actor=actor, reason=action.reason)
+                self.emit(EventType.PASS, actor=actor, reason=action.reason)
             elif idx in problems:
-                self.emit("invalid_action", actor=actor, action=action.model_dump(), error=problems[idx])
+                self.emit(EventType.INVALID_ACTION, actor=actor, action=action.model_dump(), error=problems[idx])
             else:
                 out.append(action)
         return out
@@ -251,21 +254,21 @@ class NegotiationModel(mesa.Model):
     def walk_out(self, actor: str, reason: str) -> None:
         self.graph.leave(actor)
         self.walked_out.append(actor)
-        self.emit("walkout", actor=actor, reason=reason)
+        self.emit(EventType.WALKOUT, actor=actor, reason=reason)
         for other in self.world.actor_ids():
             if other != actor:
                 self.trust_change(other, actor, self.world.trust_rules.walkout, "walkout")
 
     def set_channel(self, actor: str, action: Channel) -> None:
         if self.graph.set_open(actor, action.to, action.open):
-            self.emit("channel", actor=actor, to=action.to, open=action.open, reason=action.reason)
+            self.emit(EventType.CHANNEL, actor=actor, to=action.to, open=action.open, reason=action.reason)
             if not action.open:
                 self.trust_change(action.to, actor, self.world.trust_rules.channel_closed, "channel_closed")
 
     def respond(self, actor: str, proposal_id: str, accept: bool, reason: str, countered: bool = False) -> None:
         p = self.table.proposals[proposal_id]
         (p.accepted_by if accept else p.rejected_by).append(actor)
-        self.emit("response", actor=actor, proposal=p.id, accept=accept, reason=reason, countered=countered)
+        self.emit(EventType.RESPONSE, actor=actor, proposal=p.id, accept=accept, reason=reason, countered=countered)
         notice = {
             "kind": "response",
             "round": self.round,
@@ -285,7 +288,7 @@ class NegotiationModel(mesa.Model):
         )
         if not accept and p.status == "open" and not self.rule.can_still_pass(p.rejected_by, self.graph.present):
             p.status = "dead"
-            self.emit("proposal_dead", proposal=p.id, reason=f"rejected by {actor}")
+            self.emit(EventType.PROPOSAL_DEAD, proposal=p.id, reason=f"rejected by {actor}")
 
     def send(self, actor: str, message: Message) -> None:
         for target in message.to:
@@ -311,7 +314,7 @@ class NegotiationModel(mesa.Model):
             }.get(message.kind, 0.0)
             if delta:
                 self.trust_change(target, actor, delta, message.kind)
-        self.emit("message", actor=actor, kind=message.kind, to=list(message.to), text=message.text)
+        self.emit(EventType.MESSAGE, actor=actor, kind=message.kind, to=list(message.to), text=message.text)
 
     def propose(
         self, actor: str, package: dict[str, str], to: list[str], text: str, counter_to: str | None = None
@@ -320,7 +323,7 @@ class NegotiationModel(mesa.Model):
         recipients = sorted(set(to), key=self.world.actor_ids().index)
         for old in self.table.open_by(actor):
             if old.package == package and old.addressed == recipients and counter_to is None:
-                self.emit("proposal_reaffirmed", actor=actor, proposal=old.id, text=text)
+                self.emit(EventType.PROPOSAL_REAFFIRMED, actor=actor, proposal=old.id, text=text)
                 return
         for old in self.table.open_by(actor):
             old.status = "superseded"
@@ -329,7 +332,13 @@ class NegotiationModel(mesa.Model):
         )
         self.table.add(p)
         self.emit(
-            "proposal", actor=actor, proposal=p.id, package=package, to=recipients, counter_to=counter_to, text=text
+            EventType.PROPOSAL,
+            actor=actor,
+            proposal=p.id,
+            package=package,
+            to=recipients,
+            counter_to=counter_to,
+            text=text,
         )
         utilities = self.utilities_of(package)
         for target in recipients:
@@ -352,9 +361,9 @@ class NegotiationModel(mesa.Model):
         """Route over open channels; log every hop, or that nothing could get through."""
         path = self.graph.route(source, target)
         if path is None:
-            self.emit("undeliverable", actor=source, to=target, what=what, **detail)
+            self.emit(EventType.UNDELIVERABLE, actor=source, to=target, what=what, **detail)
         elif len(path) > 2:
-            self.emit("mediated", actor=source, to=target, what=what, path=path, **detail)
+            self.emit(EventType.MEDIATED, actor=source, to=target, what=what, path=path, **detail)
         return path
 
     def trust_change(self, feeler: str, cause: str, delta: float, why: str) -> None:
@@ -362,7 +371,7 @@ class NegotiationModel(mesa.Model):
             return
         before, after = self.graph.adjust_trust(feeler, cause, delta)
         if before != after:
-            self.emit("trust", actor=feeler, toward=cause, before=before, after=after, cause=why)
+            self.emit(EventType.TRUST, actor=feeler, toward=cause, before=before, after=after, cause=why)
 
     # -- ending -----------------------------------------------------------------------------
     def utilities_of(self, package: dict[str, str]) -> dict[str, float]:
@@ -376,7 +385,7 @@ class NegotiationModel(mesa.Model):
             if self.rule.passes(p.accepted_by, self.utilities_of(p.package)):
                 p.status = "passed"
                 self.deal = p
-                self.emit("deal", proposal=p.id, package=p.package, accepted_by=list(p.accepted_by))
+                self.emit(EventType.DEAL, proposal=p.id, package=p.package, accepted_by=list(p.accepted_by))
                 return
 
     def check_for_end(self) -> None:
@@ -408,7 +417,7 @@ class NegotiationModel(mesa.Model):
         event = self.outcome.as_event()
         if self.costs is not None:  # spending differs between a live run and a cached one: transport
             event["transport"] = {"cost": self.costs()}
-        self.emit("outcome", **event)
+        self.emit(EventType.OUTCOME, **event)
 
     def run(self) -> Outcome:
         while self.running:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.runs.cast import llm_cast, offline_cast
 from parley.runs.folder import RunLog, unique_folder
@@ -321,7 +322,7 @@ def saved_row(folder: Path, arm: int, seed: int, key: str) -> dict[str, Any] | N
     except (KeyError, TypeError, AttributeError):
         return None
     outcome = last_event(folder / "events.jsonl")
-    if outcome is None or outcome.get("type") != "outcome" or outcome.get("status") == "budget_exhausted":
+    if outcome is None or outcome.get("type") != EventType.OUTCOME or outcome.get("status") == "budget_exhausted":
         return None
     return row_of(arm, seed, folder.name, key, outcome)
 
@@ -414,7 +415,7 @@ def run_ensemble(
         if pair is None:
             continue
         end = last_event(folder / "events.jsonl")
-        if end is None or end.get("type") != "outcome":
+        if end is None or end.get("type") != EventType.OUTCOME:
             shutil.rmtree(folder, ignore_errors=True)  # an unfinished run of an interrupted compare: played again
             result.removed.append(folder.name)
         elif reuse and key not in indexed:  # it finished after the index was last written

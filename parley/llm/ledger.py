@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from parley.engine.events import EventType
 from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
 
 
@@ -116,7 +117,7 @@ def costs_of(events: list[dict]) -> dict:
     """What one run's calls cost, from its own llm_call events (a shared ledger counts every run)."""
     actors: dict[str, dict] = {}
     for e in events:
-        if e.get("type") != "llm_call":
+        if e.get("type") != EventType.LLM_CALL:
             continue
         a = actors.setdefault(
             e["actor"], {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0, "usd": 0.0}

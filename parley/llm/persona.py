@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from parley.engine.actions import Move, Pass
+from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.engine.policy import Observation
 from parley.llm.client import Answerer, ChatParams, Completion, TransientFailure
@@ -72,7 +73,12 @@ class LLMPersona:
                 )
             except TransientFailure as exc:
                 self._events.append(
-                    {"type": "llm_failed", "attempt": attempt, "request_hash": exc.request_hash, "error": str(exc)}
+                    {
+                        "type": EventType.LLM_FAILED,
+                        "attempt": attempt,
+                        "request_hash": exc.request_hash,
+                        "error": str(exc),
+                    }
                 )
                 return self.remembered(obs, Move(actions=[Pass(reason="no answer from the model this round")]))
             try:
@@ -87,7 +93,7 @@ class LLMPersona:
                 continue
             self._record(answer, attempt, move, None)
             return self.remembered(obs, move)
-        self._events.append({"type": "llm_gave_up", "reasks": self.settings.max_reasks})
+        self._events.append({"type": EventType.LLM_GAVE_UP, "reasks": self.settings.max_reasks})
         return self.remembered(obs, Move(actions=[Pass(reason="no legal move from the model this round")]))
 
     def remembered(self, obs: Observation, move: Move) -> Move:
@@ -98,7 +104,7 @@ class LLMPersona:
         params = self.settings.params
         self._events.append(
             {
-                "type": "llm_call",
+                "type": EventType.LLM_CALL,
                 "model": answer.model,
                 "request_hash": answer.request_hash,
                 "params": {

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from parley.engine.actions import Act, Channel, Counter, Move, Propose, Respond
+from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.engine.policy import Observation, RunHalted
 from parley.engine.rules import crossing, red_lines_of
@@ -26,9 +27,6 @@ from parley.players.briefing import RoundMemory, round_context, system_context
 from parley.players.move_schema import KINDS, observed_move_problems
 from parley.world.scenario import Scenario
 from parley.world.templates import Templates
-
-MOVE_EVENT = "human_move"
-LEFT_EVENT = "human_left"
 
 
 class Abandoned(RunHalted):
@@ -287,9 +285,9 @@ class HumanSeat:
         try:
             move = self.source.choose(observation, self.view(observation))
         except Abandoned as halt:
-            self._events.append({"type": LEFT_EVENT, "reason": str(halt)})
+            self._events.append({"type": EventType.HUMAN_LEFT, "reason": str(halt)})
             raise
-        self._events.append({"type": MOVE_EVENT, "move": move.model_dump()})
+        self._events.append({"type": EventType.HUMAN_MOVE, "move": move.model_dump()})
         self.memory.remember(observation.round, observation.inbox, observation.table, move, self.actor)
         return move
 

@@ -26,13 +26,17 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from parley.engine.events import EventType
 from parley.engine.graph import RelationshipGraph
 from parley.engine.issue_space import IssueSpace
 from parley.llm.ledger import costs_of
 from parley.reports.compare import Plot, arm_colour, png
+from parley.reports.text import describe
 from parley.runs.manifest import variant_files_of
 from parley.runs.replay import load_saved
-from parley.runs.saved import SavedRun, describe_event, package_changes, persona_names
+from parley.runs.saved import SavedRun, persona_names
+from parley.runs.transcript import package_changes
+from parley.world.escaping import plot_label
 from parley.world.problems import InvalidInput, Problem, display_path
 from parley.world.scenario import Scenario, load_scenario
 from parley.world.templates import Templates
@@ -42,7 +46,14 @@ TEMPLATE = "run_report.html.jinja"
 REPORT_FILE = "report.html"
 
 # Events the transcript shows in full; the rest of a round (trust moves, relays, LLM calls) is folded.
-FOLDED = {"trust", "mediated", "llm_call", "round_started", "round_ended", "outcome"}
+FOLDED = {
+    EventType.TRUST,
+    EventType.MEDIATED,
+    EventType.LLM_CALL,
+    EventType.ROUND_STARTED,
+    EventType.ROUND_ENDED,
+    EventType.OUTCOME,
+}
 
 TRUST_LOW, TRUST_MID, TRUST_HIGH = "#c62828", "#bdbdbd", "#2e7d32"
 
@@ -75,7 +86,7 @@ def final_variants(run: SavedRun) -> tuple[dict[str, str], set[str]]:
     variants = dict(run.variants)
     switched: set[str] = set()
     for e in run.events:
-        if e.get("type") == "variant_switched" and isinstance(e.get("actor"), str):
+        if e.get("type") == EventType.VARIANT_SWITCHED and isinstance(e.get("actor"), str):
             actor, variant = e["actor"], str(e.get("variant", "base"))
             switched.add(actor)
             if variant == "base":
@@ -149,11 +160,15 @@ def graph_states(world: World, events: list[dict[str, Any]], last_round: int) ->
     for round_ in range(1, last_round + 1):
         for e in by_round.get(round_, []):
             kind, actor = e.get("type"), e.get("actor")
-            if kind == "trust" and {actor, e.get("toward")} <= actors and isinstance(e.get("after"), int | float):
+            if (
+                kind == EventType.TRUST
+                and {actor, e.get("toward")} <= actors
+                and isinstance(e.get("after"), int | float)
+            ):
                 graph.adjust_trust(actor, e["toward"], float(e["after"]) - graph.trust(actor, e["toward"]))
-            elif kind == "channel" and {actor, e.get("to")} <= actors:
+            elif kind == EventType.CHANNEL and {actor, e.get("to")} <= actors:
                 graph.set_open(actor, e["to"], bool(e.get("open")))
-            elif kind == "walkout" and actor in actors:
+            elif kind == EventType.WALKOUT and actor in actors:
                 graph.leave(actor)
         states.append(_snapshot(graph, round_))
     return states
@@ -275,7 +290,7 @@ def parse_rounds(text: str) -> list[int]:
 def utility_plot(
     events: list[dict[str, Any]], actors: list[str], names: dict[str, str], colours: dict[str, str], no_deal: dict
 ) -> Plot:
-    ended = [e for e in events if e.get("type") == "round_ended"]
+    ended = [e for e in events if e.get("type") == EventType.ROUND_ENDED]
     fig = Figure(figsize=(8, 3.6))
     ax = fig.subplots()
     x = [e["round"] for e in ended]
@@ -363,14 +378,16 @@ def utilities_of(space: IssueSpace, package: dict[str, Any]) -> dict[str, float]
 def best_supported(run: SavedRun, voters: tuple[str, ...]) -> dict[str, Any] | None:
     """An unfinished run's best offer so far: the proposal most voters have accepted (the latest on a tie)."""
     proposals = {
-        e["proposal"]: e for e in run.events if e.get("type") == "proposal" and isinstance(e.get("package"), dict)
+        e["proposal"]: e
+        for e in run.events
+        if e.get("type") == EventType.PROPOSAL and isinstance(e.get("package"), dict)
     }
     if not proposals:
         return None
     accepted: dict[str, set[str]] = {p: {str(e.get("actor"))} for p, e in proposals.items()}
     rejected: dict[str, list[str]] = defaultdict(list)
     for e in run.events:
-        if e.get("type") == "response" and e.get("proposal") in proposals:
+        if e.get("type") == EventType.RESPONSE and e.get("proposal") in proposals:
             (accepted[e["proposal"]].add if e.get("accept") else rejected[e["proposal"]].append)(str(e.get("actor")))
     order = list(proposals)
     pid = max(order, key=lambda p: (len(accepted[p] & set(voters)), order.index(p)))
@@ -393,7 +410,8 @@ def deal_section(run: SavedRun, scenario: Scenario, space: IssueSpace, names: di
     voters = tuple(world.signatories())
     closest = outcome.get("closest") if isinstance(outcome.get("closest"), dict) else None
     passed = next(
-        (e for e in reversed(run.events) if e.get("type") == "deal" and isinstance(e.get("package"), dict)), None
+        (e for e in reversed(run.events) if e.get("type") == EventType.DEAL and isinstance(e.get("package"), dict)),
+        None,
     )
     if isinstance(outcome.get("deal"), dict):
         kind, package, pid = "deal", outcome["deal"], outcome.get("proposal")
@@ -416,12 +434,12 @@ def deal_section(run: SavedRun, scenario: Scenario, space: IssueSpace, names: di
     withdrawn = {
         (str(w.get("issue")), str(w.get("option")))
         for e in run.events
-        if e.get("type") == "inject" and isinstance(e.get("effects"), dict)
+        if e.get("type") == EventType.INJECT and isinstance(e.get("effects"), dict)
         for w in (e["effects"].get("withdraw") or [])
         if isinstance(w, dict)
     }
     last_best = next(
-        (e.get("best_offer_utility") for e in reversed(run.events) if e.get("type") == "round_ended"), None
+        (e.get("best_offer_utility") for e in reversed(run.events) if e.get("type") == EventType.ROUND_ENDED), None
     )
     last_best = last_best if isinstance(last_best, dict) else {}
     rows = []
@@ -475,7 +493,7 @@ def deal_section(run: SavedRun, scenario: Scenario, space: IssueSpace, names: di
                 "best_offer": last_best.get(actor),
                 "crosses": [r["title"] for r in rows for c in r["cells"] if c["actor"] == actor and c["crosses"]],
                 "walked_out": actor in (outcome.get("walked_out") or [])
-                or any(e.get("type") == "walkout" and e.get("actor") == actor for e in run.events),
+                or any(e.get("type") == EventType.WALKOUT and e.get("actor") == actor for e in run.events),
             }
         )
     return {
@@ -505,12 +523,12 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
     """
     titles = {i.id: i.title for i in world.issues}
     meanings = {i.id: {o.id: o.meaning for o in i.options} for i in world.issues}
-    proposals = {str(e["proposal"]) for e in run.events if e.get("type") == "proposal" and "proposal" in e}
+    proposals = {str(e["proposal"]) for e in run.events if e.get("type") == EventType.PROPOSAL and "proposal" in e}
     changes = package_changes(run.events)
     answers: dict[str, list[dict[str, Any]]] = defaultdict(list)
     counter_of: dict[tuple[int, str, str], str] = {}  # (round, actor, countered proposal) -> the counter's id
     for e in run.events:
-        if e.get("type") == "proposal" and e.get("counter_to"):
+        if e.get("type") == EventType.PROPOSAL and e.get("counter_to"):
             counter_of[(e["round"], str(e.get("actor")), str(e["counter_to"]))] = str(e.get("proposal"))
 
     def name(actor: Any) -> str:
@@ -530,12 +548,12 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
             "to": [name(a) for a in _ids(e.get("to"))],
             "text": "" if e.get("text") is None else str(e.get("text")),
             "reason": "" if e.get("reason") is None else str(e.get("reason")),
-            "line": describe_event(e, names) or "",
+            "line": describe(e, names),
         }
         pid = None if e.get("proposal") is None else str(e.get("proposal"))
         item["proposal"] = pid
         item["proposal_link"] = pid if pid in proposals else None
-        if kind == "proposal" and pid is not None:
+        if kind == EventType.PROPOSAL and pid is not None:
             item["anchor"] = f"proposal-{pid}"
             counter_to = None if e.get("counter_to") is None else str(e["counter_to"])
             item["counter_to"] = counter_to
@@ -561,7 +579,7 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
                 answers[counter_to].append(
                     {"kind": "counter", "who": item["who"], "proposal": pid, "anchor": item["anchor"]}
                 )
-        elif kind == "response" and pid is not None:
+        elif kind == EventType.RESPONSE and pid is not None:
             item["accept"] = bool(e.get("accept"))
             counter = counter_of.get((e["round"], item["actor"], pid)) if e.get("countered") else None
             item["counter"] = counter if counter in proposals else None
@@ -569,25 +587,21 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
                 answers[pid].append(
                     {"kind": "accept" if item["accept"] else "reject", "who": item["who"], "anchor": item["anchor"]}
                 )
-        elif kind in ("proposal_reaffirmed", "proposal_dead", "deal") and item["proposal_link"]:
+        elif kind in (EventType.PROPOSAL_REAFFIRMED, EventType.PROPOSAL_DEAD, EventType.DEAL) and item["proposal_link"]:
             what = {"proposal_reaffirmed": "reaffirmed", "proposal_dead": "dead", "deal": "deal"}[kind]
             answers[pid].append({"kind": what, "who": item["who"], "anchor": item["anchor"]})
-        elif kind == "message":
+        elif kind == EventType.MESSAGE:
             item["kind"] = str(e.get("kind", "message"))
-        elif kind == "channel":
+        elif kind == EventType.CHANNEL:
             item["open"] = bool(e.get("open"))
-        elif kind == "variant_switched":
-            item["variant"] = str(e.get("variant", ""))
-        elif kind == "inject":
-            item["to"] = [name(a) for a in _ids(e.get("to"))]
-        elif kind == "error":
+        elif kind == EventType.ERROR:
             item["text"] = str(e.get("message", ""))
         if kind in FOLDED:
-            if kind not in ("round_started", "round_ended", "outcome") and item["line"]:
+            if kind not in (EventType.ROUND_STARTED, EventType.ROUND_ENDED, EventType.OUTCOME):
                 folded[e["round"]].append(item["line"])
             continue
         items_by_round[e["round"]].append(item)
-    ended = {e["round"]: e for e in run.events if e.get("type") == "round_ended"}
+    ended = {e["round"]: e for e in run.events if e.get("type") == EventType.ROUND_ENDED}
     rounds = []
     for number in sorted(set(items_by_round) | set(folded)):
         end = ended.get(number, {})
@@ -611,10 +625,12 @@ def outcome_summary(run: SavedRun, names: dict[str, str]) -> dict[str, Any]:
     outcome = run.outcome or {}
     world = manifest.get("world") if isinstance(manifest.get("world"), dict) else {}
     try:
-        costs = costs_of([e for e in run.events if e.get("type") == "llm_call"])
+        costs = costs_of([e for e in run.events if e.get("type") == EventType.LLM_CALL])
     except (KeyError, TypeError, ValueError):  # a damaged call record: the totals above still stand
         costs = {}
-    walked = _ids(outcome.get("walked_out")) or [str(e.get("actor")) for e in run.events if e.get("type") == "walkout"]
+    walked = _ids(outcome.get("walked_out")) or [
+        str(e.get("actor")) for e in run.events if e.get("type") == EventType.WALKOUT
+    ]
     injects = manifest.get("injects") if isinstance(manifest.get("injects"), dict) else {}
     return {
         "run_id": run.run_id,
@@ -624,7 +640,7 @@ def outcome_summary(run: SavedRun, names: dict[str, str]) -> dict[str, Any]:
         "max_rounds": manifest.get("max_rounds"),
         "walked_out": [names.get(a, a) for a in walked],
         "error": run.error,
-        "halted": next((str(e.get("reason")) for e in run.events if e.get("type") == "halted"), None),
+        "halted": next((str(e.get("reason")) for e in run.events if e.get("type") == EventType.HALTED), None),
         "world_id": world.get("id"),
         "world_path": world.get("path"),
         "seed": manifest.get("seed"),
@@ -637,7 +653,7 @@ def outcome_summary(run: SavedRun, names: dict[str, str]) -> dict[str, Any]:
                 "variant": str(e.get("variant")),
             }
             for e in run.events
-            if e.get("type") == "variant_switched"
+            if e.get("type") == EventType.VARIANT_SWITCHED
         ],
         "backend": run.backend,
         "models": sorted(set(run.models.values())),
@@ -657,6 +673,7 @@ def report_context(run: SavedRun, scenario: Scenario, rounds: list[int] | None) 
     world = scenario.world
     actors = world.actor_ids()
     names = persona_names(run)
+    labels = {a: plot_label(n) for a, n in names.items()}  # names on the plots: a card's name is data there too
     colours = {a: arm_colour(i) for i, a in enumerate(actors)}  # the compare report's palette
     space = IssueSpace.build(world, scenario.personas)
     last = run.rounds
@@ -674,7 +691,7 @@ def report_context(run: SavedRun, scenario: Scenario, rounds: list[int] | None) 
             ]
         )
     states = graph_states(world, run.events, last)
-    complete = {e["round"] for e in run.events if e.get("type") == "round_ended"}
+    complete = {e["round"] for e in run.events if e.get("type") == EventType.ROUND_ENDED}
 
     def caption(r: int) -> str:
         if r == 0:
@@ -708,15 +725,15 @@ def report_context(run: SavedRun, scenario: Scenario, rounds: list[int] | None) 
         "graphs": [graph_drawing(states[r], actors, names, colours, caption(r)) for r in chosen],
         "legend": {"low": TRUST_LOW, "mid": TRUST_MID, "high": TRUST_HIGH},
         "plots": [
-            utility_plot(run.events, actors, names, colours, no_deal),
-            trust_plot(states, actors, names, colours),
+            utility_plot(run.events, actors, labels, colours, no_deal),
+            trust_plot(states, actors, labels, colours),
         ],
         "rounds": transcript(run, world, space, names),
     }
 
 
 def render_report(run: SavedRun, scenario: Scenario, rounds: list[int] | None = None) -> str:
-    templates = Templates(scenario.prompts_dir, autoescape=True)
+    templates = Templates(scenario.prompts_dir, medium="html")
     env = templates.env
     env.filters["num"] = lambda x, digits=3: "n/a" if not isinstance(x, int | float) else f"{x:.{digits}f}"
     env.filters["signed"] = lambda x, digits=2: "n/a" if not isinstance(x, int | float) else f"{x:+.{digits}f}"

@@ -6,27 +6,9 @@ import json
 from pathlib import Path
 from typing import IO
 
+from parley.engine.events import DERIVED
+
 LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: dumps() makes one a call
-DERIVED = frozenset(
-    {
-        "round_started",
-        "proposal",
-        "proposal_reaffirmed",
-        "proposal_dead",
-        "response",
-        "message",
-        "channel",
-        "trust",
-        "mediated",
-        "undeliverable",
-        "pass",
-        "invalid_action",
-        "deal",
-        "walkout",
-        "inject",
-        "variant_switched",
-    }
-)
 
 
 class RunLog:

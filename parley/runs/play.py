@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.engine.model import NegotiationModel
 from parley.engine.outcome import Outcome
@@ -133,7 +134,7 @@ def execute(
     except Diverged:
         raise
     except Exception as exc:
-        model.emit("error", message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        model.emit(EventType.ERROR, message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise
     finally:
         if log is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parley.engine.actions import Move
+from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.engine.model import NegotiationModel
 from parley.engine.policy import Observation
@@ -25,7 +26,7 @@ from parley.llm.backend import LLMBackend, LLMSettings
 from parley.llm.cache import request_hash
 from parley.llm.client import MODES, Answerer, BudgetExhausted, ChatParams, Completion, TransientFailure, build_request
 from parley.llm.ledger import Ledger, costs_of
-from parley.players.seat import LEFT_EVENT, MOVE_EVENT, Abandoned, MoveSource, NoRecordedMove, SeatView
+from parley.players.seat import Abandoned, MoveSource, NoRecordedMove, SeatView
 from parley.runs.cast import Cast, llm_cast, offline_cast, seat_people
 from parley.runs.folder import RunLog, unique_folder
 from parley.runs.manifest import manifest_for, variant_files_of, versions
@@ -49,7 +50,7 @@ class RecordedMoves:
         self.by_round = {
             e["round"]: e
             for e in events
-            if e.get("type") in (MOVE_EVENT, LEFT_EVENT)
+            if e.get("type") in (EventType.HUMAN_MOVE, EventType.HUMAN_LEFT)
             and e.get("actor") == actor
             and (before_round is None or e["round"] < before_round)
         }
@@ -60,7 +61,7 @@ class RecordedMoves:
             if self.live is not None:
                 return self.live.choose(observation, view)
             raise NoRecordedMove(f"the log holds no move of {self.actor} for round {observation.round}")
-        if recorded["type"] == LEFT_EVENT:
+        if recorded["type"] == EventType.HUMAN_LEFT:
             raise Abandoned(recorded["reason"])
         return Move.model_validate(recorded["move"])
 
@@ -111,11 +112,11 @@ class RecordedAnswers:
 
     def __post_init__(self) -> None:
         for e in self.events:
-            if e["type"] == "llm_call":
+            if e["type"] == EventType.LLM_CALL:
                 self.answers[e["request_hash"]].append(e)
-            elif e["type"] == "llm_failed" and e.get("request_hash"):
+            elif e["type"] == EventType.LLM_FAILED and e.get("request_hash"):
                 self.failures[e["request_hash"]].append(e)
-            elif e["type"] == "halted":
+            elif e["type"] == EventType.HALTED:
                 self.halt = e["reason"]
 
     async def complete(
@@ -255,7 +256,7 @@ def replay(folder: Path | str) -> ReplayReport:
         return _diverged(saved, d.recorded, d.produced, changed)
     except (NotRecorded, NoRecordedMove) as exc:
         recorded = saved.events[sink.index] if sink.index < len(saved.events) else None
-        if recorded is not None and recorded["type"] == "error":
+        if recorded is not None and recorded["type"] == EventType.ERROR:
             return ReplayReport(
                 True, sink.index, digest(saved.events[: sink.index]), "identical up to the error the run stopped on"
             )
@@ -308,7 +309,7 @@ def resume(
     saved = load_saved(folder)
     if saved.finished:
         raise InvalidInput([Problem(display_path(saved.folder), "", "this run is finished; nothing to resume")])
-    complete = max((i for i, e in enumerate(saved.events) if e["type"] == "round_ended"), default=-1) + 1
+    complete = max((i for i, e in enumerate(saved.events) if e["type"] == EventType.ROUND_ENDED), default=-1) + 1
     kept = saved.events[:complete]
     r = rebuild(saved, go_live=True, base_url=base_url, live_moves=live_moves)
     log = RunLog.reopen(saved.folder, kept)
@@ -371,7 +372,7 @@ def fork(
         )
     kept_injects = [i for i in injects if i.round < at_round] + extra
     prefix = [e for e in parent.events if e["round"] < at_round]
-    gone = {e.get("actor") for e in prefix if e["type"] == "walkout"}
+    gone = {e.get("actor") for e in prefix if e["type"] == EventType.WALKOUT}
     unseated = [a for a in r.seats if a not in gone]
     if unseated and live_moves is None:  # refused before a folder is made: no one could play them on
         r.close()

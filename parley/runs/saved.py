@@ -1,9 +1,9 @@
-"""Reading saved runs back: list the run folders, load one tolerantly, filter and describe its events.
+"""Reading saved runs back: list the run folders, load one tolerantly, filter its events.
 
 Read-only, and forgiving on purpose: a run killed mid-way (even with kill -9) has no outcome line and
 may end with half a JSON line, and a runs folder may hold things that are not runs. None of that may
 end in a traceback; it is reported as a short note instead. `parley runs` and `parley show` format
-what these functions return.
+what these functions return (in words: `parley.reports.text`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from parley.engine.events import EventType
 
 UNFINISHED = "interrupted"  # the status of a run without an outcome line (killed, or still running)
 FAILED = "error"  # the status of a run that logged an error and stopped before its outcome
@@ -58,12 +60,12 @@ class SavedRun:
 
     @property
     def outcome(self) -> dict[str, Any] | None:
-        return next((e for e in reversed(self.events) if e.get("type") == "outcome"), None)
+        return next((e for e in reversed(self.events) if e.get("type") == EventType.OUTCOME), None)
 
     @property
     def error(self) -> str | None:
         """The message of an `error` event: the run stopped on an exception (say a refused API key)."""
-        event = next((e for e in reversed(self.events) if e.get("type") == "error"), None)
+        event = next((e for e in reversed(self.events) if e.get("type") == EventType.ERROR), None)
         return None if event is None else str(event.get("message") or "error")
 
     @property
@@ -123,12 +125,14 @@ class SavedRun:
         models = llm.get("models") if isinstance(llm, dict) else None
         if isinstance(models, dict) and models:
             return {str(a): str(m) for a, m in models.items()}
-        return {e["actor"]: str(e["model"]) for e in self.events if e.get("type") == "llm_call" and "model" in e}
+        return {
+            e["actor"]: str(e["model"]) for e in self.events if e.get("type") == EventType.LLM_CALL and "model" in e
+        }
 
     @property
     def tokens(self) -> int | None:
         """Prompt plus completion tokens over every llm_call; None for a run without LLMs."""
-        calls = [e for e in self.events if e.get("type") == "llm_call"]
+        calls = [e for e in self.events if e.get("type") == EventType.LLM_CALL]
         if not calls and self.backend in (None, "offline"):
             return None
         total = 0
@@ -143,7 +147,7 @@ class SavedRun:
         cost = ((self.outcome or {}).get("transport") or {}).get("cost")
         if isinstance(cost, dict) and isinstance(cost.get("usd"), int | float):
             return float(cost["usd"])
-        calls = [e for e in self.events if e.get("type") == "llm_call"]
+        calls = [e for e in self.events if e.get("type") == EventType.LLM_CALL]
         if not calls and self.backend in (None, "offline"):
             return None
         usd = (((e.get("transport") or {}).get("usd")) for e in calls)
@@ -366,179 +370,3 @@ def _load_card(path: Path, folder: Path) -> dict[str, Any] | None:
         if isinstance(card, dict):
             return card
     return None
-
-
-def package_changes(events: list[dict[str, Any]]) -> dict[int, dict[str, tuple[str | None, str]]]:
-    """For each proposal (by seq) that is not its proposer's first: the issues it changes, old -> new.
-
-    Worked out over the whole run, so a filtered view still shows a move against the proposer's
-    real previous offer.
-    """
-    last: dict[str, dict[str, Any]] = {}
-    out: dict[int, dict[str, tuple[str | None, str]]] = {}
-    for e in events:
-        package = e.get("package")
-        if e.get("type") != "proposal" or not isinstance(package, dict):
-            continue
-        before = last.get(str(e.get("actor")))
-        if before is not None and isinstance(e.get("seq"), int):
-            out[e["seq"]] = {k: (before.get(k), str(v)) for k, v in package.items() if before.get(k) != v}
-        last[str(e.get("actor"))] = package
-    return out
-
-
-def describe_package(event: dict[str, Any], changes: dict[str, tuple[str | None, str]] | None = None) -> str | None:
-    """A proposal's terms: what changed from its proposer's previous one (`changes`), else the whole package."""
-    if event.get("type") != "proposal":
-        return None
-    if changes:
-        return "changes " + ", ".join(f"{k}: {old or '-'} -> {new}" for k, (old, new) in changes.items())
-    if changes is not None:
-        return "the same package as before"
-    package = event.get("package") if isinstance(event.get("package"), dict) else {}
-    return ", ".join(f"{k}={v}" for k, v in package.items()) or None
-
-
-def _of(name: str) -> str:
-    return f"{name}'" if name.endswith("s") else f"{name}'s"
-
-
-def _names(value: Any, names: dict[str, str]) -> str:
-    if isinstance(value, list):
-        return ", ".join(names.get(str(v), str(v)) for v in value) or "nobody"
-    return names.get(str(value), str(value))
-
-
-def _quote(text: Any) -> str:
-    return f': "{" ".join(str(text).split())}"' if text else ""
-
-
-def _because(text: Any) -> str:
-    return f": {' '.join(str(text).split())}" if text else ""
-
-
-def describe_event(event: dict[str, Any], names: dict[str, str]) -> str | None:
-    """One readable line for an event (None for those a reader does not need, like round_started).
-
-    Unknown event types are shown raw rather than dropped, so a newer run still reads in full.
-    """
-    kind = event.get("type")
-    who = names.get(str(event.get("actor")), str(event.get("actor")))
-    to = _names(event.get("to"), names)
-    pid = event.get("proposal", "?")
-    if kind == "round_started" or kind == "outcome":
-        return None
-    if kind == "round_ended":
-        trust = event.get("mean_trust")
-        support = event.get("leading_support")
-        return (
-            f"end of round: {event.get('open_proposals', '?')} open proposal(s)"
-            + (f", leading support {100 * support:.0f}%" if isinstance(support, int | float) else "")
-            + (f", mean trust {trust:+.2f}" if isinstance(trust, int | float) else "")
-        )
-    if kind == "proposal":
-        verb = f"counters {event['counter_to']} with {pid}" if event.get("counter_to") else f"proposes {pid}"
-        return f"{who} {verb} to {to}{_quote(event.get('text'))}"
-    if kind == "proposal_reaffirmed":
-        return f"{who} stands by {pid}{_quote(event.get('text'))}"
-    if kind == "proposal_dead":
-        return f"{pid} is off the table{_because(event.get('reason'))}"
-    if kind == "response":
-        verb = "accepts" if event.get("accept") else "rejects"
-        return (
-            f"{who} {verb} {pid}" + (" and counters" if event.get("countered") else "") + _because(event.get("reason"))
-        )
-    if kind == "message":
-        return f"{who} -> {to} ({event.get('kind', 'message')}){_quote(event.get('text'))}"
-    if kind in ("mediated", "undeliverable"):
-        what = f"{event.get('what', 'message')}" + (f" {event['proposal']}" if event.get("proposal") else "")
-        if kind == "undeliverable":
-            return f"{_of(who)} {what} cannot reach {to}: no open path"
-        via = event.get("path") if isinstance(event.get("path"), list) else []
-        return f"{_of(who)} {what} reaches {to} via {_names(via[1:-1], names)}"
-    if kind == "channel":
-        verb = "opens" if event.get("open") else "closes"
-        return f"{who} {verb} a channel to {to}{_because(event.get('reason'))}"
-    if kind == "walkout":
-        return f"{who} walks out{_because(event.get('reason'))}"
-    if kind == "trust":
-        toward = names.get(str(event.get("toward")), str(event.get("toward")))
-        before, after = event.get("before"), event.get("after")
-        move = (
-            f"{before:+.2f} -> {after:+.2f}"
-            if isinstance(before, int | float) and isinstance(after, int | float)
-            else "?"
-        )
-        return f"{_of(who)} trust in {toward}: {move} ({event.get('cause', '?')})"
-    if kind == "pass":
-        return f"{who} passes{_because(event.get('reason'))}"
-    if kind == "invalid_action":
-        return f"{who} tried an invalid action{_because(event.get('error'))}"
-    if kind == "deal":
-        return f"Deal: {pid} passes, accepted by {_names(event.get('accepted_by') or [], names)}"
-    if kind == "llm_call":
-        tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
-        transport = event.get("transport") if isinstance(event.get("transport"), dict) else {}
-        usd = transport.get("usd")
-        notes = [f"{tokens.get('prompt', 0) or 0:,} + {tokens.get('completion', 0) or 0:,} tokens"]
-        if isinstance(usd, int | float):
-            notes.append(f"${usd:.4f}")
-        if transport.get("cached"):
-            notes.append("cached")
-        if event.get("reask"):
-            notes.append(f"re-ask {event['reask']}")
-        if event.get("error"):
-            notes.append(f"answer refused: {' '.join(str(event['error']).split())}")
-        return f"{who} asks {event.get('model', '?')}: " + ", ".join(notes)
-    if kind == "llm_failed":
-        return f"{who}: no answer from the model{_because(event.get('error'))}"
-    if kind == "llm_gave_up":
-        return f"{who}: no legal move after {event.get('reasks', '?')} re-ask(s); passes"
-    if kind == "human_move":
-        actions = (event.get("move") or {}).get("actions") or []
-        return f"{who} (played by a person) moves: {', '.join(str(a.get('type')) for a in actions) or 'nothing'}"
-    if kind == "human_left":
-        return f"{who} (played by a person) ends the run{_because(event.get('reason'))}"
-    if kind == "halted":
-        return f"halted{_because(event.get('reason'))}"
-    if kind == "error":
-        return f"error{_because(event.get('message'))}"
-    rest = {k: v for k, v in event.items() if k not in ("seq", "round", "type")}
-    text = json.dumps(rest, ensure_ascii=False)
-    return f"{kind}: {text if len(text) <= 200 else text[:197] + '...'}"
-
-
-def describe_outcome(run: SavedRun, names: dict[str, str]) -> str:
-    """The closing line: how the run ended, the deal or the closest offer, and each actor's utility."""
-    outcome = run.outcome
-    if outcome is None:
-        when = f"in round {run.rounds}" if run.rounds else "before round 1"
-        if run.error is not None:
-            return f"Outcome: none; the run stopped with an error {when}: {run.error}"
-        return f"Outcome: none; the run was interrupted {when} (no outcome line)"
-    status = str(outcome.get("status", "unknown")).replace("_", " ")
-    parts = [f"Outcome: {status} after {outcome.get('round', run.rounds)} round(s)"]
-    closest = outcome.get("closest") if isinstance(outcome.get("closest"), dict) else None
-    if outcome.get("deal"):
-        parts.append(f"deal {outcome.get('proposal') or ''}".rstrip())
-    elif closest:
-        parts.append(f"no deal; closest {closest.get('proposal', '?')} by {_names(closest.get('proposer'), names)}")
-    else:
-        parts.append("no deal")
-    utilities = outcome.get("utilities") if isinstance(outcome.get("utilities"), dict) else {}
-    no_deal = outcome.get("no_deal") if isinstance(outcome.get("no_deal"), dict) else {}
-    if utilities:
-        parts.append(
-            "utilities "
-            + ", ".join(
-                f"{names.get(a, a)} {u:.3f}"
-                + (f" (no deal {no_deal[a]:.3f})" if isinstance(no_deal.get(a), int | float) else "")
-                for a, u in utilities.items()
-                if isinstance(u, int | float)
-            )
-        )
-    if outcome.get("walked_out"):
-        parts.append(f"walked out: {_names(outcome['walked_out'], names)}")
-    if run.cost_usd is not None:
-        parts.append(f"LLM {run.tokens or 0:,} tokens, ${run.cost_usd:.4f}")
-    return "; ".join(parts)

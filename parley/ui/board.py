@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from parley.engine.actions import Move
+from parley.engine.events import EventType
 from parley.engine.measures import BOARD_AGENT_REPORTERS
 from parley.engine.model import NegotiationModel
 from parley.engine.policy import Observation
 from parley.llm.ledger import costs_of
 from parley.llm.loop import BackgroundLoop
 from parley.players.seat import HumanSeat, SeatView
+from parley.reports.text import describe
 from parley.runs.cast import llm_cast, offline_cast, seat_people
 from parley.runs.folder import RunLog
 from parley.runs.manifest import manifest_for
@@ -228,7 +230,7 @@ class BoardModel(NegotiationModel):
             return 0
         if self.parent.outcome is not None:
             return self.parent.rounds
-        return len([e for e in self.parent.events if e["type"] == "round_ended"])
+        return len([e for e in self.parent.events if e["type"] == EventType.ROUND_ENDED])
 
     @property
     def can_fork(self) -> bool:
@@ -254,7 +256,7 @@ class BoardModel(NegotiationModel):
         except Exception as exc:  # whatever stopped the round is shown, and logged as `execute` logs it
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if not self.replaying:
-                self.emit("error", message=message)
+                self.emit(EventType.ERROR, message=message)
             self._stop(f"The game stopped in round {self.round}: {message}")
         self._save()
 
@@ -430,27 +432,18 @@ def typed_inject(model: BoardModel, text: str, audience: list[str], trust: list[
 
 
 # -- what the board shows, in words -----------------------------------------------------------------
-QUIET = {"round_started", "round_ended", "trust", "llm_call", "outcome"}  # shown by the plots and the status
+# shown by the plots and the status
+QUIET = {EventType.ROUND_STARTED, EventType.ROUND_ENDED, EventType.TRUST, EventType.LLM_CALL, EventType.OUTCOME}
 
 
 def transcript(model: BoardModel) -> list[tuple[int, list[str]]]:
     """Who said what to whom, round by round, newest round first (what a projector shows at the top)."""
-    from parley.runs.saved import describe_event
-
     names = model.names()
     rounds: dict[int, list[str]] = {}
     for event in model.events:
         if event["type"] in QUIET or event["round"] == 0:
             continue
-        if event["type"] == "inject":
-            told = "everyone" if set(event["to"]) == set(names) else ", ".join(names.get(a, a) for a in event["to"])
-            line = f"News from the facilitator to {told}: {event['text']}"
-        elif event["type"] == "variant_switched":
-            line = f"{names.get(event['actor'], event['actor'])} is now played as {event['variant']}"
-        else:
-            line = describe_event(event, names)
-        if line:
-            rounds.setdefault(event["round"], []).append(line)
+        rounds.setdefault(event["round"], []).append(describe(event, names))
     return sorted(rounds.items(), reverse=True)
 
 

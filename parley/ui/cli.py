@@ -17,22 +17,22 @@ from rich.table import Table
 from rich.text import Text
 from typer._click.exceptions import ClickException  # typer's own click: usage errors
 
+from parley.engine.events import EventType
 from parley.llm.errors import LLMError
 from parley.llm.settings import DEFAULT_CACHE, LLMSettings
+from parley.reports.text import describe, describe_outcome, describe_package
 from parley.runs.saved import (
     BrowseError,
     check_filters,
-    describe_event,
-    describe_outcome,
-    describe_package,
     filter_events,
     list_runs,
-    package_changes,
     persona_names,
     read_run,
     resolve_run,
 )
+from parley.runs.transcript import package_changes
 from parley.ui.console import RoundPrinter, print_summary
+from parley.world.escaping import printable
 from parley.world.problems import InvalidInput
 from parley.world.scenario import DEFAULT_WORLD
 
@@ -64,7 +64,11 @@ WorldArg = Annotated[Path, typer.Argument(help="the world file", show_default=Tr
 def fail(lines: list[str], code: int = 2) -> None:
     """Print one line per problem on stderr and exit; the lines are plain text (never markup or emoji codes)."""
     for line in lines:
-        err.print(Text.assemble(("error:", "red"), " ", " ".join(line.splitlines())), highlight=False, soft_wrap=True)
+        err.print(
+            Text.assemble(("error:", "red"), " ", printable(" ".join(line.splitlines()))),
+            highlight=False,
+            soft_wrap=True,
+        )
     raise typer.Exit(code)
 
 
@@ -248,9 +252,8 @@ def resume(
             Text(f"note: the last line of {folder.name}/events.jsonl was half-written and was dropped"), highlight=False
         )
     if not quiet:
-        out.print(
-            f"resumed {folder.name} after {len([e for e in saved.events if e['type'] == 'round_ended'])} complete round(s)"
-        )
+        complete = len([e for e in saved.events if e["type"] == EventType.ROUND_ENDED])
+        out.print(Text(printable(f"resumed {folder.name} after {complete} complete round(s)")), highlight=False)
     print_summary(out, RunResult(folder.name, folder, model.outcome, model))
 
 
@@ -378,7 +381,10 @@ def runs(
         return
     for s in summaries:
         if s.problem is not None:
-            err.print(Text.assemble(("warning:", "yellow"), f" {s.folder.name}: {s.problem}; skipped"), highlight=False)
+            err.print(
+                Text.assemble(("warning:", "yellow"), printable(f" {s.folder.name}: {s.problem}; skipped")),
+                highlight=False,
+            )
     found = [s for s in summaries if s.problem is None]
     if not found:
         out.print(Text(f"No runs in {runs_dir} yet; `parley run` saves them there."), highlight=False, soft_wrap=True)
@@ -386,23 +392,24 @@ def runs(
     colours = {"converged": "green", "stalled": "yellow", "breakdown": "red", "interrupted": "magenta", "error": "red"}
     rows: list[tuple[Text | str, ...]] = []
     for s in found:
-        run_cell = Text(s.run_id)
+        run_cell = Text(printable(s.run_id, one_line=True))
         if s.parent:
-            run_cell.append(f" (fork of {s.parent.get('run_id', '?')}, round {s.parent.get('round', '?')})", "dim")
+            fork = f" (fork of {s.parent.get('run_id', '?')}, round {s.parent.get('round', '?')})"
+            run_cell.append(printable(fork, one_line=True), "dim")
         model = ""
         if s.models:
             common = max(set(s.models.values()), key=list(s.models.values()).count)
             model = ": " + "; ".join([common, *(f"{a}={m}" for a, m in s.models.items() if m != common)])
-        status = Text(s.status.replace("_", " "), colours.get(s.status, ""))
+        status = Text(printable(s.status.replace("_", " "), one_line=True), colours.get(s.status, ""))
         if s.skipped_lines:
             status.append(f" ({s.skipped_lines} bad line{'s' if s.skipped_lines > 1 else ''})", "dim")
         rows.append(
             (
                 run_cell,
-                (s.created_at or "?").replace("T", " ").removesuffix("Z")[:16],
-                s.world or "?",
-                ", ".join(f"{a}={v}" for a, v in s.variants.items()) or "-",
-                (s.backend or "?") + model,
+                Text(printable((s.created_at or "?").replace("T", " ").removesuffix("Z")[:16], one_line=True)),
+                Text(printable(s.world or "?", one_line=True)),  # what a run folder says is data, never markup
+                Text(printable(", ".join(f"{a}={v}" for a, v in s.variants.items()) or "-", one_line=True)),
+                Text(printable((s.backend or "?") + model, one_line=True)),
                 status,
                 str(s.rounds),
                 "-" if s.tokens is None else f"{s.tokens:,}",
@@ -469,43 +476,48 @@ def show(
         (saved.backend or "?") + (f" ({', '.join(sorted(set(saved.models.values())))})" if saved.models else ""),
         str(manifest.get("created_at", "?")),
     ]
-    out.print(Text.assemble((f"Run {saved.run_id}", "bold"), "  ", (" | ".join(about), "dim")), highlight=False)
+    out.print(
+        Text.assemble(
+            (printable(f"Run {saved.run_id}", one_line=True), "bold"),
+            "  ",
+            (printable(" | ".join(about), one_line=True), "dim"),
+        ),
+        highlight=False,
+    )
     if saved.parent:
-        out.print(
-            Text(f"forked from {saved.parent.get('run_id', '?')} at round {saved.parent.get('round', '?')}", "dim")
-        )
+        fork = f"forked from {saved.parent.get('run_id', '?')} at round {saved.parent.get('round', '?')}"
+        out.print(Text(printable(fork, one_line=True), "dim"))
     if round_ is not None or actor is not None:
         only = [f"round {round_}"] if round_ is not None else []
         only += [f"events involving {names.get(actor, actor)} ({actor})"] if actor is not None else []
-        out.print(Text(f"Showing only {' and '.join(only)}", "italic"), highlight=False)
-    styles = {
-        "proposal": "bold",
-        "deal": "bold green",
-        "walkout": "bold red",
-        "error": "red",
-        "halted": "red",
-        "invalid_action": "red",
-        "llm_failed": "yellow",
-        "llm_gave_up": "yellow",
-        "llm_call": "cyan",
-        "trust": "dim",
-        "mediated": "dim",
-        "proposal_dead": "dim",
-        "round_ended": "dim italic",
+        out.print(Text(printable(f"Showing only {' and '.join(only)}", one_line=True), "italic"), highlight=False)
+    styles: dict[str, str] = {
+        EventType.PROPOSAL: "bold",
+        EventType.DEAL: "bold green",
+        EventType.WALKOUT: "bold red",
+        EventType.ERROR: "red",
+        EventType.HALTED: "red",
+        EventType.INVALID_ACTION: "red",
+        EventType.LLM_FAILED: "yellow",
+        EventType.LLM_GAVE_UP: "yellow",
+        EventType.LLM_CALL: "cyan",
+        EventType.TRUST: "dim",
+        EventType.MEDIATED: "dim",
+        EventType.PROPOSAL_DEAD: "dim",
+        EventType.ROUND_ENDED: "dim italic",
     }
     changes = package_changes(saved.events)
-    shown = [e for e in filter_events(saved.events, round=round_, actor=actor) if e.get("type") != "outcome"]
+    quiet = (EventType.ROUND_STARTED, EventType.OUTCOME)  # the rule above each round; the closing line below
+    shown = [e for e in filter_events(saved.events, round=round_, actor=actor) if e.get("type") not in quiet]
     current: int | None = None
     printed = 0
     for event in shown:
-        line = describe_event(event, names)
-        if line is None:
-            continue
+        line = describe(event, names)
         if event["round"] != current:
             current = event["round"]
             out.rule(Text(f"Round {current}" if current else "Before round 1", "bold"), align="left")
         style = styles.get(event["type"], "")
-        if event["type"] == "response":
+        if event["type"] == EventType.RESPONSE:
             style = "green" if event.get("accept") else ""
         out.print(Padding(Text(line, style), (0, 0, 0, 2), expand=False), highlight=False)
         terms = describe_package(event, changes.get(event.get("seq", -1)))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from parley.engine.events import EventType
+from parley.world.escaping import printable, rich_markup
 
 if TYPE_CHECKING:
     from parley.runs.play import RunResult
@@ -23,23 +25,23 @@ class RoundPrinter:
 
     def on_event(self, event: dict) -> None:
         kind = event["type"]
-        if kind == "proposal":
+        if kind == EventType.PROPOSAL:
             self.notes.append(
                 f"{event['actor']} {'counters with' if event['counter_to'] else 'proposes'} {event['proposal']}"
             )
-        elif kind == "response" and event["accept"]:
+        elif kind == EventType.RESPONSE and event["accept"]:
             self.notes.append(f"{event['actor']} accepts {event['proposal']}")
-        elif kind == "walkout":
+        elif kind == EventType.WALKOUT:
             self.notes.append(f"[bold red]{event['actor']} walks out[/bold red]")
-        elif kind == "channel":
+        elif kind == EventType.CHANNEL:
             self.notes.append(f"{event['actor']} {'opens' if event['open'] else 'closes'} channel to {event['to']}")
-        elif kind in ("llm_failed", "llm_gave_up"):
+        elif kind in (EventType.LLM_FAILED, EventType.LLM_GAVE_UP):
             self.notes.append(f"[yellow]{event['actor']}: {kind.replace('_', ' ')}[/yellow]")
-        elif kind == "llm_call" and event["error"]:
+        elif kind == EventType.LLM_CALL and event["error"]:
             self.notes.append(f"[yellow]{event['actor']} re-asked[/yellow]")
-        elif kind == "deal":
+        elif kind == EventType.DEAL:
             self.notes.append(f"[bold green]deal: {event['proposal']} passes[/bold green]")
-        elif kind == "round_ended":
+        elif kind == EventType.ROUND_ENDED:
             if not self.quiet:
                 self.console.print(
                     f"[bold]Round {event['round']:>2}[/bold]  open {event['open_proposals']}  "
@@ -53,7 +55,7 @@ class RoundPrinter:
 def print_summary(console: Console, result: RunResult) -> None:
     o = result.outcome
     world = result.model.world
-    names = {a: escape(p.name) for a, p in result.model.setting.personas.items()}  # world text is never markup
+    names = {a: rich_markup(p.name) for a, p in result.model.setting.personas.items()}  # a card's name is never markup
     colour = {"converged": "green", "stalled": "yellow", "breakdown": "red"}.get(o.status, "white")
     console.print()
     console.print(
@@ -68,7 +70,7 @@ def print_summary(console: Console, result: RunResult) -> None:
         table.add_column("Option")
         for issue in world.issues:
             meaning = next(opt.meaning for opt in issue.options if opt.id == package[issue.id])
-            table.add_row(Text(issue.title), Text(meaning))
+            table.add_row(Text(printable(issue.title)), Text(printable(meaning)))
         console.print(table)
     utilities = Table(title="Utilities (0 worst .. 1 best)", title_justify="left")
     for col in ("Actor", "Outcome", "No deal", "Nash package", "Best offer seen"):

@@ -26,6 +26,7 @@ from parley.players.seat import (
     default_package,
 )
 from parley.reports.text import describe_action
+from parley.world.escaping import printable
 
 ACTIONS = ["propose", "respond", "counter", "message", "channel", "walkout", "pass"]
 ALIASES = {"walk out": "walkout", "walk": "walkout", "finish": "done", "end": "done", "?": "help"}
@@ -65,12 +66,13 @@ class TerminalSource:
 
     # -- talking -------------------------------------------------------------------------------
     def say(self, text: str = "") -> None:
-        self.output.write(text + "\n")
+        """A line for the person; what actors wrote is in it as data (no escape sequence reaches the terminal)."""
+        self.output.write(printable(text) + "\n")
         self.output.flush()
 
     def ask(self, prompt: str, actor: str) -> str:
         """One answer, stripped; the end of input or `quit` ends the run, `back` leaves the question."""
-        self.output.write(prompt)
+        self.output.write(printable(prompt))
         self.output.flush()
         line = self.input.readline()
         if not line:

@@ -6,13 +6,16 @@ Templates are user data (a facilitator edits them), so errors name the template 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 from jinja2 import meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from parley.world.escaping import html, markdown
 from parley.world.problems import InvalidInput, Problem, display_path
+
+Medium = Literal["text", "markdown", "html"]
 
 
 def clause(text: str) -> str:
@@ -30,11 +33,15 @@ DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 class Templates:
     """A world's templates; any it does not have come from Parley's own `prompts/`.
 
-    `autoescape` for HTML: what LLM personas wrote is untrusted and must reach a page as text only.
+    `medium` is what the output is read as. "text" (prompts, offline speech) prints values as they
+    are; "markdown" (the transcript) and "html" (the run report) escape every value a template
+    prints, since what LLM personas and people wrote is untrusted and must reach a page as text only
+    (`parley.world.escaping`), whatever a world's own copy of the template does.
     """
 
-    def __init__(self, folder: Path, autoescape: bool = False) -> None:
+    def __init__(self, folder: Path, medium: Medium = "text") -> None:
         self.folder = folder
+        self.medium = medium
         folders = list(dict.fromkeys([str(folder), str(DEFAULT_PROMPTS)]))
         self.env = ImmutableSandboxedEnvironment(
             loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(f) for f in folders]),
@@ -43,11 +50,21 @@ class Templates:
             lstrip_blocks=True,
             keep_trailing_newline=False,
             auto_reload=False,  # one Templates per loaded scenario: no need to stat the file at every render
-            autoescape=autoescape,
+            autoescape=medium == "html",
+            finalize={"text": None, "markdown": markdown, "html": html}[medium],
         )
         self.env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
         self.env.filters["clause"] = clause
         self._names: dict[str, tuple[str, ...]] = {}
+        self._markdown: Templates | None = None
+
+    def for_markdown(self) -> Templates:
+        """The same templates for a Markdown page, made once."""
+        if self.medium == "markdown":
+            return self
+        if self._markdown is None:
+            self._markdown = Templates(self.folder, medium="markdown")
+        return self._markdown
 
     def _where(self, name: str) -> str:
         return display_path(self.folder / name)

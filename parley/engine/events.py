@@ -1,0 +1,142 @@
+"""The events of a run: every type a log line may have, and the fields of those read beyond their writer.
+
+An event is a plain dict, `{"seq", "round", "type", ...}`, written as one JSON line of `events.jsonl`.
+`EventType` is a `StrEnum`, so a member is the very string it names: comparing, hashing and writing it
+as JSON give what the bare string gives, and logs recorded before it existed read and replay alike.
+"""
+
+# no `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations
+from enum import StrEnum
+from typing import Any, NotRequired, TypedDict
+
+
+class EventType(StrEnum):
+    # a round
+    ROUND_STARTED = "round_started"
+    ROUND_ENDED = "round_ended"
+    # the facilitator's news, at the start of a round
+    INJECT = "inject"
+    VARIANT_SWITCHED = "variant_switched"
+    # moves, resolved in the engine's order
+    PASS = "pass"
+    INVALID_ACTION = "invalid_action"
+    WALKOUT = "walkout"
+    CHANNEL = "channel"
+    RESPONSE = "response"
+    PROPOSAL_DEAD = "proposal_dead"
+    DEAL = "deal"
+    MESSAGE = "message"
+    PROPOSAL = "proposal"
+    PROPOSAL_REAFFIRMED = "proposal_reaffirmed"
+    # what moves cause
+    MEDIATED = "mediated"
+    UNDELIVERABLE = "undeliverable"
+    TRUST = "trust"
+    # the end
+    HALTED = "halted"
+    OUTCOME = "outcome"
+    # how a policy decided: an LLM persona...
+    LLM_CALL = "llm_call"
+    LLM_FAILED = "llm_failed"
+    LLM_GAVE_UP = "llm_gave_up"
+    # ... or a person at the table
+    HUMAN_MOVE = "human_move"
+    HUMAN_LEFT = "human_left"
+    # a run that stopped on an exception (a refused API key, a server gone)
+    ERROR = "error"
+
+
+# What the engine works out again from the seed and the moves: a replay produces these itself, so a log
+# may flush them with their round. The others (a round's end, an LLM's answer, a person's move, an error)
+# carry what cannot be made again, and are written at once.
+DERIVED: frozenset[EventType] = frozenset(
+    {
+        EventType.ROUND_STARTED,
+        EventType.PROPOSAL,
+        EventType.PROPOSAL_REAFFIRMED,
+        EventType.PROPOSAL_DEAD,
+        EventType.RESPONSE,
+        EventType.MESSAGE,
+        EventType.CHANNEL,
+        EventType.TRUST,
+        EventType.MEDIATED,
+        EventType.UNDELIVERABLE,
+        EventType.PASS,
+        EventType.INVALID_ACTION,
+        EventType.DEAL,
+        EventType.WALKOUT,
+        EventType.INJECT,
+        EventType.VARIANT_SWITCHED,
+    }
+)
+
+
+# -- the payloads read beyond the module that writes them ----------------------------------------------
+class Event(TypedDict):
+    seq: int
+    round: int
+    type: str
+
+
+class ProposalEvent(Event):
+    actor: str
+    proposal: str
+    package: dict[str, str]  # one option per issue
+    to: list[str]
+    counter_to: str | None  # the proposal it counters
+    text: str  # the proposer's words (an LLM's or a person's: untrusted)
+
+
+class ResponseEvent(Event):
+    actor: str
+    proposal: str
+    accept: bool
+    reason: str  # untrusted
+    countered: bool  # a counter-proposal follows from the same actor
+
+
+class TrustEvent(Event):
+    actor: str  # who trusts
+    toward: str  # whom
+    before: float
+    after: float
+    cause: str  # accepted, rejected, threat, flattery, concession, walkout, channel_closed, inject
+
+
+class ChannelEvent(Event):
+    actor: str
+    to: str
+    open: bool
+    reason: str  # untrusted ("inject" when the facilitator's news opened or closed it)
+
+
+class InjectEvent(Event):
+    to: list[str]  # who is told
+    text: str  # the facilitator's words
+    effects: dict[str, Any]  # trust, channels, withdraw, variants (world.injects.Effects, by alias)
+
+
+class LLMCallEvent(Event):
+    actor: str
+    model: str  # as the server named it (untrusted)
+    request_hash: str
+    params: dict[str, Any]
+    reask: int  # 0 for the first question of a round
+    raw: str  # the answer as it came (untrusted)
+    move: dict[str, Any] | None  # the move read from it, None when refused
+    error: str | None  # why it was refused (sent back to the model)
+    tokens: dict[str, int]  # prompt, completion
+    transport: NotRequired[dict[str, Any]]  # cached, usd, latency_s, retries, fallbacks: ignored by replay
+
+
+class OutcomeEvent(Event):
+    status: str  # converged, stalled, breakdown, max_rounds, budget_exhausted, halted, abandoned
+    deal: dict[str, str] | None
+    proposal: str | None  # the proposal that passed
+    utilities: dict[str, float]
+    no_deal: dict[str, float]
+    closest: dict[str, Any] | None  # the closest offer when there is no deal
+    pareto_optimal: bool | None
+    nash: dict[str, Any] | None
+    walked_out: list[str]
+    transport: NotRequired[dict[str, Any]]  # an LLM run's costs
