@@ -5,8 +5,10 @@ Loading collects every problem it can find before failing, so `parley validate` 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,8 +201,41 @@ def read_text(path: Path, owner: str, field: str, problems: list[Problem]) -> st
 
 
 def paragraphs_of(text: str) -> list[str]:
-    """Paragraphs as the personas cite them: the non-empty lines, numbered from 1."""
+    """Paragraphs as the personas cite them: the non-empty lines, numbered from 1 (pull-quotes too,
+    which keep their number but may not be cited: see `pull_quotes`)."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+PULL_QUOTE_WORDS = 6  # shorter lines (headings, "Article 2nd half") are never taken for pull-quotes
+
+
+def normalised(line: str) -> str:
+    """A line's words only: NFKC, case-folded, typographic quotes unified, punctuation read as spaces."""
+    text = unicodedata.normalize("NFKC", line).casefold()
+    text = text.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}))
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+@functools.cache
+def pull_quotes(paragraphs: tuple[str, ...]) -> dict[int, int]:
+    """Paragraph number -> the number of the paragraph it repeats, for every pull-quote of a source.
+
+    An article page repeats some sentences in large type (pull-quotes), so the same words stand in
+    two numbered paragraphs. A pull-quote is a paragraph of at least six words whose words (without
+    case, punctuation or spacing differences) occur in a longer paragraph, or equal an earlier one.
+    It keeps its number, so the numbers stay those of the source's non-empty lines, but a citation
+    must name the paragraph where the words stand in their context.
+    """
+    words = [f" {normalised(p)} " for p in paragraphs]
+    found: dict[int, int] = {}
+    for k, mine in enumerate(words):
+        if len(mine.split()) < PULL_QUOTE_WORDS:
+            continue
+        for j, other in enumerate(words):
+            if j != k and ((len(other) > len(mine) and mine in other) or (other == mine and j < k)):
+                found[k + 1] = j + 1
+                break
+    return found
 
 
 def template_problems(folder: Path) -> list[Problem]:
@@ -567,16 +602,19 @@ def cited_fields(persona: Persona | dict[str, Any], paragraphs: list[str]) -> li
 def citation_problems(
     file: str, prefix: str, items: list[tuple[str, list[int]]], paragraphs: list[str]
 ) -> list[Problem]:
-    """Citations must point at a paragraph of the source text (when the world names one)."""
+    """Citations must point at a paragraph of the source text (when the world names one), and not at
+    a pull-quote: the paragraph it repeats is the one to cite."""
     if not paragraphs:
         return []
+    repeats = pull_quotes(tuple(paragraphs))
     out = []
     for where, cites in items:
         for n in cites:
             if not 1 <= n <= len(paragraphs):
-                out.append(
-                    Problem(
-                        file, f"{prefix}{where}", f"paragraph {n} does not exist (the source has {len(paragraphs)})"
-                    )
-                )
+                message = f"paragraph {n} does not exist (the source has {len(paragraphs)})"
+            elif n in repeats:
+                message = f"paragraph {n} is a pull-quote repeating paragraph {repeats[n]}: cite {repeats[n]}"
+            else:
+                continue
+            out.append(Problem(file, f"{prefix}{where}", message))
     return out
