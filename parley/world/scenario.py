@@ -17,6 +17,7 @@ import jinja2
 import yaml
 from pydantic import ValidationError
 
+from parley.world.claims import Claim, claim_problems
 from parley.world.persona import Persona, VariantInfo, apply_variant
 from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
 from parley.world.templates import DEFAULT_PROMPTS, Templates
@@ -363,6 +364,7 @@ def load_scenario(
 
     personas: dict[str, Persona] = {}
     persona_paths: dict[str, Path] = {}
+    card_variants: dict[str, list[str]] = {}
     for idx, ref in enumerate(actor_refs):
         actor, persona_file = (_str(ref.get("id")), _str(ref.get("persona"))) if isinstance(ref, dict) else (None, None)
         if actor is None or not persona_file:
@@ -376,6 +378,10 @@ def load_scenario(
         card = read_yaml(path, problems)
         if card is None:
             continue
+        if isinstance(card.get("variants"), dict):
+            card_variants[actor] = [str(v) for v in card["variants"]]
+        else:
+            card_variants[actor] = []
         if actor in overlays and actor not in variants:
             persona, found = check_variant_file(
                 card, path, actor, world if world is not None else raw, paragraphs, overlays[actor]
@@ -388,10 +394,59 @@ def load_scenario(
         if persona is not None:
             personas[actor] = persona
 
+    claims = raw.get("claims") if isinstance(raw.get("claims"), list) else []
+    problems += [
+        Problem(wname, f, m)
+        for f, m in claim_problems(claims, actor_ids, issue_options(world if world is not None else raw), card_variants)
+    ]
+    problems += citation_problems(
+        wname,
+        "claims",
+        [(f"[{i}].cite", _ints(c.get("cite"))) for i, c in enumerate(claims) if isinstance(c, dict)],
+        paragraphs,
+    )
+    provisional = (
+        Scenario(world, world_path, personas, persona_paths, prompts_dir, paragraphs) if world is not None else None
+    )
+    problems += claim_inject_problems(world_path, claims, provisional)
+
     if problems or world is None:
         raise InvalidInput(problems)
     chosen = {**variants, **{a: v.name for a, v in overlays.items()}}
     return Scenario(world, world_path, personas, persona_paths, prompts_dir, paragraphs, chosen, overlays)
+
+
+def claim_inject_problems(world_path: Path, claims: list[Any], scenario: Scenario | None) -> list[Problem]:
+    """The inject files a world's claims play: each found, and (with the scenario, when the world is
+    usable) valid against the world; each file checked once."""
+    from parley.world.injects import load_injects  # injects build on scenarios
+
+    out: list[Problem] = []
+    checked: set[Path] = set()
+    for i, item in enumerate(claims):
+        try:
+            claim = Claim.model_validate(item)
+        except ValidationError:
+            continue  # the schema check reports it
+        for side, arm in (("arm", claim.arm), ("against", claim.against)):
+            if arm is None or arm.inject is None:
+                continue
+            path = world_path.parent / arm.inject
+            if not path.is_file():
+                out.append(
+                    Problem(
+                        display_path(world_path),
+                        f"claims[{i}].{side}.inject",
+                        f"file not found: {display_path(path)} (inject files are found from the world's folder)",
+                    )
+                )
+            elif scenario is not None and path.resolve() not in checked:
+                checked.add(path.resolve())
+                try:
+                    load_injects(path, scenario)
+                except InvalidInput as exc:
+                    out += exc.problems
+    return out
 
 
 def check_variant_file(
