@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from parley.engine.issue_space import IssueSpace
-from parley.world.scenario import load_scenario
+from parley.world.scenario import Scenario, load_scenario
 
 
-def base_space(world: Path | str) -> IssueSpace:
-    """The issue space of the world with every actor's base card."""
-    scenario = load_scenario(world)
+def base_space(world: Path | str | Scenario) -> IssueSpace:
+    """The issue space of the world with every actor's base card (a scenario loaded without variants)."""
+    scenario = world if isinstance(world, Scenario) else load_scenario(world)
     return IssueSpace.build(scenario.world, scenario.personas)
 
 
