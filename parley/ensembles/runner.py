@@ -199,17 +199,22 @@ def moved(injects: list[Inject], first_round: int | None) -> list[Inject]:
 
 
 def played_sha256(scenario: Scenario) -> str:
-    """A hash of the world as it plays: its content without its claims (and comments), so that a
-    world author editing a claim does not make an ensemble play its runs again."""
-    world = scenario.world.model_dump(mode="json", by_alias=True, exclude={"claims"})
+    """A hash of the world as it plays: its content without its claims, comments and the paths of its
+    files (whose contents the manifest hashes apart), so that a world author editing a claim, or
+    moving the world's folder, does not make an ensemble play its runs again."""
+    world = scenario.world.model_dump(mode="json", by_alias=True, exclude={"claims", "source_text", "prompts"})
+    world["actors"] = [a["id"] for a in world["actors"]]
     return hashlib.sha256(json.dumps(world, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def reuse_key(manifest: dict[str, Any]) -> str:
-    """What identifies a run for reuse: `run_key`, with the world as played in place of its file's hash."""
+    """What identifies a run for reuse: `run_key`, with the world as played in place of its file's hash
+    and an inject file's events without its path."""
     world = manifest.get("world") or {}
     if "plays" in world:
         manifest = {**manifest, "world": {**world, "sha256": world["plays"]}}
+        if isinstance(manifest.get("injects"), dict):
+            manifest["injects"] = {"events": manifest["injects"].get("events")}
     return run_key(manifest)
 
 

@@ -437,7 +437,7 @@ def claim_inject_problems(world_path: Path, claims: list[Any], scenario: Scenari
                     Problem(
                         display_path(world_path),
                         f"claims[{i}].{side}.inject",
-                        f"file not found: {display_path(path)} (inject files are found from the world's folder)",
+                        f"file not found: {arm.inject} (a path from the world's folder, {display_path(world_path.parent)})",
                     )
                 )
             elif scenario is not None and path.resolve() not in checked:
