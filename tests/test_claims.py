@@ -386,6 +386,40 @@ def test_verdicts_at_the_bounds() -> None:
         assert card_value == 0.8 and meets(c, card_value) is held, bound
 
 
+def test_frameworks_refusals_and_a_war_that_goes_on(tmp_path: Path) -> None:
+    """An outcome that names who signed and who refused (a framework put to the others) is read as such."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    framework = {"proposal": "P3", "round": 4, "package": {"x": "p"}, "signed_by": ["a", "b"], "refused_by": ["c"]}
+    lines = [
+        {"type": "proposal", "actor": "a", "proposal": "P3", "package": {"x": "p"}, "to": ["b", "c"]},
+        {"type": "response", "actor": "c", "proposal": "P3", "accept": False},
+        {"type": "outcome", "status": "refused", "deal": None, "signed": ["a", "b"], "refused": ["c"],
+         "war_continues": True, "framework": framework, "walked_out": []},
+    ]  # fmt: skip
+    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+    space = load_scenario(MINI)
+    from parley.ensembles.scoring import base_space
+
+    refused = RunFacts.read(folder, {"seed": 1, "status": "refused", "rounds": 6, "deal": None}, base_space(space))
+    assert (refused.signed, refused.refused, refused.war_continues) == ({"a", "b"}, {"c"}, True)
+    assert refused.package == {"x": "p"} and refused.deal is None
+    assert [(a.kind, a.by, a.package) for a in refused.acts] == [
+        ("proposal", "a", {"x": "p"}),
+        ("reject", "c", {"x": "p"}),
+    ]
+    peace = run(2, deal={"x": "q"}, framework={"x": "q"}, war_continues=False)
+    runs = [refused, peace, run(3, "stalled")]
+    c = claim(share={"refused_by": "c"}, among="frameworks", between=[0.2, 0.95])
+    assert measure_one(c, 0, runs, None, None).value == 0.5
+    c = claim(share={"war_continues": True}, among={"in": "frameworks", "outcome": "refused"}, at_least=0.99)
+    assert (measure_one(c, 0, runs, None, None).value, measure_one(c, 0, runs, None, None).n) == (1.0, 1)
+    c = claim(
+        share={"options": {"x": "p"}, "signed_by": "a"}, at_most=1
+    )  # a run's package: its deal, else its framework
+    assert measure_one(c, 0, runs, None, None).value == pytest.approx(1 / 3)
+
+
 def test_the_message_kinds_are_the_engines() -> None:
     assert set(MESSAGE_KINDS) == set(MessageKind.__args__)
 

@@ -89,6 +89,14 @@ class RunFacts:
     utilities: dict[str, float]  # by the base cards
     no_deal: dict[str, float]  # by the base cards
     acts: list[Act]
+    framework: dict[str, str] | None = None  # rule ratify: the package the framework parties signed
+    refused: frozenset[str] = frozenset()
+    war_continues: bool | None = None
+
+    @property
+    def package(self) -> dict[str, str] | None:
+        """What the run settled on: its deal, else a framework some refused, else nothing."""
+        return self.deal or self.framework
 
     @classmethod
     def read(cls, folder: Path, row: dict[str, Any], space: IssueSpace) -> RunFacts:
@@ -117,18 +125,24 @@ class RunFacts:
                 elif kind == "outcome":
                     outcome = event
         deal = row.get("deal") or None
-        if "signed" in outcome:  # an outcome that says who signed outright
+        framework = outcome.get("framework") if isinstance(outcome.get("framework"), dict) else None
+        if "signed" in outcome:  # an outcome that says who signed (a deal, or a framework) outright
             signed = list(outcome.get("signed") or [])
+        elif not deal:
+            signed = []
         return cls(
             seed=row["seed"],
             status=str(row["status"]),
             rounds=int(row["rounds"] or 0),
             deal=deal,
-            signed=frozenset(signed if deal else ()),
+            signed=frozenset(signed),
             walked_out=tuple(outcome.get("walked_out") or ()),
             utilities=base_utilities(space, deal),
             no_deal=base_no_deal(space),
             acts=acts,
+            framework=(framework or {}).get("package"),
+            refused=frozenset(outcome.get("refused") or ()),
+            war_continues=outcome.get("war_continues"),
         )
 
 
@@ -140,12 +154,16 @@ def holds(cond: Condition, run: RunFacts, act: Act | None, who: str | None) -> b
         return who if name in EVERY and who is not None else name
 
     if cond.options is not None:
-        package = act.package if act is not None else run.deal
+        package = act.package if act is not None else run.package
         if package is None or any(package.get(i) not in opts for i, opts in cond.options.items()):
             return False
     if cond.outcome is not None and not any(outcome_is(run.status, o) for o in cond.outcome):
         return False
     if cond.signed_by is not None and actor(cond.signed_by) not in run.signed:
+        return False
+    if cond.refused_by is not None and actor(cond.refused_by) not in run.refused:
+        return False
+    if cond.war_continues is not None and run.war_continues is not cond.war_continues:
         return False
     if cond.walked_out is not None and actor(cond.walked_out) not in run.walked_out:
         return False
@@ -190,7 +208,11 @@ def members(population: Population, run: RunFacts, who: str | None) -> Iterator[
                 continue
             if holds(population, run, act, who):
                 yield act
-    elif (population.in_ != "deals" or run.status == "converged") and holds(population, run, None, who):
+    elif population.in_ == "deals" and run.status != "converged":
+        return
+    elif population.in_ == "frameworks" and run.framework is None:
+        return
+    elif holds(population, run, None, who):
         yield None
 
 
@@ -410,9 +432,11 @@ def condition_text(cond: Condition) -> str:
     if cond.outcome is not None:
         parts.append("outcome " + " or ".join(cond.outcome))
     words = (("signed_by", "signed by"), ("walked_out", "walkout by"), ("by", "made by"), ("to", "addressed to"))
-    for key, text in words:
+    for key, text in (*words, ("refused_by", "refused by")):
         if getattr(cond, key) is not None:
             parts.append(f"{text} {named(getattr(cond, key))}")
+    if cond.war_continues is not None:
+        parts.append("the war goes on" if cond.war_continues else "the war ends")
     if cond.kind is not None:
         parts.append(f"kind {cond.kind}")
     if cond.utility is not None:

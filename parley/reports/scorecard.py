@@ -43,7 +43,7 @@ HELD_RULE = (
 
 
 def cite_text(result: ClaimResult) -> str:
-    return ", ".join(f"¶{n}" for n in result.claim.cite) or "-"
+    return "¶" + ", ".join(str(n) for n in result.claim.cite) if result.claim.cite else "-"
 
 
 def shown(result: ClaimResult) -> str:
@@ -94,7 +94,7 @@ def write_csv(card: Scorecard, path: Path) -> None:
 
 
 def table(card: Scorecard) -> Table:
-    """The scorecard for the terminal."""
+    """The scorecard for the terminal (what each claim measures in words is in the CSV and HTML)."""
     held = len(card.results) - len(card.broken)
     t = Table(
         title=f"{card.world['title']}: {held} of {len(card.results)} claims hold "
@@ -103,14 +103,15 @@ def table(card: Scorecard) -> Table:
         box=SIMPLE_HEAD,
         padding=(0, 1, 0, 0),
         show_edge=False,
+        expand=True,
     )
-    t.add_column("Claim", overflow="fold", ratio=3)
-    t.add_column("¶", overflow="fold")
-    t.add_column("Arm", overflow="fold", ratio=1)
-    t.add_column("Measured (95% interval)", overflow="fold", ratio=2)
-    t.add_column("Bound", overflow="fold")
-    t.add_column("n", justify="right")
-    t.add_column("Verdict")
+    t.add_column("Claim", overflow="fold", ratio=5)
+    t.add_column("¶", overflow="fold", ratio=1, max_width=12)
+    t.add_column("Arm", overflow="fold", ratio=2)
+    t.add_column("Measured (95% interval)", overflow="fold", ratio=3)
+    t.add_column("Bound", overflow="fold", ratio=2)
+    t.add_column("n", justify="right", no_wrap=True)
+    t.add_column("Verdict", no_wrap=True)
     for r in card.results:
         claim = Text(r.claim.id, style="bold")
         claim.append(f"\n{r.claim.says}", style="")
@@ -120,7 +121,7 @@ def table(card: Scorecard) -> Table:
             claim,
             Text(cite_text(r)),
             Text(arm_text(r)),
-            Text(f"{shown(r)}\n{r.measure}", style=""),
+            Text(shown(r)),
             Text(r.bound),
             str(r.n),
             Text(r.verdict, style="bold green" if r.held else "bold red"),

@@ -26,9 +26,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 CLAIM_ID = r"^[a-z][a-z0-9_-]*$"
 EVERY = ("each", "signatories")  # actor sets: the claim is checked once per actor of the set
-OUTCOMES = ("converged", "stalled", "breakdown", "max_rounds", "deal", "no_deal")  # deal = converged
+# deal = converged; no_deal = anything else; refused: a framework some signatory refused (rule ratify)
+OUTCOMES = ("converged", "stalled", "breakdown", "max_rounds", "refused", "deal", "no_deal")
 MESSAGE_KINDS = ("statement", "threat", "concession", "flattery")  # as parley.engine.actions.MessageKind
-RUN_POPULATIONS = ("runs", "deals")
+RUN_POPULATIONS = ("runs", "deals", "frameworks")  # frameworks: runs whose framework parties signed (rule ratify)
 ACT_POPULATIONS = ("proposals", "accepts", "rejections", "threats", "walkouts", "messages")
 WITH_PACKAGE = ("proposals", "accepts", "rejections")  # acts that carry a package
 BOUNDS = ("at_most", "at_least", "below", "above", "between", "within")
@@ -94,7 +95,9 @@ class Condition(Strict):
 
     options: dict[str, Names] | None = Field(default=None, description="issue -> option(s) the package settles on")
     outcome: Annotated[list[Literal[OUTCOMES]], BeforeValidator(_listed)] | None = None  # type: ignore[valid-type]
-    signed_by: str | None = Field(default=None, description="the actor accepted the deal that passed")
+    signed_by: str | None = Field(default=None, description="the actor signed the run's package (deal or framework)")
+    refused_by: str | None = Field(default=None, description="the actor refused what the others signed")
+    war_continues: bool | None = Field(default=None, description="the run's outcome leaves the war going on")
     walked_out: str | None = None
     by: str | None = Field(default=None, description="acts: who made it")
     to: str | None = Field(default=None, description="acts: one of those it was addressed to")
@@ -127,6 +130,8 @@ CONDITION_KEYS = (
     "options",
     "outcome",
     "signed_by",
+    "refused_by",
+    "war_continues",
     "walked_out",
     "by",
     "to",
@@ -382,7 +387,7 @@ class _Checker:
 
     def condition(self, field: str, cond: Condition, population: str) -> None:
         acts = population in ACT_POPULATIONS
-        for key in ("signed_by", "walked_out", "by", "to"):
+        for key in ("signed_by", "refused_by", "walked_out", "by", "to"):
             name = getattr(cond, key)
             if name is not None:
                 self.actor(f"{field}.{key}", name)
@@ -403,7 +408,7 @@ class _Checker:
             if acts and population not in WITH_PACKAGE:
                 self.add(
                     f"{field}.options",
-                    f"{population} carry no package (options are said of runs, deals, {', '.join(WITH_PACKAGE)})",
+                    f"{population} carry no package (options are said of {', '.join(RUN_POPULATIONS + WITH_PACKAGE)})",
                 )
             for issue, options in cond.options.items():
                 self.options(f"{field}.options.{issue}", issue, options)
