@@ -27,7 +27,7 @@ from parley.runs.replay import replay
 from parley.ui.cli import app
 from parley.world.claims import MESSAGE_KINDS, Claim
 from parley.world.scenario import load_scenario
-from tests.conftest import MINI
+from tests.conftest import MINI, ROOT
 
 SEEDS = 4
 AID_CUT = """\
@@ -78,6 +78,13 @@ def write_world(folder: Path, claims: list[dict[str, Any]]) -> Path:
     world = folder / "world.yaml"
     data = yaml.safe_load(world.read_text(encoding="utf-8"))
     data["source_text"] = "article.txt"
+    world.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return write_world_file(world, claims)
+
+
+def write_world_file(world: Path, claims: list[dict[str, Any]]) -> Path:
+    """The world file with these claims in place of its own."""
+    data = yaml.safe_load(world.read_text(encoding="utf-8"))
     data["claims"] = claims
     world.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return world
@@ -485,3 +492,17 @@ def test_validate_counts_the_claims_and_checks_their_inject_files(tmp_path: Path
     write_world(tmp_path / "mini", duplicate)
     r = CliRunner().invoke(app, ["validate", str(world)])
     assert "claims[1].id: claim 'mostly-deals' appears twice (first claims[0])" in r.stderr
+
+
+def test_the_readmes_claims_validate_against_the_ukraine_world(tmp_path: Path) -> None:
+    """The README's examples are claims a facilitator can copy: they name the world's real options."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Claims: checking a world") : readme.index("## How a round works")]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    claims = yaml.safe_load(blocks[0])["claims"] + yaml.safe_load("claims:\n" + blocks[1])["claims"]
+    for folder in ("worlds", "agents", "prompts"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    world = write_world_file(tmp_path / "worlds" / "ukraine-2024.yaml", claims)
+    assert len(load_scenario(world).world.claims) == len(claims) >= 10
