@@ -103,7 +103,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Checked:
     home = tmp_path_factory.mktemp("claims")
     world = mini_with_claims(home / "mini", CLAIMS)
     out = home / "out"
-    card = parley.check(world, seeds=SEEDS, out=out, workers=2)
+    card = parley.check(world, seeds=SEEDS, out=out, workers=1)  # compare's tests play in worker processes
     runs = {}
     for line in (out / "index.jsonl").read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
@@ -312,6 +312,20 @@ def test_a_world_without_claims_is_exit_2(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["check", str(MINI), "--seeds", "1", "--out", str(tmp_path / "out")])
     assert r.exit_code == 2 and "makes no claims: nothing to check" in r.stderr
     assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_check_stops_on_a_bad_claim_before_playing_anything(tmp_path: Path) -> None:
+    world = mini_with_claims(tmp_path / "mini", [{**CLAIMS[0], "share": {"outcome": "peace"}}])
+    r = CliRunner().invoke(app, ["check", str(world), "--seeds", "2", "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2 and "claims[0].share.outcome[0]: Input should be" in r.stderr, r.output
+    assert not (tmp_path / "out" / "runs").exists() and "Traceback" not in r.output
+
+
+def test_an_actor_played_as_base_is_the_baseline() -> None:
+    assert (
+        Claim.model_validate({**CLAIMS[0], "arm": "north=base"}).arm.key() == Claim.model_validate(CLAIMS[0]).arm.key()
+    )
+    assert Claim.model_validate({**CLAIMS[0], "arm": "north=base,south=x"}).arm.label == "south=x"
 
 
 # -- the vocabulary on hand-made runs ------------------------------------------------------------

@@ -540,8 +540,7 @@ def arm_for(spec: ArmSpec, scenario: Scenario, out: Path) -> Arm:
     if spec.order is not None:
         world = reordered_world(scenario, spec.order, out / WORLDS)
     inject = scenario.world_path.parent / spec.inject if spec.inject is not None else None
-    variants = {a: v for a, v in spec.variants.items() if v != "base"}
-    return Arm(spec.label, variants, world=world, inject=inject, inject_round=spec.at_round)
+    return Arm(spec.label, dict(spec.variants), world=world, inject=inject, inject_round=spec.at_round)
 
 
 def reordered_world(scenario: Scenario, order: str | list[str], folder: Path) -> Path:

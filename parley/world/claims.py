@@ -195,10 +195,17 @@ def _variants(value: Any) -> Any:
     return out
 
 
+def _no_base(value: Any) -> Any:
+    """An actor played as `base` is the baseline's: the same arm."""
+    return {a: v for a, v in value.items() if v != "base"} if isinstance(value, dict) else value
+
+
 class ArmSpec(Strict):
     """The setting a claim is measured in: persona variants, an inject file, the actors' order."""
 
-    variants: Annotated[dict[str, str], BeforeValidator(_variants)] = Field(default_factory=dict)
+    variants: Annotated[dict[str, str], BeforeValidator(_no_base), BeforeValidator(_variants)] = Field(
+        default_factory=dict
+    )
     inject: str | None = Field(default=None, description="an inject file played in every run, relative to the world")
     at_round: int | None = Field(default=None, ge=1, description="the inject's first event moved to this round")
     order: Literal["reversed"] | list[str] | None = Field(
@@ -233,7 +240,7 @@ class ArmSpec(Strict):
 
     @property
     def label(self) -> str:
-        parts = [",".join(f"{a}={v}" for a, v in self.variants.items() if v != "base")]
+        parts = [",".join(f"{a}={v}" for a, v in self.variants.items())]
         if self.inject is not None:
             parts.append(f"inject {self.inject}" + (f" at round {self.at_round}" if self.at_round else ""))
         if self.order == "reversed":
