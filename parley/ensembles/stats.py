@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 Z95 = 1.959963984540054  # the normal quantile of 0.975
 BOOTSTRAP = 4000  # resamples per interval
@@ -99,7 +100,7 @@ def format_p(p: float) -> str:
 
 
 def bootstrap_ratio(
-    numerators: Sequence[float], denominators: Sequence[float], rng: np.random.Generator, n_boot: int = BOOTSTRAP
+    numerators: ArrayLike, denominators: ArrayLike, rng: np.random.Generator, n_boot: int = BOOTSTRAP
 ) -> tuple[float, float]:
     """Percentile bootstrap 95% interval of sum(numerators) / sum(denominators), resampling the units
     (seeds) the pairs belong to: a share or a mean over runs or acts that cluster by seed. Resamples
@@ -108,10 +109,10 @@ def bootstrap_ratio(
 
 
 def paired_ratio_difference(
-    num: Sequence[float],
-    den: Sequence[float],
-    num_first: Sequence[float] | None,
-    den_first: Sequence[float] | None,
+    num: ArrayLike,
+    den: ArrayLike,
+    num_first: ArrayLike | None,
+    den_first: ArrayLike | None,
     rng: np.random.Generator,
     n_boot: int = BOOTSTRAP,
 ) -> tuple[float, float]:

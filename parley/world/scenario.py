@@ -213,7 +213,7 @@ PULL_QUOTE_WORDS = 6  # shorter lines (headings, "Article 2nd half") are never t
 def normalised(line: str) -> str:
     """A line's words only: NFKC, case-folded, typographic quotes unified, punctuation read as spaces."""
     text = unicodedata.normalize("NFKC", line).casefold()
-    text = text.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}))
+    text = text.translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\""))
     return " ".join(re.sub(r"[^\w]+", " ", text).split())
 
 
@@ -394,7 +394,7 @@ def load_scenario(
         if persona is not None:
             personas[actor] = persona
 
-    claims = raw.get("claims") if isinstance(raw.get("claims"), list) else []
+    claims: list[Any] = raw["claims"] if isinstance(raw.get("claims"), list) else []
     problems += [
         Problem(wname, f, m)
         for f, m in claim_problems(claims, actor_ids, issue_options(world if world is not None else raw), card_variants)
