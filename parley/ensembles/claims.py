@@ -257,7 +257,8 @@ def quantity(claim: Claim, run: RunFacts, who: str | None) -> float:
 
 
 def changed(what: str, a: RunFacts, b: RunFacts) -> bool:
-    outcome, deal, rounds = a.status != b.status, a.deal != b.deal, a.rounds != b.rounds
+    """Whether two runs of a seed differ in their outcome, their package (deal or framework) or their rounds."""
+    outcome, deal, rounds = a.status != b.status, a.package != b.package, a.rounds != b.rounds
     return {"outcome": outcome, "deal": deal, "rounds": rounds, "any": outcome or deal or rounds}[what]
 
 
