@@ -291,7 +291,7 @@ def test_the_csv_and_html_scorecards(checked: Checked) -> None:
 def test_the_cli_exits_1_when_a_claim_is_broken_and_0_when_all_hold(checked: Checked, tmp_path: Path) -> None:
     """Editing the claims replays no run: both checks reuse the module's runs."""
     broken = CliRunner().invoke(
-        app, ["check", str(checked.world), "--seeds", str(SEEDS), "--out", str(checked.out), "-q"]
+        app, ["check", str(checked.world), "--seeds", str(SEEDS), "--out", str(checked.out), "--workers", "1", "-q"]
     )
     assert broken.exit_code == 1, broken.output
     assert "south-never-accepts-lots" in broken.stdout and "broken" in broken.stdout
