@@ -171,6 +171,43 @@ def test_the_summary_matches_a_hand_computation_from_runs_csv(ensemble: Ensemble
         assert all(r[f"option_{i}"] == "" for r in mine if r["deal"] == "no" for i in ("price", "border", "aid"))
 
 
+NORTH = {"price": {"low": 0.0, "mid": 0.5, "high": 1.0}, "border": {"north_line": 0.0, "middle_line": 0.6, "south_line": 1.0},
+         "aid": {"none": 1.0, "some": 0.6, "lots": 0.0, "loans": 0.8}}  # fmt: skip
+NORTH_WEIGHTS = {"price": 3, "border": 2, "aid": 1}
+
+
+def test_every_arm_is_scored_by_the_base_cards_and_the_variant_card_is_a_labelled_second_view(
+    ensemble: Ensemble,
+) -> None:
+    """North's hardliner card values no deal at 0.6, its base card at 0.3: a hardliner run is scored 0.3."""
+    rows = read_csv(ensemble.out / "runs.csv")
+    hard = [r for r in rows if r["arm"] == "north=hardliner"]
+    assert {r["deal"] for r in hard} == {"yes", "no"}, "the fixture should give hardliner runs with and without a deal"
+    for r in hard:
+        outcome = read_events(ensemble.out / "runs" / r["run_id"] / "events.jsonl")[-1]
+        assert float(r["own_utility_north"]) == pytest.approx(outcome["utilities"]["north"])  # the card played
+        if r["deal"] == "no":
+            assert (float(r["utility_north"]), float(r["own_utility_north"])) == pytest.approx((0.3, 0.6))
+        else:
+            by_hand = sum(NORTH_WEIGHTS[i] * NORTH[i][r[f"option_{i}"]] for i in NORTH) / sum(NORTH_WEIGHTS.values())
+            assert float(r["utility_north"]) == pytest.approx(by_hand, abs=1e-6)
+    assert all(r["utility_north"] == r["own_utility_north"] for r in rows if r["arm"] == "baseline")
+    summary = ensemble.result.summary.set_index("arm")
+    mean = statistics.fmean(float(r["utility_north"]) for r in hard)
+    assert summary.loc["north=hardliner", "mean_utility_north"] == pytest.approx(mean, abs=1e-6)
+    own = statistics.fmean(float(r["own_utility_north"]) for r in hard)
+    assert summary.loc["north=hardliner", "mean_own_utility_north"] == pytest.approx(own, abs=1e-6)
+    north = ensemble.result.paired.set_index("measure").loc["utility_north"]
+    assert north["value"] == pytest.approx(mean, abs=1e-6) and north["own_value"] == pytest.approx(own, abs=1e-6)
+    assert "by its base card" in north["sentence"]
+    assert north["sentence"].endswith(f"By its own hardliner card, north's mean utility in this arm is {own:.3f}.")
+    south = ensemble.result.paired.set_index("measure").loc["utility_south"]
+    assert "own hardliner card" not in south["sentence"] and math.isnan(south["own_value"])
+    html = (ensemble.out / "report.html").read_text(encoding="utf-8")
+    assert "A second view: the variant cards' own scores" in html
+    assert f"<td>north=hardliner</td><td>north</td><td>hardliner</td><td>{mean:.3f}</td><td>{own:.3f}</td>" in html
+
+
 def test_the_api_returns_dataframes(ensemble: Ensemble) -> None:
     c = ensemble.result
     assert (

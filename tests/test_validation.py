@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from parley.runs.play import prepare
 from parley.ui.cli import app
 from parley.world.problems import InvalidInput
-from parley.world.scenario import load_scenario
+from parley.world.scenario import load_scenario, paragraphs_of, pull_quotes
 from tests.conftest import MINI, ROOT, UKRAINE
 
 # ---------------------------------------------------------------- helpers
@@ -703,6 +703,56 @@ def test_citations_within_the_source_text_are_valid(cited: Path) -> None:
 def test_citation_to_a_missing_paragraph(cited: Path, file: str, change, expected: str) -> None:
     edit(cited / file, change)
     assert_line(problems("world.yaml"), expected)
+
+
+PULL_QUOTED = """\
+A title
+
+Putin is drawing Trump into a negotiation. Zelenskyy fears that Trump might agree to terms he does not understand.
+
+"Zelenskyy fears that Trump might agree to terms he does not understand!"
+
+A heading
+
+A heading
+
+The last paragraph says something else entirely, at some length.
+"""
+
+
+@pytest.fixture
+def pull_quoted(mini: Path) -> Path:
+    """The mini world citing an article whose line 3 repeats part of line 2 as a pull-quote."""
+    (mini / "article.txt").write_text(PULL_QUOTED, encoding="utf-8")
+    edit(mini / "world.yaml", lambda w: w.update(source_text="article.txt"))
+    return mini
+
+
+def test_a_pull_quote_is_found_by_its_words_not_its_punctuation() -> None:
+    paragraphs = paragraphs_of(PULL_QUOTED)
+    assert len(paragraphs) == 6  # every non-empty line keeps its number
+    assert pull_quotes(tuple(paragraphs)) == {3: 2}  # short repeated lines (headings) are not pull-quotes
+
+
+def test_the_ukraine_articles_pull_quotes() -> None:
+    text = (ROOT / "worlds/sources/article-2024-11-12-can-trump-do-a-deal-with-putin.txt").read_text(encoding="utf-8")
+    assert pull_quotes(tuple(paragraphs_of(text))) == {7: 9, 22: 25, 31: 33}
+
+
+def test_citing_a_pull_quote_is_an_error_that_names_the_paragraph_to_cite(pull_quoted: Path) -> None:
+    edit(pull_quoted / "agents" / "north.yaml", lambda c: c["objectives"][0].update(cite=[2, 3]))
+    edit(pull_quoted / "world.yaml", lambda w: w["edges"][0].update(cite=[3]))
+    lines = problems("world.yaml")
+    assert_line(
+        lines, "agents/north.yaml: objectives[0].cite: paragraph 3 is a pull-quote repeating paragraph 2: cite 2"
+    )
+    assert_line(lines, "world.yaml: edges[0].cite: paragraph 3 is a pull-quote repeating paragraph 2: cite 2")
+    assert len(lines) == 2
+
+
+def test_citing_beyond_the_last_paragraph_is_an_error(pull_quoted: Path) -> None:
+    edit(pull_quoted / "agents" / "south.yaml", lambda c: c["no_deal"].update(cite=[6, 7]))
+    assert problems("world.yaml") == ["agents/south.yaml: no_deal.cite: paragraph 7 does not exist (the source has 6)"]
 
 
 def test_source_text_not_utf8(cited: Path) -> None:

@@ -31,6 +31,7 @@ from parley.ensembles.runner import (
     run_ensemble,
     warm_workers,
 )
+from parley.ensembles.scoring import base_space, rescored
 from parley.ensembles.stats import (
     bootstrap_mean,
     format_p,
@@ -54,6 +55,8 @@ class Comparison:
     """What a compare found: DataFrames for notebooks, and where the files are."""
 
     runs: pd.DataFrame  # one row per run: arm, seed, run_id, status, rounds, deal, utility_<actor>, option_<issue>
+    # (utility_<actor> by the actor's base card in every arm; own_utility_<actor>, for an actor some arm
+    # plays in a variant, by the card the run played it with)
     summary: pd.DataFrame  # one row per arm
     paired: pd.DataFrame  # one row per (arm after the first, measure): the paired comparison with the first arm
     out: Path
@@ -69,6 +72,7 @@ class Comparison:
     reused: int = 0
     removed: list[str] = field(default_factory=list)
     stopped: str | None = None
+    changed: dict[str, dict[str, str]] = field(default_factory=dict)  # arm -> {actor: the variant it plays}
 
     @property
     def sentences(self) -> list[str]:
@@ -212,9 +216,13 @@ def finish(
     actors = w.actor_ids()
     issues = {i.id: i.option_ids() for i in w.issues}
     labels = [p.arm.label for p in prepared]
-    runs = runs_frame(ensemble.rows, labels, actors, list(issues))
-    summary = summary_frame(runs, labels, actors, list(issues))
-    paired = paired_frame(runs, labels, actors)
+    space = base_space(world)
+    rows = [rescored(space, row) for row in ensemble.rows]
+    changed = {p.arm.label: changed_actors(p.arm) for p in prepared}
+    views = [a for a in actors if any(a in c for c in changed.values())]
+    runs = runs_frame(rows, labels, actors, list(issues), views)
+    summary = summary_frame(runs, labels, actors, list(issues), views)
+    paired = paired_frame(runs, labels, actors, changed)
     files = {"runs.csv": out / "runs.csv", "summary.csv": out / "summary.csv"}
     csv_runs = runs.assign(deal=runs["deal"].map({True: "yes", False: "no"}))
     csv_runs.to_csv(files["runs.csv"], index=False, float_format="%.6g")
@@ -236,12 +244,21 @@ def finish(
         reused=ensemble.reused,
         removed=ensemble.removed,
         stopped=ensemble.stopped,
+        changed={label: c for label, c in changed.items() if c},
     )
     return comparison
 
 
+def changed_actors(arm: Arm) -> dict[str, str]:
+    """The actors an arm plays in a variant, and the variant of each."""
+    return {**arm.variants, **{a: f.name for a, f in arm.files.items()}}
+
+
 # -- tables --------------------------------------------------------------------------------------
-def runs_frame(rows: list[dict[str, Any]], labels: list[str], actors: list[str], issues: list[str]) -> pd.DataFrame:
+def runs_frame(
+    rows: list[dict[str, Any]], labels: list[str], actors: list[str], issues: list[str], views: Sequence[str] = ()
+) -> pd.DataFrame:
+    """One row per run; `views`: the actors whose own_utility_<actor> (by the card played) is kept too."""
     records = []
     for row in rows:
         deal = row.get("deal") or None
@@ -256,11 +273,14 @@ def runs_frame(rows: list[dict[str, Any]], labels: list[str], actors: list[str],
         for actor in actors:
             value = row["utilities"].get(actor)
             record[f"utility_{actor}"] = float(value) if value is not None else math.nan
+        for actor in views:
+            value = (row.get("own_utilities") or row["utilities"]).get(actor)
+            record[f"own_utility_{actor}"] = float(value) if value is not None else math.nan
         for issue in issues:
             record[f"option_{issue}"] = deal.get(issue) if deal else None
         records.append(record)
     columns = ["arm", "seed", "run_id", "status", "rounds", "deal"]
-    columns += [f"utility_{a}" for a in actors] + [f"option_{i}" for i in issues]
+    columns += [f"utility_{a}" for a in actors] + [f"own_utility_{a}" for a in views] + [f"option_{i}" for i in issues]
     return pd.DataFrame.from_records(records, columns=columns)
 
 
@@ -274,9 +294,12 @@ def deal_text(deal: dict[str, str] | tuple) -> str:
     return "; ".join(f"{k}={v}" for k, v in items)
 
 
-def summary_frame(runs: pd.DataFrame, labels: list[str], actors: list[str], issues: list[str]) -> pd.DataFrame:
+def summary_frame(
+    runs: pd.DataFrame, labels: list[str], actors: list[str], issues: list[str], views: Sequence[str] = ()
+) -> pd.DataFrame:
     """One row per arm: shares of each outcome with Wilson 95% intervals, median rounds, mean utility
-    per actor with seeded bootstrap 95% intervals, and the most frequent deal."""
+    per actor (by its base card) with seeded bootstrap 95% intervals, the mean utility of each actor
+    in `views` by the card each arm played it with, and the most frequent deal."""
     stopped_any = bool((runs["status"] == "budget_exhausted").any())
     records = []
     for a, label in enumerate(labels):
@@ -299,6 +322,9 @@ def summary_frame(runs: pd.DataFrame, labels: list[str], actors: list[str], issu
             record[f"mean_utility_{actor}"] = float(values.mean()) if len(values) else math.nan
             record[f"mean_utility_{actor}_lo"] = lo
             record[f"mean_utility_{actor}_hi"] = hi
+        for actor in views:
+            own = done[f"own_utility_{actor}"].dropna()
+            record[f"mean_own_utility_{actor}"] = float(own.mean()) if len(own) else math.nan
         deals = Counter(tuple((i, r[f"option_{i}"]) for i in issues) for _, r in done[done["deal"]].iterrows())
         if deals:
             top, count = deals.most_common(1)[0]  # ties: the deal first reached, in seed order
@@ -309,10 +335,14 @@ def summary_frame(runs: pd.DataFrame, labels: list[str], actors: list[str], issu
     return pd.DataFrame.from_records(records)
 
 
-def paired_frame(runs: pd.DataFrame, labels: list[str], actors: list[str]) -> pd.DataFrame:
+def paired_frame(
+    runs: pd.DataFrame, labels: list[str], actors: list[str], changed: dict[str, dict[str, str]] | None = None
+) -> pd.DataFrame:
     """Each arm after the first against the first, over the seeds both completed: the deal rate
     (bootstrap-over-seeds interval of the difference, exact McNemar test) and each actor's mean
-    utility (bootstrap interval, exact sign test)."""
+    utility by its base card (bootstrap interval, exact sign test). For an actor the arm plays in a
+    variant (`changed`: arm -> {actor: variant}), `own_value` is its mean utility by that variant's
+    card, a second view the sentence names as such."""
     columns = [
         "arm",
         "against",
@@ -327,6 +357,7 @@ def paired_frame(runs: pd.DataFrame, labels: list[str], actors: list[str]) -> pd
         "up",
         "down",
         "p",
+        "own_value",
         "sentence",
     ]
     records: list[dict[str, Any]] = []
@@ -358,6 +389,7 @@ def paired_frame(runs: pd.DataFrame, labels: list[str], actors: list[str]) -> pd
                 "up": up,
                 "down": down,
                 "p": p,
+                "own_value": math.nan,
                 "sentence": deal_sentence(label, labels[0], dx, dy, diff, lo, hi, p, n),
             }
         )
@@ -365,6 +397,13 @@ def paired_frame(runs: pd.DataFrame, labels: list[str], actors: list[str]) -> pd
             ux, uy = x[f"utility_{actor}"].to_numpy(float), y[f"utility_{actor}"].to_numpy(float)
             diff, lo, hi = paired_difference(ux, uy, rng_for(a, 1001 + j))
             up, down, p = sign_test(uy - ux)
+            variant = (changed or {}).get(label, {}).get(actor)
+            own = math.nan
+            if variant is not None and f"own_utility_{actor}" in y:
+                own = float(y[f"own_utility_{actor}"].to_numpy(float).mean()) if n else math.nan
+            sentence = utility_sentence(label, labels[0], actor, ux, uy, diff, lo, hi, p, n)
+            if variant is not None and n:
+                sentence += f" By its own {variant} card, {actor}'s mean utility in this arm is {own:.3f}."
             records.append(
                 {
                     "arm": label,
@@ -380,7 +419,8 @@ def paired_frame(runs: pd.DataFrame, labels: list[str], actors: list[str]) -> pd
                     "up": up,
                     "down": down,
                     "p": p,
-                    "sentence": utility_sentence(label, labels[0], actor, ux, uy, diff, lo, hi, p, n),
+                    "own_value": own,
+                    "sentence": sentence,
                 }
             )
     return pd.DataFrame.from_records(records, columns=columns)
@@ -420,10 +460,10 @@ def utility_sentence(
         return f"{arm} and {first} share no completed seed: no paired comparison."
     a, b = float(ux.mean()), float(uy.mean())
     if abs(diff) < 5e-7:
-        return f"{arm} leaves {actor}'s mean utility at {a:.3f}, as with {first} ({_seeds(n)})."
+        return f"{arm} leaves {actor}'s mean utility at {a:.3f} by its base card, as with {first} ({_seeds(n)})."
     verb = "raises" if diff > 0 else "lowers"
     return (
-        f"{arm} {verb} {actor}'s mean utility from {a:.3f} to {b:.3f}, against {first} "
+        f"{arm} {verb} {actor}'s mean utility from {a:.3f} to {b:.3f} by its base card, against {first} "
         f"(difference {diff:+.3f}, 95% interval {lo:.3f} to {hi:.3f}; exact sign test {format_p(p)}, {_seeds(n)})."
         + _chance(lo, hi, diff)
     )

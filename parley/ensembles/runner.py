@@ -12,6 +12,7 @@ This module is light on purpose (no pandas, no plotting): worker processes impor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -34,6 +35,7 @@ from parley.runs.folder import RunLog, unique_folder
 from parley.runs.manifest import manifest_for, run_key
 from parley.runs.play import EventSink, execute, prepare
 from parley.runs.saved import read_manifest
+from parley.world.injects import Inject, load_injects
 from parley.world.problems import InvalidInput, Problem, display_path
 from parley.world.scenario import Scenario, VariantFile, load_variant_file
 from parley.world.templates import Templates
@@ -50,16 +52,26 @@ INDEX = "index.jsonl"
 # -- arms ----------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class Arm:
-    """One setting of persona variants: card variants by name, and variants from files of their own."""
+    """One setting of persona variants (card variants by name, and variants from files of their own),
+    optionally with an inject file played in every run, or a world file of its own (the same world
+    with its actors listed in another order, say)."""
 
     label: str
     variants: dict[str, str] = field(default_factory=dict)
     files: dict[str, VariantFile] = field(default_factory=dict)
+    world: Path | None = None  # played instead of the ensemble's world
+    inject: Path | None = None
+    inject_round: int | None = None  # the inject file's first event moved to this round (the others follow)
 
     @property
     def tag(self) -> str:
         every = {**self.variants, **{a: f.name for a, f in self.files.items()}}
-        return "".join(f"-{a}={v}" for a, v in sorted(every.items()))
+        tag = "".join(f"-{a}={v}" for a, v in sorted(every.items()))
+        if self.inject is not None:
+            tag += f"-{self.inject.stem}" + (f"@{self.inject_round}" if self.inject_round else "")
+        if self.world is not None:
+            tag += f"-{self.world.stem}"
+        return tag
 
     @property
     def setting(self) -> tuple:
@@ -67,6 +79,9 @@ class Arm:
         return (
             tuple(sorted(self.variants.items())),
             tuple(sorted((a, f.name, f.sha256) for a, f in self.files.items())),
+            None if self.world is None else str(self.world.resolve()),
+            None if self.inject is None else str(self.inject.resolve()),
+            self.inject_round,
         )
 
 
@@ -145,16 +160,27 @@ class Prepared:
     space: IssueSpace
     manifest: dict[str, Any]  # every run's manifest but for its id, date and seed
     rounds: int
+    injects: list[Inject] = field(default_factory=list)
 
 
 def prepare_arm(world: Path | str, arm: Arm, max_rounds: int | None = None, llm: LLMBackend | None = None) -> Prepared:
-    """Load and check an arm's scenario as `parley.runs.play.prepare` does (with its variant files, if any)."""
+    """Load and check an arm's scenario as `parley.runs.play.prepare` does (with its variant files and
+    inject file, if any)."""
+    world = arm.world or world
     if arm.files:
         scenario, templates, space = prepare(world, arm.variants, llm=llm is not None, overlays=arm.files)
     else:
         scenario, templates, space = prepare(world, arm.variants, llm=llm is not None)
     rounds = max_rounds or scenario.world.protocol.max_rounds
     manifest = manifest_for("", scenario, 0, "offline" if llm is None else "openai", rounds)
+    manifest["world"]["plays"] = played_sha256(scenario)
+    injects: list[Inject] = []
+    if arm.inject is not None:
+        injects = moved(load_injects(arm.inject, scenario), arm.inject_round)
+        manifest["injects"] = {
+            "path": display_path(arm.inject),
+            "events": [i.model_dump(by_alias=True) for i in injects],
+        }
     if llm is not None:
         manifest["llm"] = llm.describe(scenario)
     if arm.files:
@@ -162,7 +188,35 @@ def prepare_arm(world: Path | str, arm: Arm, max_rounds: int | None = None, llm:
             a: {"name": f.name, "file": f"{VARIANT_FILES}/{a}.yaml", "source": display_path(f.path), "sha256": f.sha256}
             for a, f in arm.files.items()
         }
-    return Prepared(arm, scenario, templates, space, manifest, rounds)
+    return Prepared(arm, scenario, templates, space, manifest, rounds, injects)
+
+
+def moved(injects: list[Inject], first_round: int | None) -> list[Inject]:
+    """An inject file's events with the first at `first_round` and the others as far apart as before."""
+    if first_round is None or not injects:
+        return injects
+    shift = first_round - min(i.round for i in injects)
+    return [i.model_copy(update={"round": i.round + shift}) for i in injects]
+
+
+def played_sha256(scenario: Scenario) -> str:
+    """A hash of the world as it plays: its content without its claims, comments and the paths of its
+    files (whose contents the manifest hashes apart), so that a world author editing a claim, or
+    moving the world's folder, does not make an ensemble play its runs again."""
+    world = scenario.world.model_dump(mode="json", by_alias=True, exclude={"claims", "source_text", "prompts"})
+    world["actors"] = [a["id"] for a in world["actors"]]
+    return hashlib.sha256(json.dumps(world, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def reuse_key(manifest: dict[str, Any]) -> str:
+    """What identifies a run for reuse: `run_key`, with the world as played in place of its file's hash
+    and an inject file's events without its path."""
+    world = manifest.get("world") or {}
+    if "plays" in world:
+        manifest = {**manifest, "world": {**world, "sha256": world["plays"]}}
+        if isinstance(manifest.get("injects"), dict):
+            manifest["injects"] = {"events": manifest["injects"].get("events")}
+    return run_key(manifest)
 
 
 def manifest_of(prepared: Prepared, seed: int, run_id: str = "") -> dict[str, Any]:
@@ -220,14 +274,14 @@ class Player:
             except FileExistsError:  # another process took the name between the check and mkdir
                 continue
         manifest = manifest_of(p, seed, folder.name)
-        key = run_key(manifest)
+        key = reuse_key(manifest)
         manifest["compare"] = {"arm": p.arm.label, "key": key}
         for actor, vfile in p.arm.files.items():
             copy_to = folder / manifest["variant_files"][actor]["file"]
             copy_to.parent.mkdir(exist_ok=True)
             copy_to.write_text(vfile.text, encoding="utf-8")
         log.write_manifest(manifest)
-        model = execute(p.scenario, p.templates, p.space, cast, seed, p.rounds, log, EventSink(log))
+        model = execute(p.scenario, p.templates, p.space, cast, seed, p.rounds, log, EventSink(log), list(p.injects))
         assert model.outcome is not None
         return row_of(arm, seed, folder.name, key, {**model.outcome.as_event(), "round": model.outcome.round})
 
@@ -317,7 +371,7 @@ def saved_row(folder: Path, arm: int, seed: int, key: str) -> dict[str, Any] | N
     if manifest is None or problem:
         return None
     try:
-        if run_key(manifest) != key:
+        if reuse_key(manifest) != key:
             return None
     except (KeyError, TypeError, AttributeError):
         return None
@@ -403,7 +457,7 @@ def run_ensemble(
     runs_dir.mkdir(parents=True, exist_ok=True)
     index = Index(out)
     arms = [p.arm for p in prepared]
-    keys = {(i, s): run_key(manifest_of(p, s)) for i, p in enumerate(prepared) for s in seeds}
+    keys = {(i, s): reuse_key(manifest_of(p, s)) for i, p in enumerate(prepared) for s in seeds}
     result = Ensemble(rows=[])
     rows: dict[tuple[int, int], dict[str, Any]] = {}
 

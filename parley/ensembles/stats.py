@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 Z95 = 1.959963984540054  # the normal quantile of 0.975
 BOOTSTRAP = 4000  # resamples per interval
@@ -96,3 +97,45 @@ def format_p(p: float) -> str:
     if p >= 0.0001:
         return f"p = {p:.4f}"
     return "p < 0.0001"
+
+
+def bootstrap_ratio(
+    numerators: ArrayLike, denominators: ArrayLike, rng: np.random.Generator, n_boot: int = BOOTSTRAP
+) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of sum(numerators) / sum(denominators), resampling the units
+    (seeds) the pairs belong to: a share or a mean over runs or acts that cluster by seed. Resamples
+    with nothing in the denominator are left out; (NaN, NaN) when every one is."""
+    return paired_ratio_difference(numerators, denominators, None, None, rng, n_boot)
+
+
+def paired_ratio_difference(
+    num: ArrayLike,
+    den: ArrayLike,
+    num_first: ArrayLike | None,
+    den_first: ArrayLike | None,
+    rng: np.random.Generator,
+    n_boot: int = BOOTSTRAP,
+) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of sum(num)/sum(den) - sum(num_first)/sum(den_first) over
+    paired units (seeds), resampled together; without `num_first`, of the first ratio alone."""
+    a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    paired = num_first is not None and den_first is not None
+    c = np.asarray(num_first if paired else np.zeros_like(a), dtype=float)
+    d = np.asarray(den_first if paired else np.ones_like(a), dtype=float)
+    if a.size == 0:
+        return math.nan, math.nan
+    block = max(1, CHUNK // a.size)
+    draws = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i in range(0, n_boot, block):
+            idx = rng.integers(0, a.size, size=(min(block, n_boot - i), a.size))
+            value = a[idx].sum(axis=1) / b[idx].sum(axis=1)
+            if paired:
+                value = value - c[idx].sum(axis=1) / d[idx].sum(axis=1)
+            draws.append(value)
+    found = np.concatenate(draws)
+    found = found[np.isfinite(found)]
+    if found.size == 0:
+        return math.nan, math.nan
+    lo, hi = np.percentile(found, [2.5, 97.5])
+    return float(lo), float(hi)

@@ -201,8 +201,8 @@ def utility_plot(c: Comparison) -> Plot:
     return Plot(
         "utility",
         "Utility per actor",
-        "Each actor's mean utility per arm with its 95% bootstrap interval (faint dots: single runs; "
-        "a run without a deal counts the actor's no-deal value).",
+        "Each actor's mean utility per arm, by its base card in every arm, with its 95% bootstrap interval "
+        "(faint dots: single runs; a run without a deal counts the base card's no-deal value).",
         png(fig),
     )
 
@@ -292,6 +292,13 @@ def context(c: Comparison, figures: list[Plot]) -> dict[str, Any]:
                 for a in c.actors
             ]
         )
+    own_rows = [
+        [arm, actor, variant, num(r[f"mean_utility_{actor}"]), num(r[f"mean_own_utility_{actor}"])]
+        for arm, changed in c.changed.items()
+        for r in [summary.set_index("arm").loc[arm]]
+        for actor, variant in changed.items()
+        if f"mean_own_utility_{actor}" in summary
+    ]
     deals = [
         {"arm": r["arm"], "count": int(r["top_deal_count"]), "runs": int(r["runs"]), "deal": r["top_deal"]}
         for _, r in summary.iterrows()
@@ -340,6 +347,8 @@ def context(c: Comparison, figures: list[Plot]) -> dict[str, Any]:
         "outcome_rows": outcome_rows,
         "utility_head": ["Arm", *c.actors],
         "utility_rows": utility_rows,
+        "own_head": ["Arm", "Actor", "Played as", "By its base card", "By the card played"],
+        "own_rows": own_rows,
         "deals": deals,
         "paired": paired,
         "paired_head": ["Measure", c.arms[0], "this arm", "difference", "95% interval", "test"],
@@ -385,8 +394,17 @@ a mean utility with an exact sign test on the seeds where it differs.
 |{% for h in utility_head %}---|{% endfor %}
 {% for row in utility_rows %}| {{ row | join(" | ") }} |
 {% endfor %}
-Means with a 95% bootstrap interval. A run without a deal counts each actor's no-deal value; an actor \
-a variant changes is scored by its card in that arm.
+Means with a 95% bootstrap interval. Every arm is scored by the actors' base cards (a run without a deal \
+counts the base card's no-deal value), so a variant is judged by what the actor wanted to begin with.
+{% if own_rows %}
+### A second view: the variant cards' own scores
+
+Not the comparison: what the card an arm played an actor with says of the same runs.
+
+| {{ own_head | join(" | ") }} |
+|{% for h in own_head %}---|{% endfor %}
+{% for row in own_rows %}| {{ row | join(" | ") }} |
+{% endfor %}{% endif %}
 
 ## Most frequent deal
 
@@ -457,8 +475,16 @@ did not, a mean utility with an exact sign test on the seeds where it differs.</
 <tr>{% for h in utility_head %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for row in utility_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
 {% endfor %}</table>
-<p class="note">Means with a 95% bootstrap interval. A run without a deal counts each actor's no-deal value; an
-actor a variant changes is scored by its card in that arm.</p>
+<p class="note">Means with a 95% bootstrap interval. Every arm is scored by the actors' base cards (a run without
+a deal counts the base card's no-deal value), so a variant is judged by what the actor wanted to begin with.</p>
+{% if own_rows %}
+<h3>A second view: the variant cards' own scores</h3>
+<p class="note">Not the comparison: what the card an arm played an actor with says of the same runs.</p>
+<table>
+<tr>{% for h in own_head %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in own_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% endif %}
 
 <h2>Most frequent deal</h2>
 <ul>

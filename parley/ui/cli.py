@@ -184,9 +184,10 @@ def validate(world: WorldArg = DEFAULT_WORLD) -> None:
         fail([str(p) for p in exc.problems])
         return
     w = scenario.world
+    claims = f", {len(w.claims)} claim{'s' if len(w.claims) != 1 else ''}" if w.claims else ""
     out.print(
         f"[green]ok[/green] {escape(str(world))}: {len(w.actors)} actors, {len(w.issues)} issues "
-        f"({space.size:,} packages), {len(w.edges)} edges, rule {w.protocol.rule}",
+        f"({space.size:,} packages), {len(w.edges)} edges, rule {w.protocol.rule}{escape(claims)}",
         highlight=False,
         soft_wrap=True,
     )
@@ -713,6 +714,95 @@ def compare(
         ),
         soft_wrap=True,
     )
+
+
+@app.command()
+def check(
+    world: WorldArg = DEFAULT_WORLD,
+    seeds: Annotated[int, typer.Option(help="seeds per arm, the same in every arm")] = 50,
+    first_seed: Annotated[int, typer.Option(min=0, help="the first seed")] = 1,
+    workers: Annotated[int | None, typer.Option(help="runs at once (default: every CPU)")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="the folder for runs/, scorecard.csv and scorecard.html (default: checks/WORLD)"),
+    ] = None,
+    reuse: Annotated[bool, typer.Option(help="reuse the runs --out already holds for the same arm and seed")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+) -> None:
+    """Check the claims a world makes: play the arms they need over the same seeds (offline), print the
+    scorecard, write scorecard.csv and scorecard.html; exit 1 when a claim is broken."""
+    from parley.ensembles.claims import NoClaims
+    from parley.ensembles.claims import check as check_claims
+    from parley.ensembles.runner import RunFailed
+    from parley.reports.scorecard import table, write_scorecard
+
+    for option, value in (("--seeds", seeds), ("--workers", workers)):
+        if value is not None and value < 1:
+            fail([f"{option} {value}: must be at least 1"])
+    folder = out_dir if out_dir is not None else Path("checks") / world.stem
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+    )
+    tasks: list = []
+    reused: dict[int, int] = {}
+
+    def on_start(labels: list[str], seed_list: list[int], total: int) -> None:
+        width = max(len(label) for label in labels)
+        tasks.extend(progress.add_task(label.ljust(width), total=len(seed_list), note="") for label in labels)
+        progress.start()
+
+    def on_run(arm: int, row: dict, was_reused: bool) -> None:
+        reused[arm] = reused.get(arm, 0) + was_reused
+        progress.update(tasks[arm], advance=1, note=f"{reused[arm]} reused" if reused[arm] else "")
+
+    try:
+        card = check_claims(
+            world,
+            seeds,
+            first_seed=first_seed,
+            workers=workers,
+            out=folder,
+            reuse=reuse,
+            on_run=on_run,
+            on_start=on_start,
+        )
+    except InvalidInput as exc:
+        fail([str(p) for p in exc.problems])
+        return
+    except NoClaims as exc:
+        fail([str(exc)])
+        return
+    except RunFailed as exc:
+        fail([str(exc)], code=1)
+        return
+    finally:
+        progress.stop()
+    files = write_scorecard(card)
+    out_console = Console(width=max(out.width, 120), highlight=False) if not out.is_terminal else out
+    out_console.print(table(card))
+    if card.removed:
+        err.print(Text(f"note: {len(card.removed)} unfinished run(s) were removed and played again"), highlight=False)
+    broken = card.broken
+    held = len(card.results) - len(broken)
+    summary = f"{held} of {len(card.results)} claims hold"
+    if broken:
+        summary += "; broken: " + ", ".join(r.claim.id for r in broken)
+    out_console.print(
+        Text(
+            f"{summary}. {card.played} run(s) played, {card.reused} reused; "
+            f"{files['scorecard.csv']}, {files['scorecard.html']}"
+        ),
+        soft_wrap=True,
+    )
+    if broken:
+        raise typer.Exit(1)
 
 
 def main() -> None:

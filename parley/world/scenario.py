@@ -5,8 +5,10 @@ Loading collects every problem it can find before failing, so `parley validate` 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import jinja2
 import yaml
 from pydantic import ValidationError
 
+from parley.world.claims import Claim, claim_problems
 from parley.world.persona import Persona, VariantInfo, apply_variant
 from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
 from parley.world.templates import DEFAULT_PROMPTS, Templates
@@ -199,8 +202,41 @@ def read_text(path: Path, owner: str, field: str, problems: list[Problem]) -> st
 
 
 def paragraphs_of(text: str) -> list[str]:
-    """Paragraphs as the personas cite them: the non-empty lines, numbered from 1."""
+    """Paragraphs as the personas cite them: the non-empty lines, numbered from 1 (pull-quotes too,
+    which keep their number but may not be cited: see `pull_quotes`)."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+PULL_QUOTE_WORDS = 6  # shorter lines (headings, "Article 2nd half") are never taken for pull-quotes
+
+
+def normalised(line: str) -> str:
+    """A line's words only: NFKC, case-folded, typographic quotes unified, punctuation read as spaces."""
+    text = unicodedata.normalize("NFKC", line).casefold()
+    text = text.translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\""))
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+@functools.cache
+def pull_quotes(paragraphs: tuple[str, ...]) -> dict[int, int]:
+    """Paragraph number -> the number of the paragraph it repeats, for every pull-quote of a source.
+
+    An article page repeats some sentences in large type (pull-quotes), so the same words stand in
+    two numbered paragraphs. A pull-quote is a paragraph of at least six words whose words (without
+    case, punctuation or spacing differences) occur in a longer paragraph, or equal an earlier one.
+    It keeps its number, so the numbers stay those of the source's non-empty lines, but a citation
+    must name the paragraph where the words stand in their context.
+    """
+    words = [f" {normalised(p)} " for p in paragraphs]
+    found: dict[int, int] = {}
+    for k, mine in enumerate(words):
+        if len(mine.split()) < PULL_QUOTE_WORDS:
+            continue
+        for j, other in enumerate(words):
+            if j != k and ((len(other) > len(mine) and mine in other) or (other == mine and j < k)):
+                found[k + 1] = j + 1
+                break
+    return found
 
 
 def template_problems(folder: Path) -> list[Problem]:
@@ -328,6 +364,7 @@ def load_scenario(
 
     personas: dict[str, Persona] = {}
     persona_paths: dict[str, Path] = {}
+    card_variants: dict[str, list[str]] = {}
     for idx, ref in enumerate(actor_refs):
         actor, persona_file = (_str(ref.get("id")), _str(ref.get("persona"))) if isinstance(ref, dict) else (None, None)
         if actor is None or not persona_file:
@@ -341,6 +378,10 @@ def load_scenario(
         card = read_yaml(path, problems)
         if card is None:
             continue
+        if isinstance(card.get("variants"), dict):
+            card_variants[actor] = [str(v) for v in card["variants"]]
+        else:
+            card_variants[actor] = []
         if actor in overlays and actor not in variants:
             persona, found = check_variant_file(
                 card, path, actor, world if world is not None else raw, paragraphs, overlays[actor]
@@ -353,10 +394,59 @@ def load_scenario(
         if persona is not None:
             personas[actor] = persona
 
+    claims: list[Any] = raw["claims"] if isinstance(raw.get("claims"), list) else []
+    problems += [
+        Problem(wname, f, m)
+        for f, m in claim_problems(claims, actor_ids, issue_options(world if world is not None else raw), card_variants)
+    ]
+    problems += citation_problems(
+        wname,
+        "claims",
+        [(f"[{i}].cite", _ints(c.get("cite"))) for i, c in enumerate(claims) if isinstance(c, dict)],
+        paragraphs,
+    )
+    provisional = (
+        Scenario(world, world_path, personas, persona_paths, prompts_dir, paragraphs) if world is not None else None
+    )
+    problems += claim_inject_problems(world_path, claims, provisional)
+
     if problems or world is None:
         raise InvalidInput(problems)
     chosen = {**variants, **{a: v.name for a, v in overlays.items()}}
     return Scenario(world, world_path, personas, persona_paths, prompts_dir, paragraphs, chosen, overlays)
+
+
+def claim_inject_problems(world_path: Path, claims: list[Any], scenario: Scenario | None) -> list[Problem]:
+    """The inject files a world's claims play: each found, and (with the scenario, when the world is
+    usable) valid against the world; each file checked once."""
+    from parley.world.injects import load_injects  # injects build on scenarios
+
+    out: list[Problem] = []
+    checked: set[Path] = set()
+    for i, item in enumerate(claims):
+        try:
+            claim = Claim.model_validate(item)
+        except ValidationError:
+            continue  # the schema check reports it
+        for side, arm in (("arm", claim.arm), ("against", claim.against)):
+            if arm is None or arm.inject is None:
+                continue
+            path = world_path.parent / arm.inject
+            if not path.is_file():
+                out.append(
+                    Problem(
+                        display_path(world_path),
+                        f"claims[{i}].{side}.inject",
+                        f"file not found: {arm.inject} (a path from the world's folder, {display_path(world_path.parent)})",
+                    )
+                )
+            elif scenario is not None and path.resolve() not in checked:
+                checked.add(path.resolve())
+                try:
+                    load_injects(path, scenario)
+                except InvalidInput as exc:
+                    out += exc.problems
+    return out
 
 
 def check_variant_file(
@@ -567,16 +657,19 @@ def cited_fields(persona: Persona | dict[str, Any], paragraphs: list[str]) -> li
 def citation_problems(
     file: str, prefix: str, items: list[tuple[str, list[int]]], paragraphs: list[str]
 ) -> list[Problem]:
-    """Citations must point at a paragraph of the source text (when the world names one)."""
+    """Citations must point at a paragraph of the source text (when the world names one), and not at
+    a pull-quote: the paragraph it repeats is the one to cite."""
     if not paragraphs:
         return []
+    repeats = pull_quotes(tuple(paragraphs))
     out = []
     for where, cites in items:
         for n in cites:
             if not 1 <= n <= len(paragraphs):
-                out.append(
-                    Problem(
-                        file, f"{prefix}{where}", f"paragraph {n} does not exist (the source has {len(paragraphs)})"
-                    )
-                )
+                message = f"paragraph {n} does not exist (the source has {len(paragraphs)})"
+            elif n in repeats:
+                message = f"paragraph {n} is a pull-quote repeating paragraph {repeats[n]}: cite {repeats[n]}"
+            else:
+                continue
+            out.append(Problem(file, f"{prefix}{where}", message))
     return out

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from parley.world.claims import Claim
+
 ID_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
 
@@ -121,6 +123,9 @@ class World(Strict):
     protocol: Protocol = Protocol()
     trust_rules: TrustRules = TrustRules()
     llm: LLMDefaults = LLMDefaults()
+    claims: list[Claim] = Field(
+        default_factory=list, description="what the runs should show, checked over an ensemble by `parley check`"
+    )
 
     def actor_ids(self) -> list[str]:
         return [a.id for a in self.actors]
