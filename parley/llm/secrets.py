@@ -33,7 +33,7 @@ _SHAPES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (
         re.compile(
             r"(?i)\b((?:proxy-)?authorization|(?:x-)?api[-_]?key)([\"']?\s*[:=]\s*[\"']?)((?:bearer|basic|token)\s+)?"
-            r"[^\s\"',;}]+"
+            r"[^\s\"',;}&]+"
         ),
         lambda m: f"{m[1]}{m[2]}{m[3] or ''}{REDACTED}",
     ),
@@ -69,7 +69,7 @@ def url_secrets(url: str | None) -> list[str]:
     found = []
     if password:
         found.append(unquote(password))
-    if user and (password or len(user) >= SHORTEST_USER):
+    if user and len(unquote(user)) >= SHORTEST_USER:  # a short one is a name, not a key
         found.append(unquote(user))
     if user or password:
         pair = f"{unquote(user or '')}:{unquote(password or '')}"
