@@ -89,3 +89,16 @@ def test_secrets_in_the_environment_are_known_without_being_registered(monkeypat
 def test_short_or_empty_secrets_are_not_registered(scrubber: Scrubber) -> None:
     scrubber.add(["", None, "abc"])
     assert scrubber.text("abc user") == "abc user"
+
+
+def test_a_url_recorded_without_its_key_takes_it_back_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parley.llm.settings import LLMSettings
+
+    secret_url = "http://someone:sk-env-0123456789abcdef@127.0.0.1:9/v1"
+    monkeypatch.setenv("OPENAI_BASE_URL", secret_url)
+    recorded = public_url(secret_url)
+    assert recorded == "http://***@127.0.0.1:9/v1"
+    assert LLMSettings(base_url=recorded).base() == secret_url  # resume: the same server, its key from the env
+    assert LLMSettings(base_url="http://***@elsewhere:9/v1").base() == "http://***@elsewhere:9/v1"
+    assert LLMSettings(base_url="http://plain:9/v1").base() == "http://plain:9/v1"
+    assert LLMSettings().base() == secret_url
