@@ -32,11 +32,13 @@ def scrubber(monkeypatch: pytest.MonkeyPatch) -> Scrubber:
         "sk-unit-0123" + "".join(f"\\u{ord(c):04x}" for c in "456789ABCDEF"),  # half escaped
         "".join(f"%{ord(c):02x}" for c in KEY),
         quote(KEY, safe=""),
+        "".join(f"&#{ord(c)};" for c in KEY),
+        "".join(f"&#x{ord(c):X};" for c in KEY[:10]) + KEY[10:],
     ],
 )
 def test_a_known_key_goes_in_every_spelling(scrubber: Scrubber, spelled: str) -> None:
     text = scrubber.text(f'{{"text": "my key: {spelled} ok"}}')
-    assert "0123456789" not in text and "\\u0030" not in text.lower() and REDACTED in text and text.endswith(' ok"}')
+    assert text.replace(REDACTED, "X") in ('{"text": "my key: X ok"}', '{"text": "my key: "X" ok"}')
 
 
 def test_parsed_values_are_scrubbed_too(scrubber: Scrubber) -> None:

@@ -2,11 +2,11 @@
 
 A secret reaches text in many shapes: the API key itself, a key in a base URL (its user and password,
 or a query parameter such as `?key=` or `api-key=`), an `Authorization` header, and any of them as a
-server may echo them back: JSON-escaped (`\\u0073k-...`), URL-encoded (`%73k-...`) or, for basic auth,
-base64. The secrets this process knows (registered by the client, and read from `OPENAI_API_KEY` and
-`OPENAI_BASE_URL`) are removed in every one of those shapes; a few shapes are removed whatever the
-secret (URL user info, secret-named query parameters, authorization headers, bearer tokens,
-OpenAI-style `sk-` keys).
+server may echo them back: JSON-escaped (`\\u0073k-...`), URL-encoded (`%73k-...`), as HTML
+character references (`&#115;k-...`) or, for basic auth, base64. The secrets this process knows
+(registered by the client, and read from `OPENAI_API_KEY` and `OPENAI_BASE_URL`) are removed in every
+one of those spellings, even mixed; a few shapes are removed whatever the secret (URL user info,
+secret-named query parameters, authorization headers, bearer tokens, OpenAI-style `sk-` keys).
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ _SHAPES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
 
 
 def _spelled(char: str) -> str:
-    """Every way JSON or a URL may spell one character: itself, \\uXXXX (any case), %XX, \\/ for /."""
+    """Every way JSON, a URL or HTML may spell one character: itself, \\uXXXX (any case), %XX,
+    &#NN; and &#xXX;, and \\/ for /."""
     code = ord(char)
-    ways = [re.escape(char)]
+    hex_digits = "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in f"{code:x}")
+    ways = [re.escape(char), f"&#0*{code};", f"&#[xX]0*{hex_digits};"]
     if code < 0x10000:
         ways.append(r"\\u" + "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in f"{code:04x}"))
     if code < 0x80:

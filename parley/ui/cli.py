@@ -350,6 +350,7 @@ def resume(
         out.print(
             f"resumed {folder.name} after {len([e for e in saved.events if e['type'] == 'round_ended'])} complete round(s)"
         )
+    assert model.outcome is not None  # resume plays to the end
     print_summary(out, RunResult(folder.name, folder, model.outcome, model))
 
 
@@ -380,6 +381,7 @@ def fork(
     with llm.backend(backend) as live, exit_codes(folder.name, "fork", "the parent's log"):
         new, played = fork_run(folder, at_round, runs_dir, variants, inject, live, live_moves=person_at_terminal())
     out.print(f"forked {folder.name} at round {at_round}", highlight=False)
+    assert played.outcome is not None  # a fork plays to the end
     print_summary(out, RunResult(new.name, new, played.outcome, played))
 
 
