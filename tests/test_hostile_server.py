@@ -73,6 +73,7 @@ def only_run(tmp_path: Path) -> Path:
 # -- 1. a key in the base URL ----------------------------------------------------------------------
 def test_a_key_in_the_base_url_reaches_the_server_and_nothing_else(server: FakeOpenAI, tmp_path: Path) -> None:
     with_user = server.url.replace("http://", f"http://someone:{SECRET}@")
+    server.script("north", {"kind": "echo_key", "spelling": "unicode"})  # and the server says it back
     done = llm_run(tmp_path, "--base-url", with_user)
     assert done.returncode == 0, done.stderr
     assert credential(server.requests[0]["headers"]) == SECRET  # basic auth, as the URL said
