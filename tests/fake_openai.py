@@ -3,7 +3,8 @@
 Stdlib only. It answers `POST /v1/chat/completions` with a Parley move synthesised from the
 `parley_move_<actor>` JSON schema of the request (see `parley/move_schema.py`), or with whatever
 a test queued for that actor: broken JSON, prose, a schema violation, an HTTP error, a slow or
-hanging answer. Every chat request is recorded.
+hanging answer, an answer dripped a byte at a time, a valid move that echoes the caller's key back.
+Every chat request is recorded.
 
 In-process (tests)::
 
@@ -32,6 +33,7 @@ How the actor of a request is found, in order:
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import hashlib
 import json
@@ -47,7 +49,10 @@ SCHEMA_PREFIX = "parley_move_"
 REDACTED = "[redacted]"
 SECRET_HEADERS = {"authorization", "api-key", "x-api-key"}
 
-KINDS = {"valid", "move", "content", "broken_json", "prose", "schema_violation", "status", "slow", "hang"}
+KINDS = {
+    "valid", "move", "content", "broken_json", "prose", "schema_violation", "status", "slow", "hang", "drip", "echo_key"
+}  # fmt: skip
+ECHO_SPELLINGS = {"plain", "unicode", "url"}
 
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("bad request", "invalid_request_error"),
@@ -76,9 +81,43 @@ def check_behaviour(behaviour: Any) -> dict:
         raise ValueError("a 'content' behaviour needs a 'content' string")
     if kind == "status" and not (isinstance(behaviour.get("status"), int) and 400 <= behaviour["status"] <= 599):
         raise ValueError("a 'status' behaviour needs a 'status' between 400 and 599")
-    if kind in ("slow", "hang") and not isinstance(behaviour.get("seconds"), int | float):
-        raise ValueError(f"a '{kind}' behaviour needs 'seconds'")
+    if kind in ("slow", "hang", "drip") and not isinstance(behaviour.get("seconds"), int | float):
+        raise ValueError(f"a '{kind}' behaviour needs 'seconds'" + (" (between bytes)" if kind == "drip" else ""))
+    if kind == "echo_key" and behaviour.get("spelling", "unicode") not in ECHO_SPELLINGS:
+        raise ValueError(f"an 'echo_key' behaviour spells the key one of {sorted(ECHO_SPELLINGS)}")
     return dict(behaviour)
+
+
+def credential(headers: dict[str, str]) -> str:
+    """The secret a request carried: a bearer token, or the password (else the user) of basic auth."""
+    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(value).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return value
+        return password or user
+    return value
+
+
+def spell(secret: str, spelling: str) -> str:
+    """The secret as it appears inside a JSON string: as is, every character a \\u escape, or %-encoded."""
+    if spelling == "unicode":
+        return "".join(f"\\u{ord(c):04x}" for c in secret)
+    if spelling == "url":
+        return "".join(f"%{ord(c):02X}" for c in secret)
+    return secret
+
+
+def echoing(move: dict, said: str) -> dict:
+    """The move with every text and reason saying `said`."""
+    move = copy.deepcopy(move)
+    for action in move.get("actions", []):
+        for name in ("text", "reason"):
+            if isinstance(action.get(name), str):
+                action[name] = said
+    return move
 
 
 def error_body(status: int, message: str | None = None, type_: str | None = None, param: str | None = None) -> dict:
@@ -247,6 +286,14 @@ def schema_in_text(text: str) -> dict | None:
 
 class _Hang(Exception):
     """Close the connection without answering."""
+
+
+class _Drip(Exception):
+    """Answer this body a byte at a time, `seconds` apart."""
+
+    def __init__(self, status: int, body: dict, seconds: float, pad: int) -> None:
+        super().__init__("drip")
+        self.status, self.body, self.seconds, self.pad = status, body, seconds, pad
 
 
 class _Server(ThreadingHTTPServer):
@@ -485,6 +532,13 @@ class FakeOpenAI:
             self._sleep(float(behaviour["seconds"]))
         if kind == "move":
             content = json.dumps(behaviour["move"])
+        elif kind == "echo_key":
+            secret = credential(headers)
+            marker = "KEY-GOES-HERE"
+            said = json.dumps(
+                echoing(synthesise(schema, n, self.accept), f"{behaviour.get('say', 'My key is')} {marker}")
+            )
+            content = said.replace(marker, spell(secret, behaviour.get("spelling", "unicode")))
         elif kind == "content":
             content = behaviour["content"]
         else:
@@ -499,10 +553,12 @@ class FakeOpenAI:
                 content = json.dumps(violate(move))
             else:
                 content = json.dumps(move)
+        if kind == "drip":
+            raise _Drip(200, self._completion(body, content), float(behaviour["seconds"]), int(behaviour.get("pad", 0)))
         return 200, {}, self._completion(body, content)
 
     def record(
-        self, actor: str | None, body: Any, headers: dict[str, str], received: float, status: int | None
+        self, actor: str | None, body: Any, headers: dict[str, str], received: float, status: int | None, **more: Any
     ) -> None:
         with self._lock:
             self.requests.append(
@@ -513,6 +569,7 @@ class FakeOpenAI:
                     "received": received,
                     "answered": time.monotonic(),
                     "status": status,
+                    **more,
                 }
             )
 
@@ -533,6 +590,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _drip(self, drip: _Drip) -> tuple[int, int]:
+        """Send the answer a byte at a time; how many bytes went out before the client hung up, of how many."""
+        data = json.dumps(drip.body).encode() + b" " * drip.pad
+        sent = 0
+        try:
+            self.send_response(drip.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.flush()
+            for i in range(len(data)):
+                if self.fake._stopping.wait(drip.seconds):
+                    break
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                sent += 1
+        except OSError:
+            pass  # the client gave up
+        return sent, len(data)
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -593,6 +670,11 @@ class _Handler(BaseHTTPRequestHandler):
             status, extra, answer = self.fake.answer(body, headers, identity)
         except _Hang:
             self.fake.record(actor, body, headers, received, None)
+            self.close_connection = True
+            return
+        except _Drip as drip:
+            sent, length = self._drip(drip)
+            self.fake.record(actor, body, headers, received, drip.status, dripped=sent, length=length)
             self.close_connection = True
             return
         except Exception as exc:  # a bug in the fake must show as a 500, not a dropped connection

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import socket
@@ -327,6 +328,53 @@ def test_hang_makes_the_client_time_out(server):
     server.script("a", {"kind": "hang", "seconds": 0.1})
     with pytest.raises(openai.APIConnectionError):
         ask(client_for(server, timeout=5), "a")
+
+
+def test_drip_answers_a_byte_at_a_time(server):
+    server.script("a", {"kind": "drip", "seconds": 0.001, "pad": 3})
+    content = ask(client_for(server), "a").choices[0].message.content
+    assert problems(json.loads(content), make_schema("a")) == []
+    (record,) = server.calls_for("a")
+    assert record["dripped"] == record["length"] and record["status"] == 200
+
+
+def test_a_client_that_hangs_up_on_a_drip_is_recorded(server):
+    server.script("a", {"kind": "drip", "seconds": 0.02, "pad": 10_000})
+    schema = {"name": "parley_move_a", "strict": True, "schema": make_schema("a")}
+    body = {"model": "m", "messages": messages("a"), "response_format": {"type": "json_schema", "json_schema": schema}}
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    connection.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+    response = connection.getresponse()  # the status and headers come at once
+    assert response.status == 200 and response.read(1) == b"{"
+    response.close()
+    connection.close()  # and hang up, long before the answer is whole
+    for _ in range(1000):  # the server notices at its next bytes
+        if server.calls_for("a"):
+            break
+        time.sleep(0.01)
+    (record,) = server.calls_for("a")
+    assert 1 <= record["dripped"] < record["length"]
+
+
+@pytest.mark.parametrize("spelling", ["unicode", "url", "plain"])
+def test_echo_key_says_the_bearer_token_back(server, spelling):
+    secret = "sk-echo-0123456789abcdef"
+    server.script("a", {"kind": "echo_key", "spelling": spelling})
+    content = ask(client_for(server, api_key=secret), "a").choices[0].message.content
+    assert (secret in content) == (spelling == "plain")
+    texts = [action["text"] for action in json.loads(content)["actions"] if "text" in action]
+    if spelling == "unicode":
+        assert "\\u0073\\u006b" in content and texts and all(t == f"My key is {secret}" for t in texts)
+    if spelling == "url":
+        assert "%73%6B%2D" in content
+
+
+def test_echo_key_says_basic_auth_from_the_url_back(server):
+    server.script("a", {"kind": "echo_key", "spelling": "plain", "say": "Password:"})
+    url = server.url.replace("http://", "http://someone:hunter2-secret@")
+    client = openai.OpenAI(api_key=KEY, base_url=url, max_retries=0)
+    content = ask(client, "a").choices[0].message.content
+    assert "Password: hunter2-secret" in content
 
 
 def test_unknown_behaviour_is_refused():

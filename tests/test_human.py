@@ -411,7 +411,6 @@ class Watching:
 
 def test_the_seat_sees_exactly_what_an_llm_persona_would() -> None:
     from parley.llm.client import ChatClient
-    from parley.llm.ledger import Ledger, PriceTable
     from parley.llm.persona import LLMPersona, PersonaSettings
 
     north = {1: [Propose(package=CROSSING, to=["south"], text="Take it.")]}
@@ -425,7 +424,7 @@ def test_the_seat_sees_exactly_what_an_llm_persona_would() -> None:
         model.setting,
         model.space,
         seat.templates,
-        ChatClient(None, None, Ledger(PriceTable())),
+        ChatClient(None, None),
         PersonaSettings(model="none"),
     )
     assert len(watching.seen) == 3

@@ -1,20 +1,19 @@
-"""Everything an LLM run shares: settings, the client, the ledger, the budget, the event loop."""
+"""Everything an LLM run shares: settings, the stack of answerers, the ledger, the budget, the event loop."""
 
 from __future__ import annotations
 
 import os
 
-from parley.engine.issue_space import IssueSpace
-from parley.engine.policy import DeliberatingPolicy
-from parley.llm.cache import ResponseCache
-from parley.llm.client import Answerer, ChatClient, ChatParams
-from parley.llm.ledger import DollarBudget, Ledger, PriceTable
+from parley.llm.answerer import Answerer, ChatParams
+from parley.llm.cache import Cached, ResponseCache
+from parley.llm.client import OPENAI_API, ChatClient
+from parley.llm.ledger import Budgeted, DollarBudget, Ledger, PriceTable
 from parley.llm.loop import BackgroundLoop
-from parley.llm.persona import LLMPersona, PersonaSettings
+from parley.llm.persona import PersonaSettings
+from parley.llm.secrets import public_url
 from parley.llm.settings import DEFAULT_PRICES, LLMSettings
 from parley.world.problems import InvalidInput, Problem
 from parley.world.scenario import Scenario, bundled
-from parley.world.templates import Templates
 
 
 class LLMBackend:
@@ -30,18 +29,18 @@ class LLMBackend:
         if settings.cache_dir is not None and settings.cache_dir.exists() and not settings.cache_dir.is_dir():
             raise InvalidInput([Problem("--cache-dir", str(settings.cache_dir), "not a folder")])
         self.ledger = Ledger(PriceTable.load(prices))
-        cache = ResponseCache(settings.cache_dir) if settings.cache_dir else None
-        self.client = ChatClient(
+        self.transport = ChatClient(
             settings.base(),
             os.environ.get("OPENAI_API_KEY"),
-            self.ledger,
-            cache,
             concurrency=settings.concurrency,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             backoff=settings.backoff,
-            limit_usd=settings.budget_usd,
         )
+        # the answerers, outermost first: the cache (free answers skip the budget), the budget, the server
+        self.client: Answerer = Budgeted(self.transport, self.ledger, settings.budget_usd)
+        if settings.cache_dir is not None:
+            self.client = Cached(self.client, ResponseCache(settings.cache_dir, self.transport.server), self.ledger)
         self.loop = BackgroundLoop()
         self.budget = (
             DollarBudget(self.ledger, settings.budget_usd, settings.max_reasks + 1)
@@ -85,15 +84,6 @@ class LLMBackend:
             for actor, model in self.models(scenario).items()
         }
 
-    def policies(
-        self, scenario: Scenario, space: IssueSpace, templates: Templates, seed: int, client: Answerer | None = None
-    ) -> dict[str, DeliberatingPolicy]:
-        """LLM personas for every actor; `client` replaces the live one (recorded answers, for replay)."""
-        return {
-            actor: LLMPersona(actor, scenario, space, templates, client or self.client, settings)
-            for actor, settings in self.persona_settings(scenario, seed).items()
-        }
-
     def describe(self, scenario: Scenario) -> dict:
         """What the manifest records of this backend (never the key)."""
         some = next(iter(self.persona_settings(scenario, 0).values()))
@@ -102,7 +92,7 @@ class LLMBackend:
             "temperature": some.params.temperature,
             "max_tokens": some.params.max_tokens,
             "memory_window": self.settings.memory_window,
-            "base_url": self.settings.base() or "https://api.openai.com/v1",
+            "base_url": public_url(self.settings.base()) or OPENAI_API,  # never a key it may hold
             "max_reasks": self.settings.max_reasks,
             "max_retries": self.settings.max_retries,
             "budget_usd": self.settings.budget_usd,
@@ -110,5 +100,5 @@ class LLMBackend:
         }
 
     def close(self) -> None:
-        self.loop.run(self.client.aclose())
+        self.loop.run(self.transport.aclose())
         self.loop.close()

@@ -1,4 +1,5 @@
-"""Answers stored by the content of their request, so a run played again asks nothing twice."""
+"""Answers stored by the content of their request and the server that gave them, so a run played
+again asks nothing twice, and a run pointed at another server (or a dead one) asks that server."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ import json
 import os
 from pathlib import Path
 
-
-def request_hash(request: dict) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+from parley.llm.answerer import Answerer, ChatParams, Completion, requests_for
+from parley.llm.ledger import Ledger
 
 
 class ResponseCache:
-    def __init__(self, folder: Path) -> None:
+    """A folder of answers, one file each, filed under the server and the request's hash (the
+    request hash a run's events record stays the request's alone)."""
+
+    def __init__(self, folder: Path, server: str = "") -> None:
         self.folder = folder
+        self.server = server.rstrip("/")  # as it may be written: a key in the URL is scrubbed already
 
     def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.json"
+        name = hashlib.sha256(f"{self.server}\n{key}".encode()).hexdigest() if self.server else key
+        return self.folder / name[:2] / f"{name}.json"
 
     def get(self, key: str) -> dict | None:
         path = self._path(key)
@@ -34,3 +39,39 @@ class ResponseCache:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(answer, ensure_ascii=False), encoding="utf-8")
         tmp.replace(path)
+
+
+class Cached:
+    """An answerer that answers from the cache what it can (free, no call) and stores what `inner` answers.
+
+    A request is looked up in every structured mode, best first, so a server that refused the
+    strict schema is not asked again for an answer already stored in the mode it took.
+    """
+
+    def __init__(self, inner: Answerer, cache: ResponseCache, ledger: Ledger | None = None) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.ledger = ledger  # counts the answers served from the cache (they cost nothing)
+
+    async def complete(
+        self, actor: str, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams
+    ) -> Completion:
+        for mode, _, key in requests_for(model, messages, schema, schema_name, params):
+            stored = self.cache.get(key)
+            if stored is not None:
+                prompt, completion = stored["prompt_tokens"], stored["completion_tokens"]
+                if self.ledger is not None:
+                    self.ledger.charge(actor, model, prompt, completion, cached=True)
+                return Completion(stored["content"], model, key, mode, prompt, completion, 0.0, True, 0.0)
+        answer = await self.inner.complete(actor, model, messages, schema, schema_name, params)
+        if not answer.cached:
+            self.cache.put(
+                answer.request_hash,
+                {
+                    "content": answer.content,
+                    "prompt_tokens": answer.prompt_tokens,
+                    "completion_tokens": answer.completion_tokens,
+                    "model": model,
+                },
+            )
+        return answer

@@ -1,14 +1,18 @@
-"""What LLM calls cost: an editable price table, a ledger per actor and per run, and the budget."""
+"""What LLM calls cost: an editable price table, a ledger per actor and per run, and the budget
+(between rounds, `DollarBudget`; per call, the `Budgeted` answerer)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from parley.engine.events import EventType
+from parley.llm.answerer import Answerer, ChatParams, Completion, requests_for
+from parley.llm.errors import BudgetExhausted
 from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
 
 
@@ -131,3 +135,43 @@ def costs_of(events: list[dict]) -> dict:
     for a in actors.values():
         a["usd"] = round(a["usd"], 6)
     return {"usd": round(sum(a["usd"] for a in actors.values()), 6), "actors": dict(sorted(actors.items()))}
+
+
+class Budgeted:
+    """An answerer that charges every answer of `inner` to the ledger and, with a limit, refuses a
+    call that could take spending past it: the most it could cost (every prompt character a token,
+    and the longest answer) is reserved while it is in flight."""
+
+    def __init__(self, inner: Answerer, ledger: Ledger, limit_usd: float | None = None) -> None:
+        self.inner = inner
+        self.ledger = ledger
+        self.limit_usd = limit_usd
+        self._reserved = 0.0  # the most the calls in flight may cost
+
+    async def complete(
+        self, actor: str, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams
+    ) -> Completion:
+        ceiling = 0.0
+        if self.limit_usd is not None:
+            ceiling = self.ceiling(model, messages, schema, schema_name, params)
+            if self.ledger.spent + self._reserved + ceiling > self.limit_usd:
+                raise BudgetExhausted(
+                    f"a call for {actor} could cost up to ${ceiling:.4f}; "
+                    f"${self.ledger.spent:.4f} of ${self.limit_usd:.4f} is spent"
+                )
+        self._reserved += ceiling
+        try:
+            answer = await self.inner.complete(actor, model, messages, schema, schema_name, params)
+        finally:
+            self._reserved -= ceiling
+        usd = self.ledger.charge(actor, model, answer.prompt_tokens, answer.completion_tokens, cached=answer.cached)
+        return replace(answer, usd=usd)
+
+    def ceiling(self, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams) -> float:
+        """The most a call can cost, in whichever structured mode the server ends up taking."""
+        chars = max(
+            sum(len(str(m.get("content", ""))) for m in request["messages"])
+            + len(json.dumps(request.get("response_format", "")))
+            for _, request, _ in requests_for(model, messages, schema, schema_name, params)
+        )
+        return self.ledger.prices.cost(model, chars, params.max_tokens)

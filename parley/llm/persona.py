@@ -13,7 +13,9 @@ from parley.engine.actions import Move, Pass
 from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.engine.policy import Observation
-from parley.llm.client import Answerer, ChatParams, Completion, TransientFailure
+from parley.llm.answerer import Answerer, ChatParams, Completion
+from parley.llm.errors import TransientFailure
+from parley.llm.secrets import scrub, scrub_data
 from parley.players.briefing import RoundMemory, round_context, system_context
 from parley.players.move_schema import MoveError, move_schema, parse_move, schema_name
 from parley.world.scenario import Scenario
@@ -26,6 +28,14 @@ class PersonaSettings:
     params: ChatParams = field(default_factory=ChatParams)
     max_reasks: int = 2
     memory_window: int = 2
+
+
+def without_secrets(move: Move) -> Move:
+    """The move with any secret scrubbed from its text: the answer's text is scrubbed already, but
+    what a parser decodes (JSON escapes) is checked again before other actors, logs and reports see it."""
+    data = move.model_dump()
+    clean = scrub_data(data)
+    return move if clean == data else Move.model_validate(clean)
 
 
 class LLMPersona:
@@ -82,13 +92,14 @@ class LLMPersona:
                 )
                 return self.remembered(obs, Move(actions=[Pass(reason="no answer from the model this round")]))
             try:
-                move = parse_move(answer.content, world, obs)
+                move = without_secrets(parse_move(answer.content, world, obs))
             except MoveError as exc:
-                self._record(answer, attempt, None, str(exc))
+                error = scrub(str(exc))  # it may quote what the answer said
+                self._record(answer, attempt, None, error)
                 messages = [
                     *messages,
                     {"role": "assistant", "content": answer.content},
-                    {"role": "user", "content": self.templates.render("llm/reask.j2", error=str(exc))},
+                    {"role": "user", "content": self.templates.render("llm/reask.j2", error=error)},
                 ]
                 continue
             self._record(answer, attempt, move, None)

@@ -6,7 +6,6 @@ from parley.engine.actions import Move, Pass
 from parley.engine.issue_space import IssueSpace
 from parley.engine.policy import Observation
 from parley.llm.client import ChatClient
-from parley.llm.ledger import Ledger, PriceTable
 from parley.llm.persona import LLMPersona, PersonaSettings
 from parley.world.scenario import Scenario
 from parley.world.templates import Templates
@@ -58,7 +57,7 @@ def sample_observation(scenario: Scenario, space: IssueSpace, actor: str) -> Obs
 
 
 def rehearse_prompts(scenario: Scenario, space: IssueSpace, templates: Templates) -> None:
-    client = ChatClient(None, None, Ledger(PriceTable()))  # never called
+    client = ChatClient(None, None)  # never called
     for actor in scenario.world.actor_ids():
         persona = LLMPersona(actor, scenario, space, templates, client, PersonaSettings(model="rehearsal"))
         obs = sample_observation(scenario, space, actor)

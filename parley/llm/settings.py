@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parley.llm.secrets import REDACTED, public_url
+
 DEFAULT_PRICES = Path("prices.yaml")
 DEFAULT_CACHE = Path(".parley-cache/llm")
 
@@ -28,4 +30,10 @@ class LLMSettings:
     backoff: float = 1.0
 
     def base(self) -> str | None:
-        return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        """The server: `base_url`, else OPENAI_BASE_URL, else None (the OpenAI API). A URL a run
+        recorded without its key (`***`) takes it back from OPENAI_BASE_URL when that is the same server."""
+        from_environment = os.environ.get("OPENAI_BASE_URL") or None
+        if self.base_url and from_environment and REDACTED in self.base_url:
+            if public_url(from_environment) == self.base_url:
+                return from_environment
+        return self.base_url or from_environment

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +22,8 @@ from parley.engine.issue_space import IssueSpace
 from parley.engine.model import NegotiationModel
 from parley.engine.policy import Observation
 from parley.llm.backend import LLMBackend, LLMSettings
-from parley.llm.cache import request_hash
-from parley.llm.client import MODES, Answerer, BudgetExhausted, ChatParams, Completion, TransientFailure, build_request
-from parley.llm.ledger import Ledger, costs_of
+from parley.llm.ledger import costs_of
+from parley.llm.recorded import NotRecorded, RecordedAnswers
 from parley.players.seat import Abandoned, MoveSource, NoRecordedMove, SeatView
 from parley.runs.cast import Cast, llm_cast, offline_cast, seat_people
 from parley.runs.folder import RunLog, unique_folder
@@ -73,10 +71,6 @@ def recorded_seats(
     return {actor: RecordedMoves(events, actor, live, before_round) for actor in manifest.get("human") or []}
 
 
-class NotRecorded(Exception):
-    """A call the saved run never made: its prompt differs from every recorded one."""
-
-
 def load_saved(folder: Path | str) -> SavedRun:
     """A run folder to re-execute: its manifest must be sound and its log whole, but for a
     half-written last line (a killed run), which is dropped and reported in `truncated`."""
@@ -93,53 +87,6 @@ def load_saved(folder: Path | str) -> SavedRun:
 def digest(events: list[dict]) -> str:
     canonical = json.dumps([comparable(e) for e in events], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-@dataclass
-class RecordedAnswers:
-    """Answers a saved run received, served again by request hash, in the order they came.
-
-    With `live`, a request the run never made is asked of the server (resume, fork); without, it
-    is NotRecorded (replay). Recorded failures and budget stops happen again where they happened.
-    """
-
-    events: list[dict]
-    ledger: Ledger
-    live: Answerer | None = None
-    answers: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
-    failures: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
-    halt: str | None = None  # why the run stopped on its budget, if it did
-
-    def __post_init__(self) -> None:
-        for e in self.events:
-            if e["type"] == EventType.LLM_CALL:
-                self.answers[e["request_hash"]].append(e)
-            elif e["type"] == EventType.LLM_FAILED and e.get("request_hash"):
-                self.failures[e["request_hash"]].append(e)
-            elif e["type"] == EventType.HALTED:
-                self.halt = e["reason"]
-
-    async def complete(
-        self, actor: str, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams
-    ) -> Completion:
-        for mode in MODES:
-            key = request_hash(build_request(model, messages, schema, schema_name, params, mode))
-            if self.answers.get(key):
-                e = self.answers[key].popleft()
-                usd = float(e.get("transport", {}).get("usd", 0.0))
-                self.ledger.charge_usd(actor, e["tokens"]["prompt"], e["tokens"]["completion"], usd)
-                return Completion(
-                    e["raw"], model, key, mode, e["tokens"]["prompt"], e["tokens"]["completion"], usd, True, 0.0
-                )
-            if self.failures.get(key):
-                raise TransientFailure(self.failures[key].popleft()["error"], key)
-        if self.live is not None:
-            return await self.live.complete(actor, model, messages, schema, schema_name, params)
-        if self.halt is not None:
-            raise BudgetExhausted(self.halt)
-        raise NotRecorded(
-            f"no recorded answer for {actor}'s call to {model}: its prompt differs from every recorded one"
-        )
 
 
 @dataclass

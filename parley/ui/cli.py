@@ -1,40 +1,47 @@
-"""The `parley` command line: run a world, validate a world."""
+"""The `parley` command line: thin commands over the library.
+
+Options are declared once (the `Annotated` aliases below) and shared by the commands that take
+them; the 13 LLM options travel together as one `LLMOptions`. Every error a user can act on goes
+through one mapping to one line each on stderr and an exit code (`exit_codes`); what the commands
+show is drawn by `parley.ui.console`.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
-from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.markup import escape
-from rich.padding import Padding
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
-from typer._click.exceptions import ClickException  # typer's own click: usage errors
 
 from parley.engine.events import EventType
 from parley.llm.errors import LLMError
+from parley.llm.secrets import scrub
 from parley.llm.settings import DEFAULT_CACHE, LLMSettings
-from parley.reports.text import describe, describe_outcome, describe_package
-from parley.runs.saved import (
-    BrowseError,
-    check_filters,
-    filter_events,
-    list_runs,
-    persona_names,
-    read_run,
-    resolve_run,
+from parley.runs.saved import BrowseError, check_filters, list_runs, read_run, resolve_run
+from parley.ui.console import (
+    ArmProgress,
+    RoundPrinter,
+    print_comparison,
+    print_run,
+    print_runs,
+    print_scorecard,
+    print_summary,
 )
-from parley.runs.transcript import package_changes
-from parley.ui.console import RoundPrinter, print_summary
 from parley.world.escaping import printable
 from parley.world.problems import InvalidInput
 from parley.world.scenario import DEFAULT_WORLD
+from parley.world.world import MAX_ROUNDS
 
 if TYPE_CHECKING:
     from parley.llm.backend import LLMBackend
@@ -58,18 +65,177 @@ class Backend(StrEnum):
     openai = "openai"
 
 
-WorldArg = Annotated[Path, typer.Argument(help="the world file", show_default=True)]
-
-
 def fail(lines: list[str], code: int = 2) -> None:
-    """Print one line per problem on stderr and exit; the lines are plain text (never markup or emoji codes)."""
+    """Print one line per problem on stderr and exit; the lines are plain text (never markup or emoji
+    codes), and never hold a secret."""
     for line in lines:
-        err.print(
-            Text.assemble(("error:", "red"), " ", printable(" ".join(line.splitlines()))),
-            highlight=False,
-            soft_wrap=True,
-        )
+        text = printable(scrub(" ".join(line.splitlines())))
+        err.print(Text.assemble(("error:", "red"), " ", text), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+# -- errors to exit codes --------------------------------------------------------------------------
+def _raised(module: str, name: str) -> type[BaseException]:
+    """An exception class of a module the command may have loaded; if it is not loaded, nothing in it
+    can have been raised (so `parley runs` need not import the engine to catch the engine's errors)."""
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name) if loaded is not None else _NeverRaised
+
+
+class _NeverRaised(Exception):
+    pass
+
+
+@contextmanager
+def exit_codes(run: str = "", doing: str = "", log: str = "the log") -> Iterator[None]:
+    """Every error a user can act on is one line on stderr: exit 2 for bad input (every problem, a line
+    each), exit 1 for a run that cannot go on. `run`, `doing` and `log` name what a resume or fork
+    could not do, and whose log diverged."""
+    try:
+        yield
+    except (InvalidInput, BrowseError) as exc:
+        fail([str(p) for p in exc.problems] if isinstance(exc, InvalidInput) else [str(exc)])
+    except _raised("parley.players.seat", "NoRecordedMove") as exc:
+        fail([f"{run}: cannot {doing}: {exc}, and stdin is not a terminal to ask; {doing} it in one"], code=1)
+    except _raised("parley.runs.play", "Diverged") as exc:
+        seq = exc.recorded.get("seq")  # type: ignore[attr-defined]
+        fail([f"{run}: cannot {doing}: {log} diverges from a re-execution at event {seq}"], code=1)
+    except (LLMError, _raised("parley.ensembles.runner", "RunFailed")) as exc:
+        fail([str(exc)], code=1)
+
+
+# -- options, declared once ------------------------------------------------------------------------
+def within(least: float | None = None, most: float | None = None, why: str = "") -> Callable[..., Any]:
+    """A check of a numeric option: a finite number within bounds, else one line and exit 2."""
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: float | None) -> float | None:
+        if value is None:
+            return value
+        name = param.opts[0] if param.opts else param.name
+        if not math.isfinite(value):
+            fail([f"{name} {value}: must be a number"])
+        if least is not None and value < least:
+            fail([f"{name} {value}: must be at least {plain(least)}"])
+        if most is not None and value > most:
+            fail([f"{name} {value}: must be at most {plain(most)}{why}"])
+        return value
+
+    return check
+
+
+def number(help: str, least: float, most: float | None = None, why: str = "", names: tuple[str, ...] = ()) -> Any:
+    """A numeric option checked by `within`, its bounds shown in the help as click shows a range."""
+    shown = f"{plain(least)} to {plain(most)}" if most is not None else f"{plain(least)} or more"
+    return typer.Option(*names, help=f"{help} ({shown})", callback=within(least, most, why))
+
+
+def plain(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+
+RUNS_WORDS = " (a world may not play more)"
+WorldArg = Annotated[Path, typer.Argument(help="the world file", show_default=True)]
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="a run id, a prefix of one, or a run folder")]
+RunsDir = Annotated[Path, typer.Option(help="where run folders are saved")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="print only the summary")]
+Seed = Annotated[int, number("seed of every random choice in the run", 0)]
+MaxRounds = Annotated[int | None, number("override the world's max rounds", 1, MAX_ROUNDS, RUNS_WORDS)]
+BackendOption = Annotated[Backend, typer.Option(help="offline: the default strategy; openai: LLM personas")]
+Inject = Annotated[Path | None, typer.Option(help="a facilitator's inject file (worlds/injects/*.yaml)")]
+# the LLM options
+Model = Annotated[str | None, typer.Option(help="LLM model for every actor (openai backend)")]
+ModelFor = Annotated[list[str], typer.Option("--model-for", help="a model for one actor, ACTOR=MODEL (repeatable)")]
+BASE_URL_HELP = "an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL or OpenAI)"
+BaseUrl = Annotated[str | None, typer.Option(help=BASE_URL_HELP)]
+Temperature = Annotated[float | None, number("sampling temperature (default: the world's, 0.7)", 0.0, 2.0)]
+MaxTokens = Annotated[int | None, number("answer length limit per call", 16, 1_000_000)]
+BudgetUsd = Annotated[
+    float | None,
+    number("end the run (budget_exhausted) before it would spend more; a compare's is one for all its runs", 0, 1e6),
+]
+MaxReasks = Annotated[int, number("times an invalid answer is sent back with its error", 0, 20)]
+MaxRetries = Annotated[int, number("retries of a call on rate limits, timeouts, 5xx", 0, 100)]
+Timeout = Annotated[float, number("seconds a call may take, its whole answer included", 0.1, 3600.0)]
+Concurrency = Annotated[int, number("LLM calls in flight at once (a compare: over all its runs)", 1, 1024)]
+Cache = Annotated[bool, typer.Option(help="reuse answers to identical requests")]
+CacheDir = Annotated[Path, typer.Option(help="where answers are cached")]
+Prices = Annotated[Path | None, typer.Option(help="price table (dollars per million tokens; default: prices.yaml)")]
+
+
+@dataclass
+class LLMOptions:
+    """The LLM options of a command, as given (the defaults are the command line's)."""
+
+    model: Model = None
+    model_for: ModelFor = field(default_factory=list)
+    base_url: BaseUrl = None
+    temperature: Temperature = None
+    max_tokens: MaxTokens = None
+    budget_usd: BudgetUsd = None
+    max_reasks: MaxReasks = 2
+    max_retries: MaxRetries = 4
+    timeout: Timeout = 60.0
+    concurrency: Concurrency = 8
+    cache: Cache = True
+    cache_dir: CacheDir = DEFAULT_CACHE
+    prices: Prices = None
+
+    @contextmanager
+    def backend(self, backend: Backend | None) -> Iterator[LLMBackend | None]:
+        """The LLM backend these options describe, with `--backend openai` (else None), closed after
+        use; a bad option (prices, cache folder, --model-for) is one line, exit 2."""
+        if backend is not Backend.openai:
+            yield None
+            return
+        from parley.llm.backend import LLMBackend
+
+        with exit_codes():
+            live = LLMBackend(
+                LLMSettings(
+                    model=self.model,
+                    base_url=self.base_url,
+                    models_for=parse_pairs(self.model_for, "--model-for", "russia=gpt-4o", "MODEL"),
+                    temperature=self.temperature,
+                    max_tokens=self.max_tokens,
+                    timeout=self.timeout,
+                    max_retries=self.max_retries,
+                    max_reasks=self.max_reasks,
+                    concurrency=self.concurrency,
+                    budget_usd=self.budget_usd,
+                    cache_dir=self.cache_dir if self.cache else None,
+                    prices=self.prices,
+                )
+            )
+        try:
+            yield live
+        finally:
+            live.close()
+
+
+def takes_llm_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The command's `llm: LLMOptions` parameter becomes the 13 LLM options on the command line, in
+    its place; the command receives them gathered again as one `LLMOptions`."""
+    signature = inspect.signature(command, eval_str=True)
+    declared = get_type_hints(LLMOptions, include_extras=True)  # the Annotated aliases above
+    names = [f.name for f in fields(LLMOptions)]
+    defaults = LLMOptions()
+    options = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, annotation=declared[name], default=getattr(defaults, name)
+        )
+        for name in names
+    ]
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        parameters += options if parameter.name == "llm" else [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)]
+
+    @functools.wraps(command)
+    def with_options(**given: Any) -> None:
+        command(**{k: v for k, v in given.items() if k not in names}, llm=LLMOptions(**{k: given[k] for k in names}))
+
+    with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in parameters}
+    return with_options
 
 
 def parse_pairs(values: list[str], option: str, example: str, value_name: str) -> dict[str, str]:
@@ -85,44 +251,33 @@ def parse_pairs(values: list[str], option: str, example: str, value_name: str) -
     return pairs
 
 
+def resolve(spec: str, runs_dir: Path) -> Path:
+    with exit_codes():
+        return resolve_run(spec, runs_dir)
+    raise AssertionError("unreachable: exit_codes exits")
+
+
+def person_at_terminal() -> MoveSource | None:
+    """Who plays a saved run's people's seats once their recorded moves run out: the person at this
+    terminal, if there is one (no one, when stdin is a pipe or a file)."""
+    from parley.ui.terminal_seat import TerminalSource
+
+    return TerminalSource() if sys.stdin.isatty() else None
+
+
+# -- the commands ----------------------------------------------------------------------------------
 @app.command()
+@takes_llm_options
 def run(
     world: WorldArg = DEFAULT_WORLD,
-    seed: Annotated[int, typer.Option(min=0, help="seed of every random choice in the run")] = 1,
+    seed: Seed = 1,
     variant: Annotated[list[str], typer.Option("--variant", help="persona variant, ACTOR=NAME (repeatable)")] = [],  # noqa: B006
-    max_rounds: Annotated[int | None, typer.Option(min=1, help="override the world's max rounds")] = None,
-    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the summary")] = False,
-    backend: Annotated[
-        Backend, typer.Option(help="offline: the default strategy; openai: LLM personas")
-    ] = Backend.offline,
-    model: Annotated[str | None, typer.Option(help="LLM model for every actor (openai backend)")] = None,
-    model_for: Annotated[
-        list[str], typer.Option("--model-for", help="a model for one actor, ACTOR=MODEL (repeatable)")
-    ] = [],  # noqa: B006
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL or OpenAI)"
-        ),
-    ] = None,
-    temperature: Annotated[
-        float | None, typer.Option(min=0.0, max=2.0, help="sampling temperature (default: the world's, 0.7)")
-    ] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=16, help="answer length limit per call")] = None,
-    budget_usd: Annotated[
-        float | None, typer.Option(min=0.0, help="end the run (budget_exhausted) before it would spend more")
-    ] = None,
-    max_reasks: Annotated[int, typer.Option(min=0, help="times an invalid answer is sent back with its error")] = 2,
-    max_retries: Annotated[int, typer.Option(min=0, help="retries of a call on rate limits, timeouts, 5xx")] = 4,
-    timeout: Annotated[float, typer.Option(min=0.1, help="seconds before a call times out")] = 60.0,
-    concurrency: Annotated[int, typer.Option(min=1, help="LLM calls in flight at once")] = 8,
-    cache: Annotated[bool, typer.Option(help="reuse answers to identical requests")] = True,
-    cache_dir: Annotated[Path, typer.Option(help="where answers are cached")] = DEFAULT_CACHE,
-    prices: Annotated[
-        Path | None, typer.Option(help="price table (dollars per million tokens; default: prices.yaml)")
-    ] = None,
-    inject: Annotated[Path | None, typer.Option(help="a facilitator's inject file (worlds/injects/*.yaml)")] = None,
+    max_rounds: MaxRounds = None,
+    runs_dir: RunsDir = Path("runs"),
+    quiet: Quiet = False,
+    backend: BackendOption = Backend.offline,
+    llm: LLMOptions = LLMOptions(),  # noqa: B008  # the 13 LLM options, on the command line
+    inject: Inject = None,
     human: Annotated[
         list[str], typer.Option("--human", help="play this actor yourself, at the terminal (repeatable)")
     ] = [],  # noqa: B006
@@ -133,23 +288,7 @@ def run(
 
     printer = RoundPrinter(out, quiet=quiet)
     variants = parse_pairs(variant, "--variant", "us=hardliner", "NAME")
-    llm = None
-    if backend is Backend.openai:
-        llm = llm_backend(
-            model=model,
-            base_url=base_url,
-            models_for=parse_pairs(model_for, "--model-for", "russia=gpt-4o", "MODEL"),
-            temperature=temperature,
-            max_tokens=max_tokens,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_reasks=max_reasks,
-            concurrency=concurrency,
-            budget_usd=budget_usd,
-            cache_dir=cache_dir if cache else None,
-            prices=prices,
-        )
-    try:
+    with llm.backend(backend) as live, exit_codes():
         result = play(
             world,
             seed=seed,
@@ -157,19 +296,10 @@ def run(
             max_rounds=max_rounds,
             runs_dir=runs_dir,
             on_event=printer.on_event,
-            llm=llm,
+            llm=live,
             injects=inject,
             human=dict.fromkeys(human, TerminalSource()) if human else None,
         )
-    except InvalidInput as exc:
-        fail([str(p) for p in exc.problems])
-        return
-    except LLMError as exc:
-        fail([str(exc)], code=1)
-        return
-    finally:
-        if llm is not None:
-            llm.close()
     print_summary(out, result)
 
 
@@ -178,11 +308,8 @@ def validate(world: WorldArg = DEFAULT_WORLD) -> None:
     """Check a world, its persona cards (every variant) and its templates; list every problem."""
     from parley.runs.play import prepare
 
-    try:
+    with exit_codes():
         scenario, _, space = prepare(world)
-    except InvalidInput as exc:
-        fail([str(p) for p in exc.problems])
-        return
     w = scenario.world
     claims = f", {len(w.claims)} claim{'s' if len(w.claims) != 1 else ''}" if w.claims else ""
     out.print(
@@ -194,19 +321,13 @@ def validate(world: WorldArg = DEFAULT_WORLD) -> None:
 
 
 @app.command()
-def replay(
-    run_spec: Annotated[str, typer.Argument(metavar="RUN", help="a run id, a prefix of one, or a run folder")],
-    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
-) -> None:
+def replay(run_spec: RunArg, runs_dir: RunsDir = Path("runs")) -> None:
     """Re-execute a saved run from its manifest and log, with no network call, and check every event."""
     from parley.runs.replay import replay as replay_run
 
     folder = resolve(run_spec, runs_dir)
-    try:
+    with exit_codes():
         report = replay_run(folder)
-    except InvalidInput as exc:
-        fail([str(p) for p in exc.problems])
-        return
     if not report.identical:
         fail([f"{folder.name}: {report.message}"], code=1)
     out.print(
@@ -218,36 +339,20 @@ def replay(
 
 @app.command()
 def resume(
-    run_spec: Annotated[str, typer.Argument(metavar="RUN", help="a run id, a prefix of one, or a run folder")],
-    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
+    run_spec: RunArg,
+    runs_dir: RunsDir = Path("runs"),
     base_url: Annotated[
         str | None, typer.Option(help="the server for an LLM run's remaining calls (default: the run's)")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the summary")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Finish a run that was killed: completed rounds are checked, not asked again; then it goes on live."""
-    from parley.players.seat import NoRecordedMove
-    from parley.runs.play import Diverged, RunResult
+    from parley.runs.play import RunResult
     from parley.runs.replay import resume as resume_run
 
     folder = resolve(run_spec, runs_dir)
-    try:
+    with exit_codes(folder.name, "resume"):
         saved, model = resume_run(folder, base_url=base_url, live_moves=person_at_terminal())
-    except InvalidInput as exc:
-        fail([str(p) for p in exc.problems])
-        return
-    except NoRecordedMove as exc:
-        fail([f"{folder.name}: cannot resume: {exc}, and stdin is not a terminal to ask; resume it in one"], code=1)
-        return
-    except Diverged as exc:
-        fail(
-            [f"{folder.name}: cannot resume: the log diverges from a re-execution at event {exc.recorded.get('seq')}"],
-            code=1,
-        )
-        return
-    except LLMError as exc:
-        fail([str(exc)], code=1)
-        return
     if saved.truncated is not None:
         err.print(
             Text(f"note: the last line of {folder.name}/events.jsonl was half-written and was dropped"), highlight=False
@@ -255,13 +360,14 @@ def resume(
     if not quiet:
         complete = len([e for e in saved.events if e["type"] == EventType.ROUND_ENDED])
         out.print(Text(printable(f"resumed {folder.name} after {complete} complete round(s)")), highlight=False)
+    assert model.outcome is not None  # resume plays to the end
     print_summary(out, RunResult(folder.name, folder, model.outcome, model))
 
 
 @app.command()
 def fork(
-    run_spec: Annotated[str, typer.Argument(metavar="RUN", help="a run id, a prefix of one, or a run folder")],
-    at_round: Annotated[int, typer.Option("--at-round", min=1, help="the first round played differently")],
+    run_spec: RunArg,
+    at_round: Annotated[int, number("the first round played differently", 1, names=("--at-round",))],
     variant: Annotated[
         list[str], typer.Option("--variant", help="persona variant from that round, ACTOR=NAME (repeatable)")
     ] = [],  # noqa: B006
@@ -269,73 +375,34 @@ def fork(
     backend: Annotated[
         Backend | None, typer.Option(help="play on with another backend (default: the parent's)")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="LLM model, with --backend openai")] = None,
-    base_url: Annotated[str | None, typer.Option(help="an OpenAI-compatible server, with --backend openai")] = None,
+    model: Model = None,
+    base_url: BaseUrl = None,
     runs_dir: Annotated[
         Path, typer.Option(help="where run folders are saved (the parent is looked up there too)")
     ] = Path("runs"),
 ) -> None:
     """A new run: the parent's rounds before --at-round replayed from its log, then live with the change."""
-    from parley.players.seat import NoRecordedMove
-    from parley.runs.play import Diverged, RunResult
+    from parley.runs.play import RunResult
     from parley.runs.replay import fork as fork_run
 
     folder = resolve(run_spec, runs_dir)
-    llm = None
-    if backend is Backend.openai:
-        llm = llm_backend(model=model, base_url=base_url)
-    try:
-        new, played = fork_run(
-            folder,
-            at_round,
-            runs_dir,
-            parse_pairs(variant, "--variant", "us=hardliner", "NAME"),
-            inject,
-            llm,
-            live_moves=person_at_terminal(),
-        )
-    except InvalidInput as exc:
-        fail([str(p) for p in exc.problems])
-        return
-    except NoRecordedMove as exc:
-        fail([f"{folder.name}: cannot fork: {exc}, and stdin is not a terminal to ask; fork it in one"], code=1)
-        return
-    except Diverged as exc:
-        fail(
-            [
-                f"{folder.name}: cannot fork: the parent's log diverges from a re-execution at event {exc.recorded.get('seq')}"
-            ],
-            code=1,
-        )
-        return
-    except LLMError as exc:
-        fail([str(exc)], code=1)
-        return
-    finally:
-        if llm is not None:
-            llm.close()
+    variants = parse_pairs(variant, "--variant", "us=hardliner", "NAME")
+    llm = LLMOptions(model=model, base_url=base_url)
+    with llm.backend(backend) as live, exit_codes(folder.name, "fork", "the parent's log"):
+        new, played = fork_run(folder, at_round, runs_dir, variants, inject, live, live_moves=person_at_terminal())
     out.print(f"forked {folder.name} at round {at_round}", highlight=False)
+    assert played.outcome is not None  # a fork plays to the end
     print_summary(out, RunResult(new.name, new, played.outcome, played))
-
-
-def person_at_terminal() -> MoveSource | None:
-    """Who plays a saved run's people's seats once their recorded moves run out: the person at this
-    terminal, if there is one (no one, when stdin is a pipe or a file)."""
-    from parley.ui.terminal_seat import TerminalSource
-
-    return TerminalSource() if sys.stdin.isatty() else None
 
 
 @app.command()
 def board(
-    port: Annotated[int, typer.Option(min=1, max=65535, help="the port on 127.0.0.1 to serve the board on")] = 8765,
+    port: Annotated[int, number("the port on 127.0.0.1 to serve the board on", 1, 65535)] = 8765,
     runs_dir: Annotated[Path, typer.Option(help="where board runs are saved, and saved runs are loaded from")] = Path(
         "runs"
     ),
     model: Annotated[str | None, typer.Option(help="offer LLM personas played by this model (openai backend)")] = None,
-    base_url: Annotated[
-        str | None, typer.Option(help="an OpenAI-compatible server for that model (default: OPENAI_BASE_URL or OpenAI)")
-    ] = None,
+    base_url: BaseUrl = None,
 ) -> None:
     """The workshop board in a browser: play a world round by round, add news, replay and fork saved runs."""
     import socket
@@ -351,101 +418,12 @@ def board(
     serve(port, runs_dir, model, base_url)
 
 
-def llm_backend(**settings: object) -> LLMBackend:
-    """The LLM backend the options describe; a bad option (prices, cache folder) is one line, exit 2."""
-    from parley.llm.backend import LLMBackend
-
-    try:
-        return LLMBackend(LLMSettings(**settings))  # type: ignore[arg-type]
-    except InvalidInput as exc:
-        fail([str(p) for p in exc.problems])
-        raise
-
-
-def resolve(spec: str, runs_dir: Path) -> Path:
-    try:
-        return resolve_run(spec, runs_dir)
-    except BrowseError as exc:
-        fail([str(exc)])
-        raise
-
-
 @app.command()
-def runs(
-    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
-) -> None:
+def runs(runs_dir: RunsDir = Path("runs")) -> None:
     """List the saved runs, newest first: world, variants, backend, outcome, rounds, tokens and cost."""
-    try:
+    with exit_codes():
         summaries = list_runs(runs_dir)
-    except BrowseError as exc:
-        fail([str(exc)])
-        return
-    for s in summaries:
-        if s.problem is not None:
-            err.print(
-                Text.assemble(("warning:", "yellow"), printable(f" {s.folder.name}: {s.problem}; skipped")),
-                highlight=False,
-            )
-    found = [s for s in summaries if s.problem is None]
-    if not found:
-        out.print(Text(f"No runs in {runs_dir} yet; `parley run` saves them there."), highlight=False, soft_wrap=True)
-        return
-    colours = {"converged": "green", "stalled": "yellow", "breakdown": "red", "interrupted": "magenta", "error": "red"}
-    rows: list[tuple[Text | str, ...]] = []
-    for s in found:
-        run_cell = Text(printable(s.run_id, one_line=True))
-        if s.parent:
-            fork = f" (fork of {s.parent.get('run_id', '?')}, round {s.parent.get('round', '?')})"
-            run_cell.append(printable(fork, one_line=True), "dim")
-        model = ""
-        if s.models:
-            common = max(set(s.models.values()), key=list(s.models.values()).count)
-            model = ": " + "; ".join([common, *(f"{a}={m}" for a, m in s.models.items() if m != common)])
-        status = Text(printable(s.status.replace("_", " "), one_line=True), colours.get(s.status, ""))
-        if s.skipped_lines:
-            status.append(f" ({s.skipped_lines} bad line{'s' if s.skipped_lines > 1 else ''})", "dim")
-        rows.append(
-            (
-                run_cell,
-                Text(printable((s.created_at or "?").replace("T", " ").removesuffix("Z")[:16], one_line=True)),
-                Text(printable(s.world or "?", one_line=True)),  # what a run folder says is data, never markup
-                Text(printable(", ".join(f"{a}={v}" for a, v in s.variants.items()) or "-", one_line=True)),
-                Text(printable((s.backend or "?") + model, one_line=True)),
-                status,
-                str(s.rounds),
-                "-" if s.tokens is None else f"{s.tokens:,}",
-                "-" if s.cost_usd is None else f"${s.cost_usd:.4f}",
-            )
-        )
-
-    def table_of(compact: bool) -> Table:
-        """Compact: the date and outcome fixed narrow, so in a narrow terminal the run id gives way first."""
-        table = Table(
-            title=f"{len(found)} run(s) in {runs_dir}, newest first",
-            title_justify="left",
-            box=SIMPLE_HEAD,
-            padding=(0, 1, 0, 0),
-            show_edge=False,
-        )
-        table.add_column("Run", overflow="fold")
-        table.add_column("Date (UTC)", width=10 if compact else None)
-        for col in ("World", "Variants", "Backend"):
-            table.add_column(col, overflow="fold")
-        table.add_column("Outcome", width=11 if compact else None)
-        for col in ("Rounds", "Tokens", "Cost"):
-            table.add_column(col, justify="right", no_wrap=True)
-        for row in rows:
-            table.add_row(*row)
-        return table
-
-    table = table_of(compact=False)
-    wide = out.measure(table, options=out.options.update_width(10_000)).maximum
-    if wide <= out.width:
-        out.print(table)
-    elif out.is_terminal:
-        out.print(table_of(compact=True))
-    else:  # piped or captured: not wrapped at 80 columns, one line per run, for grep and copying ids
-        Console(width=wide, no_color=out.no_color, highlight=False).print(table)
+    print_runs(out, err, summaries, runs_dir)
 
 
 @app.command()
@@ -455,108 +433,40 @@ def show(
     ],
     round_: Annotated[int | None, typer.Option("--round", help="only this round")] = None,
     actor: Annotated[str | None, typer.Option(help="only events where this actor acts or is addressed")] = None,
-    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
+    runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Print a saved run as a negotiation, optionally one round and/or one actor, then its outcome."""
-    try:
+    with exit_codes():
         saved = read_run(resolve_run(run_ref, runs_dir))
         if saved.manifest is None and not saved.events:
             raise BrowseError(f"{run_ref}: {saved.problem}")
         check_filters(saved, round_, actor)
-    except BrowseError as exc:
-        fail([str(exc)])
-        return
-    for note in ([saved.problem] if saved.problem else []) + [str(s) for s in saved.skipped]:
-        err.print(Text.assemble(("warning:", "yellow"), f" {note}"), highlight=False, soft_wrap=True)
-    names = persona_names(saved)
-    manifest = saved.manifest or {}
-    about = [
-        f"world {(manifest.get('world') or {}).get('id', '?')}",
-        f"seed {manifest.get('seed', '?')}",
-        ", ".join(f"{a}={v}" for a, v in saved.variants.items()) or "no variants",
-        (saved.backend or "?") + (f" ({', '.join(sorted(set(saved.models.values())))})" if saved.models else ""),
-        str(manifest.get("created_at", "?")),
-    ]
-    out.print(
-        Text.assemble(
-            (printable(f"Run {saved.run_id}", one_line=True), "bold"),
-            "  ",
-            (printable(" | ".join(about), one_line=True), "dim"),
-        ),
-        highlight=False,
-    )
-    if saved.parent:
-        fork = f"forked from {saved.parent.get('run_id', '?')} at round {saved.parent.get('round', '?')}"
-        out.print(Text(printable(fork, one_line=True), "dim"))
-    if round_ is not None or actor is not None:
-        only = [f"round {round_}"] if round_ is not None else []
-        only += [f"events involving {names.get(actor, actor)} ({actor})"] if actor is not None else []
-        out.print(Text(printable(f"Showing only {' and '.join(only)}", one_line=True), "italic"), highlight=False)
-    styles: dict[str, str] = {
-        EventType.PROPOSAL: "bold",
-        EventType.DEAL: "bold green",
-        EventType.WALKOUT: "bold red",
-        EventType.ERROR: "red",
-        EventType.HALTED: "red",
-        EventType.INVALID_ACTION: "red",
-        EventType.LLM_FAILED: "yellow",
-        EventType.LLM_GAVE_UP: "yellow",
-        EventType.LLM_CALL: "cyan",
-        EventType.TRUST: "dim",
-        EventType.MEDIATED: "dim",
-        EventType.PROPOSAL_DEAD: "dim",
-        EventType.ROUND_ENDED: "dim italic",
-    }
-    changes = package_changes(saved.events)
-    quiet = (EventType.ROUND_STARTED, EventType.OUTCOME)  # the rule above each round; the closing line below
-    shown = [e for e in filter_events(saved.events, round=round_, actor=actor) if e.get("type") not in quiet]
-    current: int | None = None
-    printed = 0
-    for event in shown:
-        line = describe(event, names)
-        if event["round"] != current:
-            current = event["round"]
-            out.rule(Text(f"Round {current}" if current else "Before round 1", "bold"), align="left")
-        style = styles.get(event["type"], "")
-        if event["type"] == EventType.RESPONSE:
-            style = "green" if event.get("accept") else ""
-        out.print(Padding(Text(line, style), (0, 0, 0, 2), expand=False), highlight=False)
-        terms = describe_package(event, changes.get(event.get("seq", -1)))
-        if terms:
-            out.print(Padding(Text(terms, "dim"), (0, 0, 0, 6), expand=False), highlight=False)
-        printed += 1
-    if not printed:
-        out.print(Text("(no events to show)", "dim"))
-    out.print()
-    colour = {"converged": "green", "stalled": "yellow", "breakdown": "red", "interrupted": "magenta"}
-    out.print(Text(describe_outcome(saved, names), f"bold {colour.get(saved.status, '')}".strip()), highlight=False)
+    print_run(out, err, saved, round_, actor)
 
 
 @app.command()
 def report(
-    run_spec: Annotated[str, typer.Argument(metavar="RUN", help="a run id, a prefix of one, or a run folder")],
+    run_spec: RunArg,
     rounds: Annotated[
         str | None,
         typer.Option(
             help="rounds to draw the relationship graph at, e.g. 1,5,10 (0: the start; default: start, middle, end)"
         ),
     ] = None,
-    runs_dir: Annotated[Path, typer.Option(help="where run folders are saved")] = Path("runs"),
+    runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Write RUN/report.html: one self-contained page with the outcome, the deal against ideals and red lines,
     the relationship graph, utility and trust over time, and the transcript."""
     from parley.reports.run import parse_rounds, write_run_report
 
     folder = resolve(run_spec, runs_dir)
-    try:
+    with exit_codes():
         path = write_run_report(folder, parse_rounds(rounds) if rounds is not None else None)
-    except InvalidInput as exc:
-        fail([str(p) for p in exc.problems])
-        return
     out.print(Text(str(path)), highlight=False, soft_wrap=True)
 
 
 @app.command()
+@takes_llm_options
 def compare(
     world: WorldArg = DEFAULT_WORLD,
     variant: Annotated[
@@ -569,89 +479,26 @@ def compare(
     variant_file: Annotated[
         list[Path], typer.Option("--variant-file", help="an arm from a variant file (repeatable; after --variant arms)")
     ] = [],  # noqa: B006
-    seeds: Annotated[int, typer.Option(help="seeds per arm, the same in every arm")] = 50,
-    first_seed: Annotated[int, typer.Option(min=0, help="the first seed")] = 1,
+    seeds: Annotated[int, number("seeds per arm, the same in every arm", 1, 1_000_000)] = 50,
+    first_seed: Annotated[int, number("the first seed", 0)] = 1,
     workers: Annotated[
-        int | None, typer.Option(help="runs at once (default: offline, every CPU; LLM, --concurrency)")
+        int | None,
+        number("runs at once (default: offline, every CPU; LLM, --concurrency)", 1, 1024),
     ] = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="the folder for runs/, runs.csv, summary.csv and the report")
     ] = ...,  # type: ignore[assignment]
-    max_rounds: Annotated[int | None, typer.Option(help="override the world's max rounds")] = None,
+    max_rounds: MaxRounds = None,
     reuse: Annotated[bool, typer.Option(help="reuse the runs --out already holds for the same arm and seed")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
-    backend: Annotated[
-        Backend, typer.Option(help="offline: the default strategy; openai: LLM personas")
-    ] = Backend.offline,
-    model: Annotated[str | None, typer.Option(help="LLM model for every actor (openai backend)")] = None,
-    model_for: Annotated[
-        list[str], typer.Option("--model-for", help="a model for one actor, ACTOR=MODEL (repeatable)")
-    ] = [],  # noqa: B006
-    base_url: Annotated[
-        str | None, typer.Option(help="an OpenAI-compatible server (default: OPENAI_BASE_URL or OpenAI)")
-    ] = None,
-    temperature: Annotated[float | None, typer.Option(min=0.0, max=2.0, help="sampling temperature")] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=16, help="answer length limit per call")] = None,
-    budget_usd: Annotated[
-        float | None, typer.Option(min=0.0, help="one budget for the whole compare; no run starts once it is spent")
-    ] = None,
-    max_reasks: Annotated[int, typer.Option(min=0, help="times an invalid answer is sent back with its error")] = 2,
-    max_retries: Annotated[int, typer.Option(min=0, help="retries of a call on rate limits, timeouts, 5xx")] = 4,
-    timeout: Annotated[float, typer.Option(min=0.1, help="seconds before a call times out")] = 60.0,
-    concurrency: Annotated[int, typer.Option(min=1, help="LLM calls in flight at once, over all runs")] = 8,
-    cache: Annotated[bool, typer.Option(help="reuse answers to identical requests")] = True,
-    cache_dir: Annotated[Path, typer.Option(help="where answers are cached")] = DEFAULT_CACHE,
-    prices: Annotated[
-        Path | None, typer.Option(help="price table (dollars per million tokens; default: prices.yaml)")
-    ] = None,
+    backend: BackendOption = Backend.offline,
+    llm: LLMOptions = LLMOptions(),  # noqa: B008  # the 13 LLM options, on the command line
 ) -> None:
     """Play persona variants (arms) over the same seeds and compare them: CSVs, plots and paired tests."""
     from parley import compare as compare_arms  # pandas, only for this command
-    from parley.ensembles.runner import RunFailed
 
-    for option, value, least in (("--seeds", seeds, 1), ("--workers", workers, 1), ("--max-rounds", max_rounds, 1)):
-        if value is not None and value < least:
-            fail([f"{option} {value}: must be at least {least}"])
-    llm = None
-    if backend is Backend.openai:
-        llm = llm_backend(
-            model=model,
-            base_url=base_url,
-            models_for=parse_pairs(model_for, "--model-for", "russia=gpt-4o", "MODEL"),
-            temperature=temperature,
-            max_tokens=max_tokens,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_reasks=max_reasks,
-            concurrency=concurrency,
-            budget_usd=budget_usd,
-            cache_dir=cache_dir if cache else None,
-            prices=prices,
-        )
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=quiet,
-    )
-    tasks: list = []
-
-    def on_start(labels: list[str], seed_list: list[int], total: int) -> None:
-        width = max(len(label) for label in labels)
-        tasks.extend(progress.add_task(label.ljust(width), total=len(seed_list), note="") for label in labels)
-        progress.start()
-
-    reused = [0] * (len(variant) + len(variant_file))
-
-    def on_run(arm: int, row: dict, was_reused: bool) -> None:
-        reused[arm] += was_reused
-        progress.update(tasks[arm], advance=1, note=f"{reused[arm]} reused" if reused[arm] else "")
-
-    try:
+    progress = ArmProgress(err, quiet)
+    with llm.backend(backend) as live, exit_codes(), progress:
         result = compare_arms(
             world,
             arms=[*variant, *variant_file],
@@ -660,68 +507,20 @@ def compare(
             workers=workers,
             out=out_dir,
             max_rounds=max_rounds,
-            llm=llm,
+            llm=live,
             reuse=reuse,
-            on_run=on_run,
-            on_start=on_start,
+            on_run=progress.on_run,
+            on_start=progress.on_start,
         )
-    except InvalidInput as exc:
-        fail([str(p) for p in exc.problems])
-        return
-    except (LLMError, RunFailed) as exc:
-        fail([str(exc)], code=1)
-        return
-    finally:
-        progress.stop()
-        if llm is not None:
-            llm.close()
-
-    def share(x: float) -> str:
-        return "-" if x != x else f"{x:.0%}"  # NaN: an arm without a completed run
-
-    table = Table(box=SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
-    for col in ("Arm", "Runs", "Deal (95% interval)", "Stalled", "Breakdown", "Max rounds", "Median rounds"):
-        table.add_column(col, justify="left" if col == "Arm" else "right")
-    for _, r in result.summary.iterrows():
-        table.add_row(
-            Text(str(r["arm"])),
-            str(int(r["runs"])),
-            f"{share(r['share_converged'])} ({share(r['share_converged_lo'])}-{share(r['share_converged_hi'])})",
-            share(r["share_stalled"]),
-            share(r["share_breakdown"]),
-            share(r["share_max_rounds"]),
-            "-" if r["median_rounds"] != r["median_rounds"] else f"{r['median_rounds']:g}",
-        )
-    out_console = Console(width=max(out.width, 100), highlight=False) if not out.is_terminal else out
-    out_console.print(table)
-    # every deal comparison; a utility one when its interval leaves out no change (all of them: report.md)
-    for _, r in result.paired.iterrows():
-        if r["measure"] == "deal" or not (r["difference_lo"] <= 0 <= r["difference_hi"]):
-            out_console.print(Text(r["sentence"]), soft_wrap=True)
-    if result.stopped:
-        err.print(Text.assemble(("warning:", "yellow"), f" stopped early: {result.stopped}"), highlight=False)
-    if result.removed:
-        err.print(
-            Text(
-                f"note: {len(result.removed)} unfinished run(s) of an interrupted compare were removed and played again"
-            ),
-            highlight=False,
-        )
-    out_console.print(
-        Text(
-            f"{result.played} run(s) played, {result.reused} reused; "
-            f"{result.files['runs.csv']}, {result.files['summary.csv']}, {result.files['report.html']}"
-        ),
-        soft_wrap=True,
-    )
+    print_comparison(out, err, result)
 
 
 @app.command()
 def check(
     world: WorldArg = DEFAULT_WORLD,
-    seeds: Annotated[int, typer.Option(help="seeds per arm, the same in every arm")] = 50,
-    first_seed: Annotated[int, typer.Option(min=0, help="the first seed")] = 1,
-    workers: Annotated[int | None, typer.Option(help="runs at once (default: every CPU)")] = None,
+    seeds: Annotated[int, number("seeds per arm, the same in every arm", 1, 1_000_000)] = 50,
+    first_seed: Annotated[int, number("the first seed", 0)] = 1,
+    workers: Annotated[int | None, number("runs at once (default: every CPU)", 1, 1024)] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option("--out", help="the folder for runs/, scorecard.csv and scorecard.html (default: checks/WORLD)"),
@@ -733,75 +532,25 @@ def check(
     scorecard, write scorecard.csv and scorecard.html; exit 1 when a claim is broken."""
     from parley.ensembles.claims import NoClaims
     from parley.ensembles.claims import check as check_claims
-    from parley.ensembles.runner import RunFailed
-    from parley.reports.scorecard import table, write_scorecard
+    from parley.reports.scorecard import write_scorecard
 
-    for option, value in (("--seeds", seeds), ("--workers", workers)):
-        if value is not None and value < 1:
-            fail([f"{option} {value}: must be at least 1"])
-    folder = out_dir if out_dir is not None else Path("checks") / world.stem
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=quiet,
-    )
-    tasks: list = []
-    reused: dict[int, int] = {}
-
-    def on_start(labels: list[str], seed_list: list[int], total: int) -> None:
-        width = max(len(label) for label in labels)
-        tasks.extend(progress.add_task(label.ljust(width), total=len(seed_list), note="") for label in labels)
-        progress.start()
-
-    def on_run(arm: int, row: dict, was_reused: bool) -> None:
-        reused[arm] = reused.get(arm, 0) + was_reused
-        progress.update(tasks[arm], advance=1, note=f"{reused[arm]} reused" if reused[arm] else "")
-
-    try:
-        card = check_claims(
-            world,
-            seeds,
-            first_seed=first_seed,
-            workers=workers,
-            out=folder,
-            reuse=reuse,
-            on_run=on_run,
-            on_start=on_start,
-        )
-    except InvalidInput as exc:
-        fail([str(p) for p in exc.problems])
-        return
-    except NoClaims as exc:
-        fail([str(exc)])
-        return
-    except RunFailed as exc:
-        fail([str(exc)], code=1)
-        return
-    finally:
-        progress.stop()
-    files = write_scorecard(card)
-    out_console = Console(width=max(out.width, 120), highlight=False) if not out.is_terminal else out
-    out_console.print(table(card))
-    if card.removed:
-        err.print(Text(f"note: {len(card.removed)} unfinished run(s) were removed and played again"), highlight=False)
-    broken = card.broken
-    held = len(card.results) - len(broken)
-    summary = f"{held} of {len(card.results)} claims hold"
-    if broken:
-        summary += "; broken: " + ", ".join(r.claim.id for r in broken)
-    out_console.print(
-        Text(
-            f"{summary}. {card.played} run(s) played, {card.reused} reused; "
-            f"{files['scorecard.csv']}, {files['scorecard.html']}"
-        ),
-        soft_wrap=True,
-    )
-    if broken:
+    progress = ArmProgress(err, quiet)
+    with exit_codes(), progress:
+        try:
+            card = check_claims(
+                world,
+                seeds,
+                first_seed=first_seed,
+                workers=workers,
+                out=out_dir if out_dir is not None else Path("checks") / world.stem,
+                reuse=reuse,
+                on_run=progress.on_run,
+                on_start=progress.on_start,
+            )
+        except NoClaims as exc:
+            fail([str(exc)])
+    print_scorecard(out, err, card, write_scorecard(card))
+    if card.broken:
         raise typer.Exit(1)
 
 
@@ -812,10 +561,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except ClickException as exc:
+    except typer.TyperException as exc:  # click's errors (usage, bad values), as Typer carries them
         if type(exc).__name__ != "NoArgsIsHelpError":  # the help it stands for is already printed
             err.print(
-                Text.assemble(("error:", "red"), " ", " ".join(exc.format_message().split())),
+                Text.assemble(("error:", "red"), " ", scrub(" ".join(exc.format_message().split()))),
                 highlight=False,
                 soft_wrap=True,
             )

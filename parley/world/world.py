@@ -16,6 +16,9 @@ from parley.world.claims import Claim
 ID_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
 
+MAX_ROUNDS = 10_000  # the most rounds a run may play: a world, and --max-rounds, may not ask for more
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -73,7 +76,7 @@ class Protocol(Strict):
     quorum: int | None = Field(default=None, ge=1, validate_default=True)
     veto: list[str] = Field(default_factory=list)
     min_utility: dict[str, float] = Field(default_factory=dict)
-    max_rounds: int = Field(default=20, ge=1, le=10_000)
+    max_rounds: int = Field(default=20, ge=1, le=MAX_ROUNDS)
     stall_patience: int = Field(default=4, ge=1)
     max_proposals_per_round: int = Field(default=1, ge=1)
 
