@@ -247,7 +247,9 @@ def resume(
         err.print(
             Text(f"note: the last line of {folder.name}/events.jsonl was half-written and was dropped"), highlight=False
         )
-    if not quiet:
+    if saved.finished:
+        err.print(Text(f"note: {folder.name} was finished but had no transcript.md; it is written again"))
+    elif not quiet:
         out.print(
             f"resumed {folder.name} after {len([e for e in saved.events if e['type'] == 'round_ended'])} complete round(s)"
         )
@@ -388,7 +390,7 @@ def runs(
     for s in found:
         run_cell = Text(s.run_id)
         if s.parent:
-            run_cell.append(f" (fork of {s.parent.get('run_id', '?')}, round {s.parent.get('round', '?')})", "dim")
+            run_cell.append(f" (fork of {s.parent.run_id}, round {s.parent.round})", "dim")
         model = ""
         if s.models:
             common = max(set(s.models.values()), key=list(s.models.values()).count)
@@ -461,19 +463,17 @@ def show(
     for note in ([saved.problem] if saved.problem else []) + [str(s) for s in saved.skipped]:
         err.print(Text.assemble(("warning:", "yellow"), f" {note}"), highlight=False, soft_wrap=True)
     names = persona_names(saved)
-    manifest = saved.manifest or {}
+    manifest = saved.manifest
     about = [
-        f"world {(manifest.get('world') or {}).get('id', '?')}",
-        f"seed {manifest.get('seed', '?')}",
+        f"world {manifest.world.id if manifest else '?'}",
+        f"seed {manifest.seed if manifest else '?'}",
         ", ".join(f"{a}={v}" for a, v in saved.variants.items()) or "no variants",
         (saved.backend or "?") + (f" ({', '.join(sorted(set(saved.models.values())))})" if saved.models else ""),
-        str(manifest.get("created_at", "?")),
+        (manifest.created_at if manifest else "") or "?",
     ]
     out.print(Text.assemble((f"Run {saved.run_id}", "bold"), "  ", (" | ".join(about), "dim")), highlight=False)
     if saved.parent:
-        out.print(
-            Text(f"forked from {saved.parent.get('run_id', '?')} at round {saved.parent.get('round', '?')}", "dim")
-        )
+        out.print(Text(f"forked from {saved.parent.run_id} at round {saved.parent.round}", "dim"))
     if round_ is not None or actor is not None:
         only = [f"round {round_}"] if round_ is not None else []
         only += [f"events involving {names.get(actor, actor)} ({actor})"] if actor is not None else []
