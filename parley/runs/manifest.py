@@ -254,22 +254,23 @@ class Manifest(Part):
     def home(self, folder: Path | str) -> Path | None:
         """Where the run's recorded paths are relative to, now: the folder it was started from, if it is
         still there, else the working folder, the runs folder's parent or Parley's own folder. The one
-        whose files (world, cards, templates) still have the recorded content wins, the working folder on
-        a tie (a repository moved or cloned elsewhere finds its own copies); None when none holds any."""
+        that holds the world file and whose files (world, cards, templates) still have the recorded
+        content wins, the working folder on a tie (a repository moved or cloned elsewhere finds its own
+        copies); None when none holds any of them."""
         recorded = _home_of(Path(self.world.file), self.world.path) if self.world.file else None
         roots = [r for r in (Path.cwd(), recorded, Path(folder).resolve().parent.parent, BUNDLED) if r is not None]
         files = [(self.world.path, self.world.sha256)] + [(p.path, p.sha256) for p in self.personas.values()]
         files += list(self.templates.items())
-        best: tuple[tuple[int, int], Path] | None = None
+        best: tuple[tuple[int, ...], Path] | None = None
         for root in dict.fromkeys(r.resolve() for r in roots):
-            found = matching = 0
-            for path, sha in files:
-                candidate = root / path
-                if candidate.is_file():
-                    found += 1
-                    matching += _sha256_or_none(candidate) == sha
-            if found and (best is None or (matching, found) > best[0]):
-                best = ((matching, found), root)
+            found = [(root / path, sha) for path, sha in files if (root / path).is_file()]
+            if not found:
+                continue
+            matching = [_sha256_or_none(path) == sha for path, sha in found]
+            world = found[0][0] == root / self.world.path
+            score = (world, world and matching[0], sum(matching), len(found))
+            if best is None or score > best[0]:
+                best = (score, root)
         return None if best is None else best[1]
 
     def world_file(self, folder: Path | str) -> Path:
