@@ -117,6 +117,17 @@ def test_reopen_drops_a_round_cut_short(tmp_path: Path) -> None:
     assert resumed["half_written_line"] is True
 
 
+def test_a_run_killed_before_its_first_line_resumes_from_the_start(tmp_path: Path) -> None:
+    result = play(MINI, seed=3, runs_dir=tmp_path)
+    whole = read_events(result.folder / "events.jsonl")
+    (result.folder / "events.jsonl").write_text("")
+    (result.folder / "transcript.md").unlink()
+    done = parley("resume", str(result.folder))
+    assert done.returncode == 0, done.stderr
+    assert read_events(result.folder / "events.jsonl") == whole
+    assert (result.folder / "transcript.md").is_file()
+
+
 def test_a_fork_names_its_parent_and_round_and_replays(tmp_path: Path) -> None:
     parent = play(MINI, seed=3, runs_dir=tmp_path)
     done = parley(

@@ -345,10 +345,10 @@ class Index:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps({"key": row["key"], "run_id": row["run_id"], "arm": label, "seed": row["seed"]}) + "\n")
 
-    def strays(self, indexed: Iterable[str]) -> list[tuple[Path, Manifest]]:
-        """Run folders of a compare that the index does not name (it was interrupted), with their manifests."""
+    def strays(self, indexed: Iterable[str]) -> list[tuple[Path, str]]:
+        """Run folders of a compare that the index does not name (it was interrupted), with their keys."""
         known = set(indexed)
-        out = []
+        out: list[tuple[Path, str]] = []
         if not self.runs_dir.is_dir():
             return out
         for folder in sorted(self.runs_dir.iterdir()):
@@ -356,7 +356,7 @@ class Index:
                 continue
             manifest, _ = read_manifest(folder)
             if manifest is not None and manifest.compare is not None:
-                out.append((folder, manifest))
+                out.append((folder, manifest.compare.key))
         return out
 
 
@@ -444,8 +444,7 @@ def run_ensemble(
 
     indexed = index.load() if reuse else {}
     wanted = {k: pair for pair, k in keys.items()}
-    for folder, manifest in index.strays(indexed.values()):
-        key = manifest.compare.key if manifest.compare is not None else None
+    for folder, key in index.strays(indexed.values()):
         pair = wanted.get(key)
         if pair is None:
             continue
