@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -59,7 +59,9 @@ class RunFolder:
 
     # -- making one -----------------------------------------------------------------------------
     @classmethod
-    def create(cls, runs_dir: Path | str, manifest: Manifest, copies: dict[str, str] | None = None) -> RunFolder:
+    def create(
+        cls, runs_dir: Path | str, manifest: Manifest, copies: Mapping[str, str | bytes] | None = None
+    ) -> RunFolder:
         """A new folder under `runs_dir`, named after the manifest's stem (`-2`, `-3`... when taken, even
         by another process at the same moment), holding `copies` (relative path -> text) and the
         manifest with its run id set to the folder's name. A runs folder that cannot hold it is the
@@ -76,9 +78,12 @@ class RunFolder:
                     break
                 except FileExistsError:
                     n += 1
-            for name, text in (copies or {}).items():
+            for name, content in (copies or {}).items():
                 (folder / name).parent.mkdir(parents=True, exist_ok=True)
-                (folder / name).write_text(text, encoding="utf-8")
+                if isinstance(content, bytes):
+                    (folder / name).write_bytes(content)
+                else:
+                    (folder / name).write_text(content, encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(
                 [
