@@ -252,7 +252,9 @@ def resume(
         err.print(
             Text(f"note: the last line of {folder.name}/events.jsonl was half-written and was dropped"), highlight=False
         )
-    if not quiet:
+    if saved.finished:
+        err.print(Text(f"note: {folder.name} was finished but had no transcript.md; it is written again"))
+    elif not quiet:
         complete = len([e for e in saved.events if e["type"] == EventType.ROUND_ENDED])
         out.print(Text(printable(f"resumed {folder.name} after {complete} complete round(s)")), highlight=False)
     print_summary(out, RunResult(folder.name, folder, model.outcome, model))
@@ -395,7 +397,7 @@ def runs(
     for s in found:
         run_cell = Text(printable(s.run_id, one_line=True))
         if s.parent:
-            fork = f" (fork of {s.parent.get('run_id', '?')}, round {s.parent.get('round', '?')})"
+            fork = f" (fork of {s.parent.run_id}, round {s.parent.round})"
             run_cell.append(printable(fork, one_line=True), "dim")
         model = ""
         if s.models:
@@ -469,13 +471,13 @@ def show(
     for note in ([saved.problem] if saved.problem else []) + [str(s) for s in saved.skipped]:
         err.print(Text.assemble(("warning:", "yellow"), f" {note}"), highlight=False, soft_wrap=True)
     names = persona_names(saved)
-    manifest = saved.manifest or {}
+    manifest = saved.manifest
     about = [
-        f"world {(manifest.get('world') or {}).get('id', '?')}",
-        f"seed {manifest.get('seed', '?')}",
+        f"world {manifest.world.id if manifest else '?'}",
+        f"seed {manifest.seed if manifest else '?'}",
         ", ".join(f"{a}={v}" for a, v in saved.variants.items()) or "no variants",
         (saved.backend or "?") + (f" ({', '.join(sorted(set(saved.models.values())))})" if saved.models else ""),
-        str(manifest.get("created_at", "?")),
+        (manifest.created_at if manifest else "") or "?",
     ]
     out.print(
         Text.assemble(
@@ -486,7 +488,7 @@ def show(
         highlight=False,
     )
     if saved.parent:
-        fork = f"forked from {saved.parent.get('run_id', '?')} at round {saved.parent.get('round', '?')}"
+        fork = f"forked from {saved.parent.run_id} at round {saved.parent.round}"
         out.print(Text(printable(fork, one_line=True), "dim"))
     if round_ is not None or actor is not None:
         only = [f"round {round_}"] if round_ is not None else []
