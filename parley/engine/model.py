@@ -468,7 +468,9 @@ class NegotiationModel(mesa.Model):
         voters = self.rule.voters
         counted = len(self.rule.counted(p.accepted_by, utilities, self.graph.present))
         gains = [max(utilities[a] - float(self.space.no_deal[self.space.index(a)]), 1e-9) for a in voters]
-        return (counted, -p.round, float(np.sum(np.log(gains))), -int(p.id[1:]))
+        # the same package proposed by two actors in one round: by proposer, not by the number the
+        # world's order gave it (only the trust the acceptance earns differs)
+        return (counted, -p.round, round(float(np.sum(np.log(gains))), 9), p.proposer, -int(p.id[1:]))
 
     def pass_deal(self, p: Proposal, signed: list[str]) -> None:
         p.status = "passed"
@@ -496,20 +498,26 @@ class NegotiationModel(mesa.Model):
                 other.status = "dead"
                 self.emit("proposal_dead", proposal=other.id, reason=f"the framework {p.id} was agreed")
         for actor in pending:
+            if actor in p.rejected_by:  # a framework is a new question: what it said of the proposal is not its answer
+                p.rejected_by.remove(actor)
             if actor not in p.recipients:
                 p.recipients.append(actor)  # put to them by the framework parties, whatever the channels
             if actor in self.graph.present:
                 self.by_actor[actor].receive(
                     {"kind": "framework", "round": self.round, "from": p.proposer, "proposal": p.id}
                 )
+        self.check_ratification()  # ratifiers who have left cannot answer: it may be settled at once
 
     def check_ratification(self) -> None:
         """Every ratifier has answered (or left, or let the time run out): a deal, or a refused framework."""
         p = self.framework
         assert p is not None
         utilities = self.utilities_of(p.package)
-        signed = self.rule.counted(p.accepted_by, utilities, self.graph.present)
         ratifiers = self.rule.ratifiers
+        framework = [a for a in self.signed if a not in ratifiers]  # their signatures stand, whatever they do next
+        signed = framework + [
+            a for a in self.rule.counted(p.accepted_by, utilities, self.graph.present) if a in ratifiers
+        ]
         if set(ratifiers) <= set(signed) and self.rule.protects(utilities):
             self.pass_deal(p, signed)
             return

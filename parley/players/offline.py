@@ -36,7 +36,7 @@ from parley.world.persona import Persona
 from parley.world.scenario import Scenario
 from parley.world.templates import Templates
 
-HORIZON_BASE, HORIZON_SPAN = 6, 30  # rounds over which an actor concedes all it will: 6 + 30 x patience
+HORIZON_BASE, HORIZON_SPAN = 4, 20  # rounds over which an actor concedes all it will: 4 + 20 x patience
 SAFETY_MARGIN = 0.03  # how far above a party's predicted floor a proposal aims, at the default belief noise
 BELIEF_NOISE = 0.15  # default spread of the error in what an actor believes of others' option values
 LEARNING_RATE = 0.1
@@ -112,11 +112,30 @@ class OfflineStrategy:
         floor = max(persona.reservation_value(), self.scenario.world.protocol.min_utility.get(self.actor, 0.0))
         self.reservation = floor + 0.01
         own = np.where(space.allowed[self.me], space.values[self.me], NEG)
-        best = float(own.max(axis=1).sum())
-        opening = persona.aspiration.value if persona.aspiration is not None else best
-        self.ideal_utility = max(min(opening, best), self.reservation)
+        self.ideal_utility = max(float(own.max(axis=1).sum()), self.reservation)  # my best, within my red lines
+        self.opening: float | None = None  # what I open with: set once I see the table (see `open_with`)
+        self._refused_value = persona.refused_value()
         self._entries.clear()
         self._worst.clear()
+
+    def open_with(self, obs: Observation) -> float:
+        """What I open with: my card's aspiration, or else the best I could get from a package that the
+        others' known red lines and the known cores of those I need leave on the table (no actor opens
+        with what it knows nobody can sign)."""
+        if self.opening is None:
+            s = self.space
+            required = [s.index(a) for a in sorted(obs.required) if a != self.actor]
+            mask = self.mask & self._own_mask
+            alone = np.zeros((1, len(s.actors)))
+            alone[0, self.me] = 1.0
+            best = s.weighted_best(alone, mask)
+            for a in self.public_cores([self.me, *required]):
+                best = self.repaired(best, a, mask)
+            reachable = float(s.sums(best, s.values[self.me])[0])
+            card = self.persona.aspiration
+            opening = min(card.value, self.ideal_utility) if card is not None else min(reachable, self.ideal_utility)
+            self.opening = max(opening, self.reservation)
+        return self.opening
 
     # -- beliefs ----------------------------------------------------------------------------
     def noise_about(self, actor: str) -> float:
@@ -294,7 +313,8 @@ class OfflineStrategy:
         patience = self.traits.level("patience", 0.5)
         beta = 2.0 ** (2.0 - 4.0 * patience)  # impatient: concedes early; patient: holds, then moves late
         by_time = t ** (1.0 / beta)
-        span = max(self.ideal_utility - self.reservation, 1e-9)
+        opening = self.open_with(obs)
+        span = max(opening - self.reservation, 1e-9)
         seen = [self.memory.conceded[j] for j in sorted(self.memory.conceded) if j in obs.required]
         by_others = float(np.mean(seen)) if seen else 0.0
         r = self.traits.level("reciprocity", 0.0)
@@ -304,8 +324,8 @@ class OfflineStrategy:
         hardening = 0.02 * r * min(len(recent), 3)
         yielding = 1.0 - self.traits.level("assertiveness", 0.5)
         pressure = 0.05 * yielding * sum(obs.influence_on_me.get(j, 0.0) for j in sorted(set(recent)))
-        level = self.ideal_utility - span * min(1.0, conceded + pressure) + hardening
-        return clamp(level, self.reservation, self.ideal_utility)
+        level = opening - span * min(1.0, conceded + pressure) + hardening
+        return clamp(level, self.reservation, opening)
 
     def recent_threats(self, obs: Observation) -> list[str]:
         """Who threatened me in the last rounds (once per threat)."""
@@ -339,9 +359,11 @@ class OfflineStrategy:
         """What I predict each other party needs: its believed reservation, raised by what it rejected
         and softening at the pace its card gives it; as a ratifier, what refusing is worth to it."""
         out = []
+        trust_back = {c["to"]: c["trust_back"] for c in obs.channels}
         for a in others:
-            if ratifying:
-                out.append(self._refused_guess[a] + 0.01)
+            if ratifying:  # what refusing is worth to it, and how little it trusts me (it knows who proposes)
+                distrust = 0.04 * trust_back.get(self.space.actors[a], 0.0)
+                out.append(self._refused_guess[a] + 0.01 - distrust)
                 continue
             card = self.scenario.personas[self.space.actors[a]]
             t = min(1.0, obs.round / max(horizon(card, obs.deadline), 1.0))
@@ -358,7 +380,6 @@ class OfflineStrategy:
         s = self.space
         present = set(obs.present)
         required = [s.index(a) for a in sorted(obs.required) if a != self.actor and a in present]
-        wanted = [s.index(a) for a in sorted(obs.ratifiers) if a != self.actor and a in present]
         mask = self.mask.copy()
         for issue, options in obs.withdrawn.items():
             i = s.issues.index(issue)
@@ -372,10 +393,10 @@ class OfflineStrategy:
             for option in options:
                 own[i, s.options[i].index(option)] = False
         mask &= own
-        cored = self.public_cores([self.me, *required, *wanted])
+        cored = self.public_cores([self.me, *required, *self.ratifying(obs)[0]])
         candidates = s.weighted_best(self.weightings, mask, self.beliefs)
         candidates = unique_rows(np.vstack([candidates, *(self.repaired(candidates, a, mask) for a in cored)]))
-        groups = [(required, self.predicted_floors(obs, required)), (wanted, self.predicted_floors(obs, wanted, True))]
+        groups = [(required, self.predicted_floors(obs, required)), self.ratifying(obs)]
         best = self._pick(candidates, groups, aspiration)
         if best is None:
             return None
@@ -407,40 +428,70 @@ class OfflineStrategy:
         return out
 
     def _pick(
-        self, packages: np.ndarray, groups: list[tuple[list[int], np.ndarray]], aspiration: float
+        self,
+        packages: np.ndarray,
+        groups: list[tuple[list[int], np.ndarray]],
+        aspiration: float,
     ) -> np.ndarray | None:
-        """Max own utility among admissible packages predicted acceptable to every group in turn (the
-        parties I need; then also those who ratify); else the most acceptable one I can live with.
+        """The package worth most to me among those I can live with and predict the parties I need
+        accept; else the most acceptable one I can live with.
 
-        Packages that miss my own core, or a known core of a party I need, are never picked."""
+        Under `ratify` a package is worth what I get if it is ratified, but only what a refused
+        framework is worth to me when I predict a party at war refuses it (`groups[1]`: the ratifiers
+        and what refusing is worth to each). Packages that miss my own core, or a known core of a
+        party I need, are never picked."""
         s = self.space
-        required = groups[0][0]
-        mine = s.sums(packages, s.values[self.me])
+        required, floors = groups[0]
         ok = s.meets_cores(packages, self.public_cores([self.me]))
         if not ok.any():
             return None
-        livable = ok & (mine >= aspiration - 1e-9)
-        if not livable.any():
-            livable = ok & (mine >= mine[ok].max() - 1e-9)
-        slack_required = np.ones(len(packages))
+        value = self.worth(packages, groups[1])
+        livable = ok & (value >= aspiration - 1e-9)
+        if not livable.any():  # the closest to my aspiration, but never below what I can accept
+            best = value[ok].max()
+            if best < self.reservation - 1e-9:
+                return None
+            livable = ok & (value >= best - 1e-9)
+        slack = np.ones(len(packages))
         if required:
-            slack_required = (s.sums(packages, self.beliefs[required]) - groups[0][1] - self.margins(required)).min(
-                axis=1
-            )
-            slack_required = np.where(s.meets_cores(packages, self.public_cores(required)), slack_required, -1.0)
-        accepted = livable & (slack_required >= 0)
-        wanted, floors = groups[1]
-        if wanted and accepted.any():
-            slack = (s.sums(packages, self.beliefs[wanted]) - floors - self.margins(wanted)).min(axis=1)
-            slack = np.where(s.meets_cores(packages, self.public_cores(wanted)), slack, -1.0)
-            everyone = accepted & (slack >= 0)
-            if everyone.any():
-                accepted = everyone
+            slack = (s.sums(packages, self.beliefs[required]) - floors - self.margins(required)).min(axis=1)
+            slack = np.where(s.meets_cores(packages, self.public_cores(required)), slack, -1.0)
+        accepted = livable & (slack >= 0)
         if accepted.any():
-            key = np.where(accepted, mine + 1e-6 * slack_required, -np.inf)
+            key = np.where(accepted, value + 1e-6 * slack, -np.inf)
         else:
-            key = np.where(livable, slack_required + 1e-6 * mine, -np.inf)
+            key = np.where(livable, slack + 1e-6 * value, -np.inf)
         return packages[int(np.argmax(key))]
+
+    def worth(self, packages: np.ndarray, ratifying: tuple[list[int], np.ndarray]) -> np.ndarray:
+        """What packages are worth to me: their utility, or under `ratify`, where I predict a party at
+        war among the ratifiers refuses them, what a refused framework is worth to me (but never more
+        than the terms themselves: I sign nothing I would not keep if it were ratified after all)."""
+        s = self.space
+        mine = s.sums(np.atleast_2d(packages), s.values[self.me])
+        ratifiers, floors = ratifying
+        at_war = set(self.scenario.world.protocol.belligerents)
+        decisive = [k for k, a in enumerate(ratifiers) if s.actors[a] in at_war]
+        if not decisive:
+            return mine
+        who = [ratifiers[k] for k in decisive]
+        # what they would ratify, judged by their cards as I read them (not by what they have proposed)
+        slack = (s.sums(np.atleast_2d(packages), self.prior[who]) - floors[decisive] - self.margins(who)).min(axis=1)
+        ratified = (slack >= 0) & s.meets_cores(np.atleast_2d(packages), self.public_cores(who))
+        if not self.public_red_lines(who):
+            ratified &= ~s.crosses(np.atleast_2d(packages), who)
+        return np.where(ratified, mine, np.minimum(mine, self._refused_value))  # refused or not, never below its terms
+
+    def public_red_lines(self, actors: list[int]) -> bool:
+        """Whether I know every red line of `actors` (the packages I choose already keep out the ones I
+        know; a package from the table may cross them)."""
+        return all(line.public for a in actors for line in self.scenario.personas[self.space.actors[a]].red_lines)
+
+    def ratifying(self, obs: Observation) -> tuple[list[int], np.ndarray]:
+        """The ratifiers still at the table but me, and what I believe refusing a framework is worth to each."""
+        s = self.space
+        wanted = [s.index(a) for a in sorted(obs.ratifiers) if a != self.actor and a in obs.present]
+        return wanted, self.predicted_floors(obs, wanted, ratifying=True)
 
     # -- deciding ---------------------------------------------------------------------------
     def decide(self, obs: Observation) -> Move:
@@ -478,10 +529,13 @@ class OfflineStrategy:
             mine = self.space.utility(pkg, self.me)
             crossed = self.crossed_red_line(p["package"])
             if p["id"] == framework:
-                threshold = self.ratification_threshold(obs, p)
+                value, threshold = mine, self.ratification_threshold(obs, p)
             else:
+                value = mine
+                if self.actor in obs.world.protocol.framework:  # it becomes the framework if we all accept
+                    value = float(self.worth(pkg, self.ratifying(obs))[0])
                 threshold = self.acceptance_threshold(obs, p, aspiration)
-            accept = crossed is None and mine >= threshold
+            accept = crossed is None and value >= threshold
             reason = self.say(
                 "accept.j2" if accept else "reject.j2",
                 obs,
@@ -610,10 +664,13 @@ class OfflineStrategy:
 
     def maybe_walk_out(self, obs: Observation, aspiration: float) -> WalkOut | None:
         """Leave when those I need have offered nothing I can take for longer than my temper allows."""
+        if obs.ratification is not None:  # the framework is before the ratifiers: nothing left to wait for
+            return None
         propensity = self.traits.level("walkout_propensity")
-        frustrated = self.stuck(obs) or len(self.recent_threats(obs)) > 2
+        pressed = [j for j in self.recent_threats(obs) if j in obs.required]  # threats from those I need
+        frustrated = self.stuck(obs) or len(pressed) > 2
         self.memory.frustration = self.memory.frustration + 1 if frustrated else 0
-        patience = 3 + round((1 - propensity) * 10)
+        patience = 3 + round((1 - propensity) * 15)
         if propensity > 0.2 and self.memory.frustration >= patience and self.rng.random() < propensity:
             return WalkOut(reason=self.say("walkout.j2", obs, to=[]))
         return None
