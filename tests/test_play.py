@@ -104,6 +104,22 @@ def test_a_ratified_framework_is_the_deal_and_peace(ratify_world: Path) -> None:
     }
 
 
+def test_a_ratifier_not_at_war_refusing_does_not_stop_the_peace(mini_copy: Path) -> None:
+    edit(mini_copy, lambda d: ratify(d, belligerents=["north", "south"]))
+    m = scripted(
+        mini_copy,
+        {
+            "north": {1: [Propose(package=DEAL, to=["south", "east"])]},
+            "south": {2: [Respond(proposal="P1", accept=True)]},
+            "east": {3: [Respond(proposal="P1", accept=False, reason="we will not pay for it")]},
+        },
+    )
+    outcome = m.run()
+    assert outcome.status == "converged" and outcome.deal == DEAL and outcome.round == 3
+    assert outcome.signed == ["north", "south"] and outcome.refused == ["east"] and outcome.war_continues is False
+    assert outcome.framework is not None and outcome.framework["refused_by"] == ["east"]
+
+
 def test_a_ratifier_that_lets_the_time_run_out_has_refused(ratify_world: Path) -> None:
     m = scripted(
         ratify_world,

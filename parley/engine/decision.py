@@ -36,6 +36,13 @@ class DecisionRule:
         """Rule ratify: the signatories a framework is put to."""
         return tuple(v for v in self.voters if v not in self.framework) if self.rule == "ratify" else ()
 
+    @property
+    def decisive_ratifiers(self) -> tuple[str, ...]:
+        """Rule ratify: the ratifiers without whose signature the framework is refused: those at war,
+        or every ratifier when the world names no war."""
+        at_war = [r for r in self.ratifiers if r in self.belligerents]
+        return tuple(at_war) if self.belligerents else self.ratifiers
+
     def above_minimum(self, actor: str, utilities: Mapping[str, float]) -> bool:
         return utilities[actor] >= self.min_utility.get(actor, 0.0)
 

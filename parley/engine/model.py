@@ -509,20 +509,26 @@ class NegotiationModel(mesa.Model):
         self.check_ratification()  # ratifiers who have left cannot answer: it may be settled at once
 
     def check_ratification(self) -> None:
-        """Every ratifier has answered (or left, or let the time run out): a deal, or a refused framework."""
+        """The ratifiers' answers. The framework becomes the deal once every ratifier has signed, or once
+        the ratifiers at war have signed and the others have answered (or let the time run out): the war
+        ends, and who refused is on record. A ratifier at war who refuses, leaves or lets the time run
+        out leaves a refused framework, and the war goes on."""
         p = self.framework
         assert p is not None
         utilities = self.utilities_of(p.package)
         ratifiers = self.rule.ratifiers
         framework = [a for a in self.signed if a not in ratifiers]  # their signatures stand, whatever they do next
-        signed = framework + [
-            a for a in self.rule.counted(p.accepted_by, utilities, self.graph.present) if a in ratifiers
-        ]
-        if set(ratifiers) <= set(signed) and self.rule.protects(utilities):
-            self.pass_deal(p, signed)
-            return
-        refusing = [a for a in ratifiers if a not in signed and (a in p.rejected_by or a not in self.graph.present)]
-        if self.round >= self.framework_until or len(refusing) + len(set(signed) & set(ratifiers)) == len(ratifiers):
+        counted = self.rule.counted(p.accepted_by, utilities, self.graph.present)
+        signed = framework + [a for a in counted if a in ratifiers]
+        answered = [a for a in ratifiers if a in signed or a in p.rejected_by or a not in self.graph.present]
+        over = self.round >= self.framework_until or len(answered) == len(ratifiers)
+        decisive = self.rule.decisive_ratifiers
+        if set(decisive) <= set(signed) and (over or set(ratifiers) <= set(signed)):
+            if self.rule.protects(utilities, bound=signed):
+                self.refused = []
+                self.pass_deal(p, signed)
+                return
+        if over or any(a in answered and a not in signed for a in decisive):
             self.signed = list(signed)
             self.refused = [a for a in ratifiers if a not in signed]
             p.status = "refused"

@@ -94,7 +94,7 @@ def settle(model: NegotiationModel, status: str) -> Outcome:
             "round": f.round,
             "package": dict(f.package),
             "signed_by": [a for a in voters if a in model.signed],
-            "refused_by": list(model.refused),
+            "refused_by": [a for a in model.rule.ratifiers if a not in model.signed],
             "status": "ratified" if deal is not None else "refused" if status == "refused" else "pending",
         }
     if deal is not None:

@@ -341,11 +341,14 @@ class OfflineStrategy:
         return max(self.reservation, aspiration - self.goodwill(obs, proposal))
 
     def goodwill(self, obs: Observation, proposal: dict) -> float:
+        """How much easier I make it for a proposal: trust in who proposed it, and the word of those who
+        sway me and whom I trust - their acceptance eases it, their rejection hardens it."""
         trust = {c["to"]: c["trust"] for c in obs.channels}
         bonus = 0.04 * trust.get(proposal["proposer"], 0.0)
-        for endorser in sorted(proposal["accepted_by"]):
-            if endorser not in (self.actor, proposal["proposer"]):
-                bonus += 0.05 * obs.influence_on_me.get(endorser, 0.0) * max(trust.get(endorser, 0.0), 0.0)
+        voices = [(a, 1.0) for a in proposal["accepted_by"]] + [(a, -1.0) for a in proposal["rejected_by"]]
+        for voice, sign in sorted(voices):
+            if voice not in (self.actor, proposal["proposer"]):
+                bonus += sign * 0.05 * obs.influence_on_me.get(voice, 0.0) * max(trust.get(voice, 0.0), 0.0)
         return bonus
 
     def ratification_threshold(self, obs: Observation, proposal: dict) -> float:
