@@ -8,6 +8,7 @@ the base card, then validated as a whole.
 from __future__ import annotations
 
 import copy
+import string
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -133,6 +134,80 @@ class Outcomes(Strict):
     )
 
 
+PLACEHOLDERS = ("to",)
+SPEECH_ACTS = ("flattery", "threat", "offer", "refusal", "acceptance", "red_line", "concession", "walkout")
+
+
+class Line(Strict):
+    """Something the actor says, in its own words, for one speech act; cited like any statement, or
+    marked `inferred` where the article gives the actor no words (then `cite` may be empty).
+
+    `to` limits a line to addressees (actor ids): Putin's flattery is for Washington, not for Kyiv.
+    `issues` ties a line to issues (a red line about neutrality); it is said only about them.
+    A line may name its addressees as `{to}`.
+    """
+
+    text: str = Field(min_length=1)
+    cite: list[int] = Field(default_factory=list)
+    inferred: bool = False
+    to: list[str] = Field(default_factory=list)
+    issues: list[str] = Field(default_factory=list)
+
+    @field_validator("text")
+    @classmethod
+    def _placeholders(cls, text: str) -> str:
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"cannot read the placeholders: {exc} (write {{{{ and }}}} for a brace)") from None
+        unknown = fields - set(PLACEHOLDERS)
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}} (known: {{to}})")
+        return text
+
+    @model_validator(mode="after")
+    def _grounded(self) -> Line:
+        if not self.cite and not self.inferred:
+            raise ValueError("a line needs `cite` (paragraphs) or `inferred: true`")
+        return self
+
+    def said(self, to: str) -> str:
+        return self.text.format_map({"to": to})
+
+
+class Voice(Strict):
+    """How the actor speaks: register, what it stresses, and lines per speech act for offline speech.
+
+    The LLM brief shows `register`, `stresses` and `words` as guidance (never as quotations to invent
+    more of); offline speech picks among `lines`, deterministically for a seed and actor.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
+
+    manner: str = Field(min_length=1, alias="register", description="how it speaks (`register:` in a card)")
+    cite: list[int] = Field(min_length=1)
+    plural: bool = Field(default=False, description="the leader field names several people: 'European leaders are'")
+    stresses: list[str] = Field(default_factory=list, description="issue ids, in the order the actor stresses them")
+    words: list[str] = Field(default_factory=list, description="words and phrases of its own (quoted in the article)")
+    avoids: list[str] = Field(default_factory=list)
+    flattery: list[Line] = Field(default_factory=list)
+    threat: list[Line] = Field(default_factory=list)
+    offer: list[Line] = Field(default_factory=list)
+    refusal: list[Line] = Field(default_factory=list)
+    acceptance: list[Line] = Field(default_factory=list)
+    red_line: list[Line] = Field(default_factory=list)
+    concession: list[Line] = Field(default_factory=list)
+    walkout: list[Line] = Field(default_factory=list)
+
+    def lines(self, act: str, to: list[str] | None = None, issue: str | None = None) -> list[Line]:
+        """The lines for a speech act that may be said to all of `to` (lines without `to` fit anyone):
+        those tied to `issue` when there are any, else those tied to no issue."""
+        found: list[Line] = getattr(self, act)
+        fit = [line for line in found if not line.to or (to and set(to) <= set(line.to))]
+        about = [line for line in fit if issue is not None and issue in line.issues]
+        return about or [line for line in fit if not line.issues]
+
+
 class Persona(Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=1)
@@ -153,6 +228,7 @@ class Persona(Strict):
     core: Core | None = None
     outcomes: Outcomes = Outcomes()
     information: Information | None = None
+    voice: Voice | None = None
     variant: str = "base"
     variant_description: str = ""
 

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from parley.world.claims import Claim, claim_problems
-from parley.world.persona import Persona, VariantInfo, apply_variant
+from parley.world.persona import SPEECH_ACTS, Persona, VariantInfo, apply_variant
 from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
 from parley.world.templates import DEFAULT_PROMPTS, Templates
 from parley.world.world import ID_PATTERN, World, cross_reference_problems
@@ -685,6 +685,18 @@ def limit_problems(
     for name in _map(_map(data.get("information")).get("about")):
         if actors and name not in actors:
             out.append((f"information.about.{name}", f"unknown actor '{name}' (actors: {', '.join(map(str, actors))})"))
+    voice = _map(data.get("voice"))
+    for j, issue_id in enumerate(_list(voice.get("stresses"))):
+        if issues is not None and isinstance(issue_id, str) and issue_id not in issues:
+            out.append((f"voice.stresses[{j}]", f"unknown issue '{issue_id}' (issues: {', '.join(issues)})"))
+    for act in SPEECH_ACTS:
+        for i, line in enumerate(_list(voice.get(act))):
+            for j, issue_id in enumerate(_list(_map(line).get("issues"))):
+                if issues is not None and isinstance(issue_id, str) and issue_id not in issues:
+                    out.append((f"voice.{act}[{i}].issues[{j}]", f"unknown issue '{issue_id}'"))
+            for name in _list(_map(line).get("to")):
+                if actors and name not in actors:
+                    out.append((f"voice.{act}[{i}].to", f"unknown actor '{name}' (actors: {', '.join(map(str, actors))})"))
     return out
 
 
@@ -706,6 +718,11 @@ def cited_fields(persona: Persona | dict[str, Any], paragraphs: list[str]) -> li
         items += [(f"{section}[{i}].cite", _ints(_map(c).get("cite"))) for i, c in enumerate(_list(data.get(section)))]
     items += [(f"preferences.{k}.cite", _ints(_map(p).get("cite"))) for k, p in _map(data.get("preferences")).items()]
     items += [(f"traits.{k}.cite", _ints(_map(t).get("cite"))) for k, t in _map(data.get("traits")).items()]
+    voice = _map(data.get("voice"))
+    if voice:
+        items.append(("voice.cite", _ints(voice.get("cite"))))
+        for act in SPEECH_ACTS:
+            items += [(f"voice.{act}[{i}].cite", _ints(_map(c).get("cite"))) for i, c in enumerate(_list(voice.get(act)))]
     return [(p.field, p.message) for p in citation_problems("", "", items, paragraphs)]
 
 

@@ -152,6 +152,10 @@ class World(Strict):
     id: str = Field(pattern=ID_PATTERN)
     title: str = Field(min_length=1)
     description: str = ""
+    date: str = Field(
+        default="",
+        description="when the world stands (e.g. November 2024): actors know nothing that happened after it",
+    )
     source_text: str | None = Field(default=None, description="the article personas cite, relative to the world file")
     prompts: str | None = Field(
         default=None,
