@@ -34,7 +34,7 @@ from parley.engine.issue_space import NEG, IssueSpace
 from parley.engine.policy import Observation
 from parley.world.persona import Persona
 from parley.world.scenario import Scenario
-from parley.world.templates import Templates
+from parley.world.templates import Templates, and_list
 
 HORIZON_BASE, HORIZON_SPAN = 4, 20  # rounds over which an actor concedes all it will: 4 + 20 x patience
 SAFETY_MARGIN = 0.03  # how far above a party's predicted floor a proposal aims, at the default belief noise
@@ -85,7 +85,10 @@ class OfflineStrategy:
         self.rng = np.random.default_rng([seed, stable_id(actor)])
         self.memory = Beliefs()
         self._said: dict[tuple, str] = {}
-        self.names = {a: scenario.personas[a].name for a in space.actors}
+        self.names = {a: scenario.personas[a].called() for a in space.actors}
+        self._proposed: set[tuple[str, ...]] = set()  # every package I have tabled
+        self._last_tabled: dict[str, str] | None = None
+        self._moved: list[str] = []  # the issues my proposal this round changed against my last one
         self._real = space.values[0] > NEG / 2  # the options that exist, issue by issue
         self._issues = np.arange(len(space.issues))
         self._influence = {(e.source, e.target): e.influence for e in scenario.world.edges}
@@ -538,21 +541,36 @@ class OfflineStrategy:
                 if self.actor in obs.world.protocol.framework:  # it becomes the framework if we all accept
                     value = float(self.worth(pkg, self.ratifying(obs))[0])
                 threshold = self.acceptance_threshold(obs, p, aspiration)
-            accept = crossed is None and value >= threshold
+            own = tuple(p["package"].values()) in self._proposed and mine >= self.reservation - 1e-9
+            accept = crossed is None and (value >= threshold or own)  # what I tabled myself, I take
             reason = self.say(
                 "accept.j2" if accept else "reject.j2",
                 obs,
                 to=[p["proposer"]],
                 package=p["package"],
-                red_line=crossed,
-                utility=mine,
-                aspiration=aspiration,
+                **({} if accept else self.why_not(p["package"], crossed, mine, threshold)),
             )
             if accept:
                 out.append(Respond(proposal=p["id"], accept=True, reason=reason))
             else:
                 rejected.append({**p, "reason": reason, "utility": mine})
         return out, rejected
+
+    def why_not(self, package: dict[str, str], crossed: object, mine: float, threshold: float) -> dict:
+        """Why I reject a package, as reject.j2 says it: a red line (issue and option), my core (the
+        issues it misses), the ratifiers who would refuse it (it is good enough for me, not for them),
+        or it is short of what I want (the issue where it costs me most)."""
+        issues = {i.id: i for i in self.scenario.world.issues}
+        if crossed is not None and hasattr(crossed, "excludes"):
+            issue = issues[crossed.issue]
+            option = next(o.meaning for o in issue.options if o.id == package[crossed.issue])
+            return {"because": "red_line", "red_line": {"issue": issue.title, "option": option, "id": issue.id}}
+        if crossed is not None and hasattr(crossed, "of"):
+            missing = [issues[a.issue].title for a in crossed.of if package[a.issue] not in a.options]
+            return {"because": "core", "missing": tuple(missing[:2]), "issue_id": crossed.of[0].issue}
+        if mine >= threshold:
+            return {"because": "ratifiers"}
+        return {"because": "short"}
 
     def crossed_red_line(self, package: dict[str, str]):  # noqa: ANN201
         """The red line a package crosses, or my core when it misses it (both say why)."""
@@ -573,7 +591,11 @@ class OfflineStrategy:
         if chosen is None:
             return out
         package = self.space.decode(chosen)
-        text = self.say("propose.j2", obs, to=recipients, package=package, aspiration=aspiration)
+        before = self._last_tabled
+        self._moved = [] if before is None else [k for k, v in package.items() if before.get(k) != v]
+        self._last_tabled = package
+        self._proposed.add(tuple(package.values()))
+        text = self.say("propose.j2", obs, to=recipients, package=package)
         if rejected:  # counter the rejected offer that came closest to what I want
             target = max(rejected, key=lambda p: (p["utility"], p["round"], p["proposer"]))
             out = [Respond(proposal=p["id"], accept=False, reason=p["reason"]) for p in rejected if p is not target]
@@ -605,6 +627,8 @@ class OfflineStrategy:
         out: list = []
         s = self.scenario.personas
         flatterer = self.traits.level("flattery_use")
+        if obs.ratification is not None:  # the framework is agreed: no flattery, no concessions, only pressure
+            flatterer = 0.0
         if flatterer > 0.3:
             marks = [
                 a
@@ -622,12 +646,13 @@ class OfflineStrategy:
             target = [tied[int(self.rng.integers(len(tied)))] if len(tied) > 1 else tied[0]]
             out.append(Message(kind="threat", to=target, text=self.say("threat.j2", obs, to=target)))
         last = self.memory.last_aspiration
-        if last is not None and last - aspiration > 0.02:
+        moved, self._moved = self._moved, []
+        if last is not None and last - aspiration > 0.02 and moved and obs.ratification is None:
             to = [a for a in sorted(obs.required) if a != self.actor and a in obs.present]
             if to:
-                out.append(
-                    Message(kind="concession", to=to, text=self.say("concession.j2", obs, to=to, aspiration=aspiration))
-                )
+                titles = {i.id: i.title for i in self.scenario.world.issues}
+                said = self.say("concession.j2", obs, to=to, moved=tuple(titles[k] for k in moved))
+                out.append(Message(kind="concession", to=to, text=said))
         return out
 
     def channels(self, obs: Observation) -> list:
@@ -679,66 +704,90 @@ class OfflineStrategy:
         return None
 
     # -- speaking ---------------------------------------------------------------------------
-    TEMPLATES = (
-        "propose.j2",
-        "accept.j2",
-        "reject.j2",
-        "threat.j2",
-        "flattery.j2",
-        "concession.j2",
-        "channel.j2",
-        "walkout.j2",
-    )
+    ACTS = {  # template -> the speech act of the card's voice it draws its line from
+        "propose.j2": "offer",
+        "accept.j2": "acceptance",
+        "reject.j2": "refusal",
+        "threat.j2": "threat",
+        "flattery.j2": "flattery",
+        "concession.j2": "concession",
+        "channel.j2": None,
+        "walkout.j2": "walkout",
+    }
+    TEMPLATES = tuple(ACTS)
 
     def rehearse(self) -> None:
-        """Render every template this persona may use once, so a broken one fails before the run."""
-        obs_round = 1
+        """Render every template this persona may use once, with and without its card's lines, so a
+        broken one fails before the run."""
         others = [a for a in self.space.actors if a != self.actor]
-        ideal = self.space.decode(self.space.ideal(self.me))
-        line = self.persona.red_lines[0] if self.persona.red_lines else None
-        for name in self.TEMPLATES:
-            for red_line in (None, line) if name == "reject.j2" else (None,):
-                for opening in (True, False):
-                    context = {
-                        "me": self.persona,
-                        "round": obs_round,
-                        "to": [self.names[a] for a in others],
-                        "package": self.describe(ideal),
-                        "worst": self.describe(ideal)[0],
-                    }
-                    extra = {
-                        "red_line": red_line,
-                        "utility": self.ideal_utility,
-                        "aspiration": self.ideal_utility,
-                        "opening": opening,
-                    }
-                    self.templates.render(f"offline/{name}", **context, **extra)
+        ideal = self.describe(self.space.decode(self.space.ideal(self.me)))
+        voice = self.persona.voice
+        for name, act in self.ACTS.items():
+            lines = [""] + ([line.said(self.names[others[0]]) for line in getattr(voice, act)] if voice and act else [])
+            for because in ("red_line", "core", "ratifiers", "short") if name == "reject.j2" else (None,):
+                for line in lines:
+                    for opening in (True, False):
+                        context = self.context(1, [self.names[a] for a in others], ideal, ideal[0])
+                        context |= {"line": line, "because": because, "opening": opening, "moved": ("x",)}
+                        context |= {"missing": ("x",), "red_line": {"issue": "x", "option": "y", "id": "x"}}
+                        self.templates.render(f"offline/{name}", **context)
+
+    def context(self, round_: int, to: list[str], package: list[dict], worst: dict | None) -> dict:
+        """What every offline template may read; each names only what it uses."""
+        return {
+            "me": self.persona,
+            "v": self.persona.verbs(),
+            "round": round_,
+            "to": to,
+            "package": package,
+            "worst": worst,
+            "line": "",
+            "because": None,
+            "red_line": None,
+            "missing": (),
+            "moved": (),
+            "opening": None,
+        }
+
+    def voice_line(self, template: str, round_: int, to: list[str], issue: str | None) -> str:
+        """A line of my card's voice for this act, to these addressees, about this issue: drawn from a
+        stream of its own (seeded by the run seed, my id, the act and the round), so what I say never
+        changes what I do, and does not depend on where the world lists me."""
+        voice, act = self.persona.voice, self.ACTS.get(template)
+        if voice is None or act is None:
+            return ""
+        if act == "refusal" and issue is not None:
+            act = "red_line"
+        lines = voice.lines(act, to, issue)
+        if not lines:
+            return ""
+        rng = np.random.default_rng([self.seed, stable_id(self.actor), stable_id("voice"), stable_id(act), round_])
+        line = lines[int(rng.integers(len(lines)))]
+        return line.said(and_list([self.names[a] for a in to]))
 
     def say(
         self, template: str, obs: Observation, to: list[str], package: dict[str, str] | None = None, **extra: object
     ) -> str:
         name = f"offline/{template}"
+        issue = None
+        if extra.get("because") == "red_line":
+            issue = extra["red_line"]["id"]  # type: ignore[index]
+        elif extra.get("because") == "core":
+            issue = str(extra["issue_id"])
+        extra.pop("issue_id", None)
+        extra["line"] = self.voice_line(template, obs.round, to, issue)
         used = self.templates.names_used(name)
         packed = tuple(package.values()) if package else ()
         worst = self.worst_issue(package) if package and ("worst" in used or "*" in used) else None
-        cheap = {"me": 0, "round": obs.round, "to": tuple(to), "package": packed, "worst": worst} | {
-            k: (id(v) if hasattr(v, "model_dump") else v) for k, v in extra.items()
+        cheap = {"me": 0, "v": 0, "round": obs.round, "to": tuple(to), "package": packed, "worst": worst} | {
+            k: (repr(v) if isinstance(v, dict) else v) for k, v in extra.items()
         }
         key = None if "*" in used else (name, *(cheap.get(n) for n in used))
         if key is not None and key in self._said:  # the same words for the same things (runs say little new)
             return self._said[key]
-        context = {
-            "me": self.persona,
-            "round": obs.round,
-            "to": [self.names[a] for a in to],
-            "package": self.describe(package) if package else [],
-            "worst": self.entry(worst[0], self.space.encode(package)) if package and worst else None,
-            "red_line": None,
-            "utility": None,
-            "aspiration": None,
-            "opening": None,
-            **extra,
-        }
+        described = self.describe(package) if package else []
+        entry = self.entry(worst[0], self.space.encode(package)) if package and worst else None
+        context = self.context(obs.round, [self.names[a] for a in to], described, entry) | extra
         text = " ".join(self.templates.render(name, **context).split())
         if key is not None:
             self._said[key] = text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from parley.engine.events import EventType
@@ -13,21 +15,24 @@ from parley.world.templates import Templates
 def render_transcript(
     scenario: Scenario, templates: Templates, events: list[dict], run_id: str, seed: int, backend: str
 ) -> str:
-    """The run as Markdown. Every value the template prints is escaped for Markdown: what actors wrote
-    (and the names on their cards) reads as their words, never as a heading, a deal line or a tag."""
-    names = {a: p.name for a, p in scenario.personas.items()}
-    changes = package_changes(events)
-    rounds: dict[int, list[dict]] = {}
-    for e in events:
-        if e["type"] == EventType.PROPOSAL:  # what it changes, as the template shows it: the new options
-            moved = changes.get(e["seq"])
-            e = {**e, "changes": None if moved is None else {k: new for k, (_, new) in moved.items()}}
-        if e["round"] > 0:
-            rounds.setdefault(e["round"], []).append(e)
-    outcome = next((e for e in reversed(events) if e["type"] == EventType.OUTCOME), None)
+    """The run as Markdown a room can read: per round, one line per actor (its answers, its offer and
+    what it says), a full package once and then only what changed, each thing said quoted once. Every
+    value the template prints is escaped for Markdown: what actors wrote (and the names on their
+    cards) reads as their words, never as a heading, a deal line or a tag. Everything else (relays,
+    trust, exact options) stays in the event log and `parley show`."""
+    names = {a: p.called() for a, p in scenario.personas.items()}
     world = scenario.world
+    labels = Labels(world)
+    rounds = [
+        {"number": n, **digest_round(evs, names, labels, seen)}
+        for seen in [Seen()]
+        for n, evs in sorted(by_round(events).items())
+    ]
+    outcome = next((e for e in reversed(events) if e["type"] == EventType.OUTCOME), None)
+    framework = next((e for e in reversed(events) if e["type"] == EventType.FRAMEWORK), None)
     markdown = templates.for_markdown()
     markdown.env.filters["name"] = lambda a: names.get(a, a)
+    markdown.env.filters["upper_first"] = lambda text: text[:1].upper() + text[1:]
     return (
         markdown.render(
             "transcript.md.j2",
@@ -37,13 +42,166 @@ def render_transcript(
             backend=backend,
             variants=scenario.variants,
             names=names,
+            leaders={a: p.leader for a, p in scenario.personas.items()},
             issue_titles={i.id: i.title for i in world.issues},
+            issue_labels={i.id: labels(i.id) for i in world.issues},
             option_meanings={i.id: {o.id: o.meaning for o in i.options} for i in world.issues},
-            rounds=[{"number": n, "events": evs} for n, evs in sorted(rounds.items())],
+            rounds=rounds,
+            framework=framework,
+            verbs=MESSAGE_VERBS,
             outcome=outcome or {"status": "unfinished", "deal": None, "closest": None, "utilities": {}, "no_deal": {}},
         )
         + "\n"
     )
+
+
+MESSAGE_VERBS = {"threat": "threatens", "flattery": "flatters", "concession": "signals a concession to", "statement": "tells"}
+
+
+def by_round(events: Iterable[Mapping[str, Any]]) -> dict[int, list[Mapping[str, Any]]]:
+    rounds: dict[int, list[Mapping[str, Any]]] = {}
+    for e in events:
+        if isinstance(e.get("round"), int) and e["round"] > 0 and e.get("type") != EventType.OUTCOME:
+            rounds.setdefault(e["round"], []).append(e)
+    return rounds
+
+
+class Labels:
+    """Short names for issues and options, made from their ids and written as the world writes them
+    ("us_military_aid" -> "US military aid", "fortified_dmz" -> "fortified DMZ"): the transcript names
+    options briefly, the log and `parley show` keep their full meaning."""
+
+    def __init__(self, world: Any) -> None:
+        texts = [i.title for i in world.issues] + [i.meaning for i in world.issues]
+        texts += [o.meaning for i in world.issues for o in i.options]
+        forms: dict[str, dict[str, int]] = {}  # how each word is written where it is not a sentence's first
+        anywhere: dict[str, set[str]] = {}
+        for text in texts:
+            for sentence in re.split(r"[.;:!?(]\s+", text):
+                for k, word in enumerate(re.findall(r"[A-Za-z]+", sentence)):
+                    anywhere.setdefault(word.lower(), set()).add(word)
+                    if k:
+                        forms.setdefault(word.lower(), {}).setdefault(word, 0)
+                        forms[word.lower()][word] += 1
+        self.forms = {low: max(seen, key=lambda w: (seen[w], w == low)) for low, seen in forms.items()}
+        for low, seen_as in anywhere.items():
+            if low not in self.forms:  # only ever first in a sentence: lower case, unless never written so
+                self.forms[low] = low if low in seen_as else sorted(seen_as)[0]
+
+    def word(self, token: str) -> str:
+        if token in self.forms:
+            return self.forms[token]
+        return token.upper() if len(token) <= 3 else token  # a short word the world never writes: an acronym
+
+    def __call__(self, ident: str) -> str:
+        return " ".join(self.word(t) for t in str(ident).split("_"))
+
+
+@dataclass
+class Seen:
+    """What the transcript has already shown: each actor's last package, and what each actor has said."""
+
+    packages: dict[str, dict[str, str]] = field(default_factory=dict)
+    by_id: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    said: dict[str, set[str]] = field(default_factory=dict)
+
+    def new(self, actor: str, text: Any) -> str | None:
+        """The text if this actor has not said it before in the transcript, else None."""
+        if not isinstance(text, str) or not text.strip():
+            return None
+        said = self.said.setdefault(actor, set())
+        if text in said:
+            return None
+        said.add(text)
+        return text
+
+
+def digest_round(
+    events: list[Mapping[str, Any]], names: Mapping[str, str], labels: Labels, seen: Seen
+) -> dict[str, Any]:
+    """One round as the transcript shows it: a line per actor that did something, the facilitator's
+    news and the round's result, and a summary (offers, answers, the best-supported proposal)."""
+    actors: dict[str, dict[str, Any]] = {}
+    news: list[dict[str, Any]] = []
+
+    def line(actor: str) -> dict[str, Any]:
+        return actors.setdefault(
+            actor,
+            {"actor": actor, "accepts": [], "rejects": [], "quotes": [], "offer": None, "said": [], "channels": [],
+             "walkout": None, "invalid": None},
+        )
+
+    accepted: dict[str, list[str]] = {}
+    offers = 0
+    for e in events:
+        t, actor = e.get("type"), str(e.get("actor", ""))
+        if t == EventType.PROPOSAL:
+            offers += 1
+            line(actor)["offer"] = offer(e, seen, labels)
+            if e.get("counter_to"):
+                line(actor)["rejects"].append(e["counter_to"])
+        elif t == EventType.PROPOSAL_REAFFIRMED:
+            line(actor)["offer"] = {"id": e.get("proposal"), "reaffirmed": True, "counter_to": None, "terms": None,
+                                    "changes": None, "against": None, "text": None}
+        elif t == EventType.RESPONSE:
+            entry = line(actor)
+            if e.get("accept"):
+                entry["accepts"].append(e.get("proposal"))
+                accepted.setdefault(str(e.get("proposal")), []).append(actor)
+            elif not e.get("countered"):
+                entry["rejects"].append(e.get("proposal"))
+            quote = seen.new(actor, e.get("reason"))
+            if quote and not entry["quotes"]:  # one quote per actor and round, with the answer it gives
+                entry["quotes"].append({"accept": bool(e.get("accept")), "text": quote})
+        elif t == EventType.MESSAGE:
+            line(actor)["said"].append(
+                {"kind": e.get("kind"), "to": list(e.get("to", [])), "text": seen.new(actor, e.get("text"))}
+            )
+        elif t == EventType.CHANNEL:
+            line(actor)["channels"].append({"to": e.get("to"), "open": bool(e.get("open"))})
+        elif t == EventType.WALKOUT:
+            line(actor)["walkout"] = {"reason": e.get("reason")}
+        elif t == EventType.INVALID_ACTION:
+            line(actor)["invalid"] = e.get("error")
+        elif t in (
+            EventType.INJECT,
+            EventType.VARIANT_SWITCHED,
+            EventType.DEAL,
+            EventType.FRAMEWORK,
+            EventType.FRAMEWORK_REFUSED,
+        ):
+            news.append(dict(e))
+    best = max(accepted.items(), key=lambda kv: (len(kv[1]), kv[0]), default=None)
+    summary = {"offers": offers, "best": None if best is None else {"proposal": best[0], "by": best[1]}}
+    return {"actors": sorted(actors.values(), key=lambda a: list(names).index(a["actor"]) if a["actor"] in names else 99), "news": news, "summary": summary}
+
+
+def offer(e: Mapping[str, Any], seen: Seen, labels: Labels) -> dict[str, Any]:
+    """A proposal as the transcript shows it: its terms in full the first time its proposer offers
+    anything, then what changed against its proposer's last offer (or the one it counters)."""
+    package = {str(k): str(v) for k, v in dict(e.get("package") or {}).items()}
+    actor = str(e.get("actor"))
+    before = seen.packages.get(actor)
+    against = "its last offer"
+    if before is None and e.get("counter_to") in seen.by_id:
+        before = dict(seen.by_id[str(e["counter_to"])].get("package") or {})
+        against = str(e["counter_to"])
+    seen.packages[actor] = package
+    seen.by_id[str(e.get("proposal"))] = e
+    terms = [{"line": f"{labels(k)}: {labels(v)}"} for k, v in package.items()]
+    if before is None:
+        return {"id": e.get("proposal"), "counter_to": e.get("counter_to"), "terms": terms, "changes": None,
+                "against": None, "text": seen.new(actor, e.get("text")), "reaffirmed": False}
+    changes = [{"line": f"{labels(k)} to {labels(v)}"} for k, v in package.items() if before.get(k) != v]
+    return {
+        "id": e.get("proposal"),
+        "counter_to": e.get("counter_to"),
+        "terms": None,
+        "changes": changes,
+        "against": against,
+        "text": seen.new(actor, e.get("text")) if changes else None,
+        "reaffirmed": False,
+    }
 
 
 def package_changes(events: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, tuple[str | None, str]]]:

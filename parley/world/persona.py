@@ -186,6 +186,7 @@ class Voice(Strict):
 
     manner: str = Field(min_length=1, alias="register", description="how it speaks (`register:` in a card)")
     cite: list[int] = Field(min_length=1)
+    called: str = Field(default="", description="its name inside a sentence, e.g. 'the United States'")
     plural: bool = Field(default=False, description="the leader field names several people: 'European leaders are'")
     stresses: list[str] = Field(default_factory=list, description="issue ids, in the order the actor stresses them")
     words: list[str] = Field(default_factory=list, description="words and phrases of its own (quoted in the article)")
@@ -251,6 +252,15 @@ class Persona(Strict):
         if level is not None and level.value < low:
             raise ValueError(f"{level.value} is below the reservation {low}: it would open below what it accepts")
         return level
+
+    def called(self) -> str:
+        """The actor's name inside a sentence ("the United States"), never its id."""
+        return self.voice.called if self.voice is not None and self.voice.called else self.name
+
+    def verbs(self) -> dict[str, str]:
+        """Verb endings that agree with the leader: one person ("puts") or several ("European leaders put")."""
+        plural = self.voice is not None and self.voice.plural
+        return {"s": "" if plural else "s", "is": "are" if plural else "is", "has": "have" if plural else "has"}
 
     def reservation_value(self) -> float:
         return self.reservation.value if self.reservation is not None else self.no_deal.value

@@ -23,6 +23,24 @@ def clause(text: str) -> str:
     return " ".join(str(text).split()).rstrip(".")
 
 
+def and_list(items: Any) -> str:
+    """Names as a sentence lists them: "A", "A and B", "A, B and C"."""
+    names = [str(x) for x in items]
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def phrase(title: str) -> str:
+    """A title as it reads inside a sentence: "Status of Crimea" -> "status of Crimea"; a first word that
+    is a name ("Ukraine's", "US", "Russia-China") keeps its capital."""
+    first, _, rest = str(title).partition(" ")
+    if not first or first.endswith("'s") or any(c.isupper() for c in first[1:]) or first in PROPER_WORDS:
+        return str(title)
+    return (first[0].lower() + first[1:] + (" " + rest if rest else "")).strip()
+
+
+PROPER_WORDS = frozenset({"I", "Western", "Kyiv", "Ukraine", "Russia", "Europe", "China", "Crimea", "Donbas", "Kursk"})
+
+
 class TemplateError(InvalidInput):
     """A template that cannot be loaded or rendered; one problem naming the file."""
 
@@ -55,6 +73,8 @@ class Templates:
         )
         self.env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
         self.env.filters["clause"] = clause
+        self.env.filters["and_list"] = and_list
+        self.env.filters["phrase"] = phrase
         self._names: dict[str, tuple[str, ...]] = {}
         self._markdown: Templates | None = None
 
