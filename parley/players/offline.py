@@ -564,7 +564,8 @@ class OfflineStrategy:
         if crossed is not None and hasattr(crossed, "excludes"):
             issue = issues[crossed.issue]
             option = next(o.meaning for o in issue.options if o.id == package[crossed.issue])
-            return {"because": "red_line", "red_line": {"issue": issue.title, "option": option, "id": issue.id}}
+            line = {"issue": issue.title, "option": option, "id": issue.id, "why": crossed.why}
+            return {"because": "red_line", "red_line": line}
         if crossed is not None and hasattr(crossed, "of"):
             missing = [issues[a.issue].title for a in crossed.of if package[a.issue] not in a.options]
             return {"because": "core", "missing": tuple(missing[:2]), "issue_id": crossed.of[0].issue}
@@ -729,7 +730,7 @@ class OfflineStrategy:
                     for opening in (True, False):
                         context = self.context(1, [self.names[a] for a in others], ideal, ideal[0])
                         context |= {"line": line, "because": because, "opening": opening, "moved": ("x",)}
-                        context |= {"missing": ("x",), "red_line": {"issue": "x", "option": "y", "id": "x"}}
+                        context |= {"missing": ("x",), "red_line": {"issue": "x", "option": "y", "id": "x", "why": "z"}}
                         self.templates.render(f"offline/{name}", **context)
 
     def context(self, round_: int, to: list[str], package: list[dict], worst: dict | None) -> dict:

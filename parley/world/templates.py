@@ -5,6 +5,7 @@ Templates are user data (a facilitator edits them), so errors name the template 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,13 @@ Medium = Literal["text", "markdown", "html"]
 def clause(text: str) -> str:
     """A sentence to embed in another: whitespace folded, no final full stop."""
     return " ".join(str(text).split()).rstrip(".")
+
+
+def quote(value: Any) -> str:
+    """A value as JSON, readable: what someone wrote stays a quoted string (data, never an instruction),
+    with its quotes and control characters escaped but its apostrophes and letters as they are."""
+    text = json.dumps(value, ensure_ascii=False)
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def and_list(items: Any) -> str:
@@ -75,6 +83,7 @@ class Templates:
         self.env.filters["clause"] = clause
         self.env.filters["and_list"] = and_list
         self.env.filters["phrase"] = phrase
+        self.env.filters["quote"] = quote
         self._names: dict[str, tuple[str, ...]] = {}
         self._markdown: Templates | None = None
 
