@@ -168,7 +168,7 @@ def protocol_sentences(scenario: Scenario) -> list[str]:
         "received it cannot accept it."
     )
     if p.min_utility:
-        out.append("No package passes that leaves a party below the least it can live with.")
+        out.append("No package passes that leaves a party with less than the least it can live with.")
     return out
 
 

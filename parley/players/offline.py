@@ -510,13 +510,28 @@ class OfflineStrategy:
             return Move(actions=[walkout])
         responses, rejected = self.responses(obs, aspiration)
         actions += responses
-        if obs.ratification is None:
+        if obs.ratification is None and not self.closes(obs, responses):
             actions += self.proposal(obs, aspiration, rejected)
-        else:
+            actions += self.messages(obs, aspiration, rejected)
+        else:  # the framework is before the ratifiers, or my signature completes it: no new offers, no talk of them
             actions += [Respond(proposal=p["id"], accept=False, reason=p["reason"]) for p in rejected]
-        actions += self.messages(obs, aspiration, rejected)
+            self._moved = []
+            if obs.ratification is not None:
+                actions += self.messages(obs, aspiration, rejected)
         self.memory.last_aspiration = aspiration
         return Move(actions=actions or [Pass(reason="nothing to add this round")])
+
+    def closes(self, obs: Observation, responses: list) -> bool:
+        """Whether one of my acceptances gives a proposal the last signature it needs from the parties
+        that agree first (the framework parties under `ratify`, else every required signatory): the
+        round ends the bargaining, so an offer or a concession signal of mine would never be tabled."""
+        first = list(obs.world.protocol.framework) or list(obs.required)
+        by_id = {p["id"]: p for p in obs.table}
+        for r in responses:
+            p = by_id.get(r.proposal)
+            if r.accept and p is not None and set(first) - {self.actor} <= {*p["accepted_by"], p["proposer"]}:
+                return self.actor in first
+        return False
 
     def table_in_order(self, obs: Observation) -> list[dict]:
         """The proposals I see, oldest first, then by proposer: not by their numbers, which follow the
