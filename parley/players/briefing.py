@@ -187,14 +187,22 @@ def system_context(scenario: Scenario, space: IssueSpace, actor: str) -> dict:
                 "id": o.id,
                 "meaning": o.meaning,
                 "value": float(space.scores[me, i, j]),
-                "feel": "never (your red line)" if (issue.id, o.id) in excluded else feeling(float(space.scores[me, i, j])),
+                "feel": "never (your red line)"
+                if (issue.id, o.id) in excluded
+                else feeling(float(space.scores[me, i, j])),
             }
             for j, o in enumerate(issue.options)
         ]
         options.sort(key=lambda o: -o["value"])
         weight = float(space.weights[me, i])
         issues.append(
-            {"id": issue.id, "title": issue.title, "weight": weight, "matters": importance(weight / total), "options": options}
+            {
+                "id": issue.id,
+                "title": issue.title,
+                "weight": weight,
+                "matters": importance(weight / total),
+                "options": options,
+            }
         )
     issues.sort(key=lambda d: -d["weight"])
     traits = [
@@ -205,7 +213,9 @@ def system_context(scenario: Scenario, space: IssueSpace, actor: str) -> dict:
     disposition = [
         DISPOSITIONS[name][0 if trait.value >= 0.6 else 1]
         for name, trait in traits
-        if name in DISPOSITIONS and (trait.value >= 0.6 or trait.value <= 0.3) and DISPOSITIONS[name][0 if trait.value >= 0.6 else 1]
+        if name in DISPOSITIONS
+        and (trait.value >= 0.6 or trait.value <= 0.3)
+        and DISPOSITIONS[name][0 if trait.value >= 0.6 else 1]
     ]
     titles = {i.id: i for i in world.issues}
     voice = persona.voice
@@ -227,7 +237,8 @@ def system_context(scenario: Scenario, space: IssueSpace, actor: str) -> dict:
         core = {
             "at_least": persona.core.at_least,
             "aims": [
-                f"{titles[a.issue].title}: " + " or ".join(o.meaning.rstrip(".") for o in titles[a.issue].options if o.id in a.options)
+                f"{titles[a.issue].title}: "
+                + " or ".join(o.meaning.rstrip(".") for o in titles[a.issue].options if o.id in a.options)
                 for a in persona.core.of
             ],
         }
@@ -243,7 +254,8 @@ def system_context(scenario: Scenario, space: IssueSpace, actor: str) -> dict:
                 "leader": card.leader,
                 "summary": in_character(card.summary.text),
                 "never": [
-                    f"{titles[line.issue].title}: " + " or ".join(o.meaning.rstrip(".") for o in titles[line.issue].options if o.id in line.excludes)
+                    f"{titles[line.issue].title}: "
+                    + " or ".join(o.meaning.rstrip(".") for o in titles[line.issue].options if o.id in line.excludes)
                     for line in card.red_lines
                     if line.public
                 ],

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -720,7 +721,7 @@ class OfflineStrategy:
         return None
 
     # -- speaking ---------------------------------------------------------------------------
-    ACTS = {  # template -> the speech act of the card's voice it draws its line from
+    ACTS: ClassVar[dict[str, str | None]] = {  # template -> the speech act of the card's voice it draws from
         "propose.j2": "offer",
         "accept.j2": "acceptance",
         "reject.j2": "refusal",

@@ -55,7 +55,12 @@ def render_transcript(
     )
 
 
-MESSAGE_VERBS = {"threat": "threatens", "flattery": "flatters", "concession": "signals a concession to", "statement": "tells"}
+MESSAGE_VERBS = {
+    "threat": "threatens",
+    "flattery": "flatters",
+    "concession": "signals a concession to",
+    "statement": "tells",
+}
 
 
 def by_round(events: Iterable[Mapping[str, Any]]) -> dict[int, list[Mapping[str, Any]]]:
@@ -127,8 +132,17 @@ def digest_round(
     def line(actor: str) -> dict[str, Any]:
         return actors.setdefault(
             actor,
-            {"actor": actor, "accepts": [], "rejects": [], "quotes": [], "offer": None, "said": [], "channels": [],
-             "walkout": None, "invalid": None},
+            {
+                "actor": actor,
+                "accepts": [],
+                "rejects": [],
+                "quotes": [],
+                "offer": None,
+                "said": [],
+                "channels": [],
+                "walkout": None,
+                "invalid": None,
+            },
         )
 
     accepted: dict[str, list[str]] = {}
@@ -141,8 +155,15 @@ def digest_round(
             if e.get("counter_to"):
                 line(actor)["rejects"].append(e["counter_to"])
         elif t == EventType.PROPOSAL_REAFFIRMED:
-            line(actor)["offer"] = {"id": e.get("proposal"), "reaffirmed": True, "counter_to": None, "terms": None,
-                                    "changes": None, "against": None, "text": None}
+            line(actor)["offer"] = {
+                "id": e.get("proposal"),
+                "reaffirmed": True,
+                "counter_to": None,
+                "terms": None,
+                "changes": None,
+                "against": None,
+                "text": None,
+            }
         elif t == EventType.RESPONSE:
             entry = line(actor)
             if e.get("accept"):
@@ -173,7 +194,11 @@ def digest_round(
             news.append(dict(e))
     best = max(accepted.items(), key=lambda kv: (len(kv[1]), kv[0]), default=None)
     summary = {"offers": offers, "best": None if best is None else {"proposal": best[0], "by": best[1]}}
-    return {"actors": sorted(actors.values(), key=lambda a: list(names).index(a["actor"]) if a["actor"] in names else 99), "news": news, "summary": summary}
+    return {
+        "actors": sorted(actors.values(), key=lambda a: list(names).index(a["actor"]) if a["actor"] in names else 99),
+        "news": news,
+        "summary": summary,
+    }
 
 
 def offer(e: Mapping[str, Any], seen: Seen, labels: Labels) -> dict[str, Any]:
@@ -190,8 +215,15 @@ def offer(e: Mapping[str, Any], seen: Seen, labels: Labels) -> dict[str, Any]:
     seen.by_id[str(e.get("proposal"))] = e
     terms = [{"line": f"{labels(k)}: {labels(v)}"} for k, v in package.items()]
     if before is None:
-        return {"id": e.get("proposal"), "counter_to": e.get("counter_to"), "terms": terms, "changes": None,
-                "against": None, "text": seen.new(actor, e.get("text")), "reaffirmed": False}
+        return {
+            "id": e.get("proposal"),
+            "counter_to": e.get("counter_to"),
+            "terms": terms,
+            "changes": None,
+            "against": None,
+            "text": seen.new(actor, e.get("text")),
+            "reaffirmed": False,
+        }
     changes = [{"line": f"{labels(k)} to {labels(v)}"} for k, v in package.items() if before.get(k) != v]
     return {
         "id": e.get("proposal"),

@@ -696,7 +696,9 @@ def limit_problems(
                     out.append((f"voice.{act}[{i}].issues[{j}]", f"unknown issue '{issue_id}'"))
             for name in _list(_map(line).get("to")):
                 if actors and name not in actors:
-                    out.append((f"voice.{act}[{i}].to", f"unknown actor '{name}' (actors: {', '.join(map(str, actors))})"))
+                    out.append(
+                        (f"voice.{act}[{i}].to", f"unknown actor '{name}' (actors: {', '.join(map(str, actors))})")
+                    )
     return out
 
 
@@ -722,7 +724,9 @@ def cited_fields(persona: Persona | dict[str, Any], paragraphs: list[str]) -> li
     if voice:
         items.append(("voice.cite", _ints(voice.get("cite"))))
         for act in SPEECH_ACTS:
-            items += [(f"voice.{act}[{i}].cite", _ints(_map(c).get("cite"))) for i, c in enumerate(_list(voice.get(act)))]
+            items += [
+                (f"voice.{act}[{i}].cite", _ints(_map(c).get("cite"))) for i, c in enumerate(_list(voice.get(act)))
+            ]
     return [(p.field, p.message) for p in citation_problems("", "", items, paragraphs)]
 
 
