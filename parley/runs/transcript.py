@@ -23,8 +23,16 @@ def render_transcript(
     names = {a: p.called() for a, p in scenario.personas.items()}
     world = scenario.world
     labels = Labels(world)
+    changes = package_changes(events)  # `events`, each proposal with what it changed: what older templates read
+
+    def with_changes(e: Mapping[str, Any]) -> dict[str, Any]:
+        if e["type"] != EventType.PROPOSAL:
+            return dict(e)
+        moved = changes.get(e["seq"])
+        return {**e, "changes": None if moved is None else {k: new for k, (_, new) in moved.items()}}
+
     rounds = [
-        {"number": n, **digest_round(evs, names, labels, seen)}
+        {"number": n, "events": [with_changes(e) for e in evs], **digest_round(evs, names, labels, seen)}
         for seen in [Seen()]
         for n, evs in sorted(by_round(events).items())
     ]
