@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 from pydantic import ValidationError
 
 from parley.world.claims import Claim, claim_problems
 from parley.world.persona import Persona, VariantInfo, apply_variant
 from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
+from parley.world.sandbox import template_files
 from parley.world.templates import DEFAULT_PROMPTS, Templates
 from parley.world.world import ID_PATTERN, World, cross_reference_problems
 
@@ -47,7 +47,7 @@ class Scenario:
         """Content hashes of every file the run depends on, keyed by a readable path."""
         files = [self.world_path, *self.persona_paths.values()]
         for folder in dict.fromkeys([self.prompts_dir.resolve(), DEFAULT_PROMPTS.resolve()]):
-            files += sorted(p for p in folder.rglob("*.j2") if p.is_file())
+            files += template_files(folder)[0]
         return {display_path(p): sha256_file(p) for p in files}
 
 
@@ -240,24 +240,8 @@ def pull_quotes(paragraphs: tuple[str, ...]) -> dict[int, int]:
 
 
 def template_problems(folder: Path) -> list[Problem]:
-    """Every template in the folder that cannot be read or does not parse."""
-    env = Templates(folder).env
-    out = []
-    for path in sorted(folder.rglob("*.j2")):
-        name = display_path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            out.append(Problem(name, "", "not a UTF-8 text file"))
-            continue
-        except OSError as exc:
-            out.append(Problem(name, "", f"cannot read the file: {exc.strerror or exc}"))
-            continue
-        try:
-            env.parse(text, name=path.relative_to(folder).as_posix())
-        except jinja2.TemplateSyntaxError as exc:
-            out.append(Problem(name, f"line {exc.lineno}", exc.message or "syntax error"))
-    return out
+    """Every template in the folder that cannot be read or does not parse, and every link out of it."""
+    return Templates(folder).syntax_problems()
 
 
 def _str(value: Any, default: str | None = None) -> str | None:
