@@ -304,17 +304,30 @@ def run(
 
 
 @app.command()
-def validate(world: WorldArg = DEFAULT_WORLD) -> None:
-    """Check a world, its persona cards (every variant) and its templates; list every problem."""
+def validate(
+    world: WorldArg = DEFAULT_WORLD,
+    inject: Annotated[list[Path], typer.Option(help="an inject file to check against the world too (repeatable)")] = [],  # noqa: B006 (typer reads the default, never mutates it)
+    strict: Annotated[bool, typer.Option("--strict", help="fail (exit 2) on warnings too")] = False,
+) -> None:
+    """Check a world, its persona cards (every variant) and its templates; list every problem, then
+    warnings for what loads but cannot work as meant (signatories cut off, injects never reached...)."""
     from parley.runs.play import prepare
+    from parley.world.soundness import world_warnings
 
     with exit_codes():
         scenario, _, space = prepare(world)
+        warnings = world_warnings(scenario, list(inject))
+    for warning in warnings:
+        text = printable(scrub(str(warning)))
+        err.print(Text.assemble(("warning:", "yellow"), " ", text), highlight=False, soft_wrap=True)
+    if warnings and strict:
+        fail([f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}, and --strict"])
     w = scenario.world
     claims = f", {len(w.claims)} claim{'s' if len(w.claims) != 1 else ''}" if w.claims else ""
+    noted = f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
     out.print(
         f"[green]ok[/green] {escape(str(world))}: {len(w.actors)} actors, {len(w.issues)} issues "
-        f"({space.size:,} packages), {len(w.edges)} edges, rule {w.protocol.rule}{escape(claims)}",
+        f"({space.size:,} packages), {len(w.edges)} edges, rule {w.protocol.rule}{escape(claims)}{noted}",
         highlight=False,
         soft_wrap=True,
     )
