@@ -31,6 +31,7 @@ def render_transcript(
     return (
         markdown.render(
             "transcript.md.j2",
+            run_events=len(events),
             world=world,
             run_id=run_id,
             seed=seed,

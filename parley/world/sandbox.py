@@ -38,8 +38,12 @@ from jinja2.utils import Namespace
 
 MAX_STEPS = 2_000_000
 MAX_CHARS = 100_000_000
-CALL_STEPS = 10  # a call (a macro's above all) costs about ten times a loop turn
+CALL_STEPS = 50  # a call (a macro's above all) costs tens of times a loop turn
 MAX_SECONDS = 60.0
+# A whole run's page (the transcript, the report) grows with the run: per event it may take this much more.
+STEPS_PER_ITEM = 200
+CHARS_PER_ITEM = 5_000
+SECONDS_PER_ITEM = 0.002
 MAX_TEMPLATE_BYTES = 1_000_000
 MAX_WIDTH = 10_000  # the widest `center`, `indent` or `wordwrap` string a template may ask for
 MAX_BITS = 1_000_000  # the largest integer `**` may make (about 300,000 digits)
@@ -58,29 +62,33 @@ class TemplateOutside(jinja2.TemplateError):
 
 
 class RenderBudget:
-    """What one render has spent: steps, characters, and when it must end."""
+    """What one render may spend and has spent: steps, characters, and when it must end. `items`:
+    how many events a whole run's page shows (its limits grow with them)."""
 
-    __slots__ = ("chars", "deadline", "steps")
+    __slots__ = ("chars", "deadline", "max_chars", "max_steps", "seconds", "steps")
 
-    def __init__(self) -> None:
+    def __init__(self, items: int = 0) -> None:
         self.steps = 0
         self.chars = 0
-        self.deadline = time.monotonic() + MAX_SECONDS
+        self.max_steps = MAX_STEPS + STEPS_PER_ITEM * items
+        self.max_chars = MAX_CHARS + CHARS_PER_ITEM * items
+        self.seconds = MAX_SECONDS + SECONDS_PER_ITEM * items
+        self.deadline = time.monotonic() + self.seconds
 
     def step(self, n: int = 1) -> None:
         self.steps += n
-        if self.steps > MAX_STEPS:
+        if self.steps > self.max_steps:
             raise RenderLimit(
-                f"stopped after {MAX_STEPS:,} steps (loop turns, calls, lookups): "
+                f"stopped after {self.max_steps:,} steps (loop turns, calls, lookups): "
                 "a loop or a macro that never ends, or far too much work for one template"
             )
         if self.steps & 0x3FF == 0 and time.monotonic() > self.deadline:
-            raise RenderLimit(f"stopped after {MAX_SECONDS:.0f} seconds: far too much work for one template")
+            raise RenderLimit(f"stopped after {self.seconds:.0f} seconds: far too much work for one template")
 
     def write(self, n: int) -> None:
         self.chars += n
-        if self.chars > MAX_CHARS:
-            raise RenderLimit(f"stopped: it writes more than {MAX_CHARS:,} characters")
+        if self.chars > self.max_chars:
+            raise RenderLimit(f"stopped: it writes more than {self.max_chars:,} characters")
 
 
 _budget: ContextVar[RenderBudget | None] = ContextVar("parley_render_budget", default=None)
@@ -99,10 +107,13 @@ def _write(n: int) -> None:
 
 
 class budgeted:
-    """`with budgeted():` around a render: its own fresh budget (renders do not nest budgets)."""
+    """`with budgeted(items):` around a render: its own fresh budget (renders do not nest budgets)."""
+
+    def __init__(self, items: int = 0) -> None:
+        self.items = items
 
     def __enter__(self) -> RenderBudget:
-        self.budget = RenderBudget()
+        self.budget = RenderBudget(self.items)
         self.token = _budget.set(self.budget)
         return self.budget
 

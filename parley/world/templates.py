@@ -72,9 +72,11 @@ class Templates:
     def _where(self, name: str) -> str:
         return display_path(self.folder / name)
 
-    def render(self, name: str, **context: Any) -> str:
+    def render(self, name: str, /, *, run_events: int = 0, **context: Any) -> str:
+        """The template rendered with `context`; `run_events`: how many events a whole run's page
+        shows, which raise its limits in proportion (a prompt's are fixed)."""
         try:
-            with budgeted():
+            with budgeted(run_events):
                 return self.env.get_template(name).render(**context).strip()
         except jinja2.TemplateNotFound as exc:
             missing = exc.name if isinstance(exc.name, str) else name
