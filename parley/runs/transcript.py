@@ -29,9 +29,9 @@ def render_transcript(
     markdown = templates.for_markdown()
     markdown.env.filters["name"] = lambda a: names.get(a, a)
     return (
-        markdown.render(
+        markdown.render_run_page(
             "transcript.md.j2",
-            run_events=len(events),
+            len(events),
             world=world,
             run_id=run_id,
             seed=seed,

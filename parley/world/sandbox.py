@@ -206,7 +206,8 @@ def _limit_tree(tree: nodes.Template) -> nodes.Template:
     for loop in tree.find_all(nodes.For):
         weight = sum(_literal_size(n) for n in loop.body)
         loop.iter = nodes.Filter(loop.iter, "_parley_loop", [nodes.Const(weight)], [], None, None)
-    for block in [*tree.find_all(nodes.Macro), *tree.find_all(nodes.CallBlock)]:
+    blocks: list[nodes.Macro | nodes.CallBlock] = [*tree.find_all(nodes.Macro), *tree.find_all(nodes.CallBlock)]
+    for block in blocks:
         weight = sum(_literal_size(n) for n in block.body)
         charge = nodes.Filter(nodes.Const(None), "_parley_charge", [nodes.Const(weight)], [], None, None)
         block.body.insert(0, nodes.ExprStmt(charge))
@@ -270,14 +271,15 @@ def _guard(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         _check_format(value)
         return original(value, *args, **kwargs)
 
-    guarded = {
+    guards: dict[str, Callable[..., Any]] = {
         "center": center,
         "indent": indent,
         "wordwrap": wordwrap,
         "replace": replace,
         "join": join,
         "format": format_,
-    }[name]
+    }
+    guarded = guards[name]
     if hasattr(original, "jinja_pass_arg"):  # pass_context, pass_eval_context, pass_environment
         guarded.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
     return guarded
@@ -299,7 +301,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.filters["_parley_charge"] = _charge
         self.filters["_parley_bounded"] = _bounded
         self.globals["namespace"] = BoundedNamespace
-        lipsum = self.globals["lipsum"]
+        lipsum: Callable[..., Any] = self.globals["lipsum"]  # type: ignore[assignment]
 
         def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> Any:
             _check_width(n, "lipsum of")

@@ -72,9 +72,15 @@ class Templates:
     def _where(self, name: str) -> str:
         return display_path(self.folder / name)
 
-    def render(self, name: str, /, *, run_events: int = 0, **context: Any) -> str:
-        """The template rendered with `context`; `run_events`: how many events a whole run's page
-        shows, which raise its limits in proportion (a prompt's are fixed)."""
+    def render(self, name: str, /, **context: Any) -> str:
+        """The template rendered with `context`, within a prompt's limits."""
+        return self._render(name, 0, context)
+
+    def render_run_page(self, name: str, run_events: int, /, **context: Any) -> str:
+        """A page of a whole run (its transcript, its report): limits that grow with its events."""
+        return self._render(name, run_events, context)
+
+    def _render(self, name: str, run_events: int, context: dict[str, Any]) -> str:
         try:
             with budgeted(run_events):
                 return self.env.get_template(name).render(**context).strip()
@@ -125,7 +131,7 @@ class Templates:
         used = self._names.get(name)
         if used is None:
             try:
-                source = self.env.loader.get_source(self.env, name)[0]
+                source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
                 used = tuple(sorted(meta.find_undeclared_variables(self.env.parse(source))))
             except jinja2.TemplateError:
                 used = ("*",)  # unknown: render every time, and let render() report the problem
