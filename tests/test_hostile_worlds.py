@@ -214,7 +214,27 @@ CASES: list[tuple[str, Callable[[Path], None], list[str]]] = [
         append("agents/east.yaml", "beliefs: " + "[" * 900 + "]" * 900 + "\n"),
         ["agents/east.yaml:", "nested more than 64 levels deep"],
     ),
-    ("billion-laughs", description(LAUGHS), ["world.yaml:", "aliases expand to more than 1,000,000 values"]),
+    ("billion-laughs", description(LAUGHS), ["world.yaml:", "more than 100,000 values (each alias counted"]),
+    (
+        "a-list-of-a-hundred-thousand-values",
+        append("world.yaml", "x: [" + "1," * 120_000 + "1]\n"),
+        ["world.yaml:", "more than 100,000 values"],
+    ),
+    (
+        "key-of-a-thousand-characters",
+        append("world.yaml", "k" * 1000 + ": 1\n"),
+        ["world.yaml: kkkk", "...: unknown field"],
+    ),
+    (
+        "world-too-big",
+        append("world.yaml", "# " + "x" * 1_000_000 + "\n"),
+        ["world.yaml:", "too big (at most 1,000,000)"],
+    ),
+    (
+        "value-of-a-million-characters",
+        world_line("title: Mini bargaining", "title: [" + "t" * 1_000_000 + "]"),
+        ["world.yaml: title:", "valid string"],
+    ),
     ("alias-contains-itself", description("description: &a [*a]"), ["world.yaml:", "inside its own anchor"]),
     (
         "huge-integer",
@@ -238,8 +258,8 @@ CASES: list[tuple[str, Callable[[Path], None], list[str]]] = [
     ),
     (
         "persona-too-big",
-        append("agents/east.yaml", "# " + "x" * 10_500_000 + "\n"),
-        ["world.yaml: actors[2].persona:", "too big (at most 10,000,000)"],
+        append("agents/east.yaml", "# " + "x" * 1_000_000 + "\n"),
+        ["world.yaml: actors[2].persona:", "too big (at most 1,000,000)"],
     ),
     (
         "persona-not-utf8",
@@ -265,6 +285,14 @@ CASES: list[tuple[str, Callable[[Path], None], list[str]]] = [
         "source-text-is-a-folder",
         world_line("prompts: prompts", "prompts: prompts\nsource_text: agents"),
         ["world.yaml: source_text:", "a folder, not a file"],
+    ),
+    (
+        "source-text-too-big",
+        both(
+            world_line("prompts: prompts", "prompts: prompts\nsource_text: big.txt"),
+            lambda d: (d / "big.txt").write_text("x" * 10_000_001, encoding="utf-8"),
+        ),
+        ["world.yaml: source_text:", "too big (at most 10,000,000)", "big.txt"],
     ),
     (
         "source-text-is-a-device",

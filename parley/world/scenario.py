@@ -106,9 +106,10 @@ def load_variant_file(path: Path | str, shown_as: str | None = None) -> VariantF
     return VariantFile(data["actor"], data["name"], overlay, path, text)
 
 
-MAX_FILE_BYTES = 10_000_000  # a world, a persona card, an inject file or a source text
+MAX_FILE_BYTES = 10_000_000  # a source text
+MAX_YAML_BYTES = 1_000_000  # a world, a persona card, an inject or variant file (the largest bundled: 18 kB)
 MAX_DEPTH = 64  # levels of nesting in a YAML file (a world needs six or so)
-MAX_VALUES = 1_000_000  # values in a YAML file once its aliases are expanded
+MAX_VALUES = 100_000  # values in a YAML file once its aliases are expanded (a world has a few thousand)
 
 
 class _Refused(yaml.YAMLError):
@@ -132,6 +133,7 @@ class _Loader(yaml.SafeLoader):
         self.duplicates: list[tuple[int, int, Any]] = []
         self._depth = 0
         self._sizes: dict[int, int] = {}  # id(node) -> how many values it stands for, aliases expanded
+        self._total = 0  # values read so far, aliases expanded: refused as soon as it is too many
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         self._depth += 1
@@ -144,6 +146,9 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
         if alias and id(node) not in self._sizes:  # an alias of a node still being read: itself, or a parent
             raise _Refused("an alias inside its own anchor: the value would contain itself", node.start_mark)
+        self._total += self._sizes[id(node)] if alias else 1
+        if self._total > MAX_VALUES:
+            raise _Refused(f"more than {MAX_VALUES:,} values (each alias counted as all it repeats)", node.start_mark)
         if id(node) not in self._sizes:
             children: list[yaml.Node] = []
             if isinstance(node, yaml.SequenceNode):
@@ -153,11 +158,6 @@ class _Loader(yaml.SafeLoader):
             size = 1
             for child in children:
                 size += self._sizes[id(child)]
-            if size > MAX_VALUES:
-                raise _Refused(
-                    f"its aliases expand to more than {MAX_VALUES:,} values (repeated aliases of aliases)",
-                    node.start_mark,
-                )
             self._sizes[id(node)] = size
         return node
 
@@ -190,9 +190,9 @@ def _mark(mark: Any) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
 
 
-def unreadable(path: Path, what: str = "file") -> str:
+def unreadable(path: Path, what: str = "file", most: int = MAX_FILE_BYTES) -> str:
     """Why `path` cannot be read as a file, in the user's words; "" when it can (a regular file, not
-    a folder, a device, a pipe, a link to nowhere, or bigger than MAX_FILE_BYTES)."""
+    a folder, a device, a pipe, a link to nowhere, or bigger than `most` bytes)."""
     try:
         info = path.stat()
     except (OSError, RuntimeError):
@@ -203,15 +203,15 @@ def unreadable(path: Path, what: str = "file") -> str:
         return f"a folder, not a {what}"
     if not stat.S_ISREG(info.st_mode):
         return "not a regular file (a device, a pipe or a socket)"
-    if info.st_size > MAX_FILE_BYTES:
-        return f"{info.st_size:,} bytes: too big (at most {MAX_FILE_BYTES:,})"
+    if info.st_size > most:
+        return f"{info.st_size:,} bytes: too big (at most {most:,})"
     return ""
 
 
 def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     """A YAML mapping from a file, or None with the reason added to problems."""
     name = display_path(path)
-    why = unreadable(path, "YAML file")
+    why = unreadable(path, "YAML file", MAX_YAML_BYTES)
     if why:
         problems.append(Problem(name, "", why))
         return None
@@ -431,7 +431,7 @@ def load_scenario(
             continue  # the schema check has reported it
         path = base / persona_file
         persona_paths[actor] = path
-        why = unreadable(path, "persona card")
+        why = unreadable(path, "persona card", MAX_YAML_BYTES)
         if why:
             problems.append(Problem(wname, f"actors[{idx}].persona", f"{why}: {display_path(path)}"))
             continue
