@@ -121,7 +121,8 @@ class Templates:
         while tb is not None:
             code = tb.tb_frame.f_code
             filename = Path(code.co_filename)
-            if filename.suffix in (".j2", ".jinja") and any(r in filename.parents for r in roots):
+            real = Path(os.path.realpath(filename))
+            if filename.suffix in (".j2", ".jinja") and any(r in real.parents for r in roots):
                 file, line = display_path(filename), f"line {tb.tb_lineno}"
             tb = tb.tb_next
         return file, line
