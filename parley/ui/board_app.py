@@ -26,6 +26,7 @@ from parley.engine.actions import Act, Message, Move, Pass, Propose, Respond
 from parley.players.seat import SeatOptions, default_package
 from parley.reports.text import describe_action
 from parley.runs.saved import BrowseError, list_runs
+from parley.ui.agreement import agreement
 from parley.ui.board import (
     LLM,
     NOBODY,
@@ -33,6 +34,7 @@ from parley.ui.board import (
     VARIANT,
     BoardModel,
     inject_files,
+    leading_support,
     proposals_in_flight,
     status,
     transcript,
@@ -40,6 +42,10 @@ from parley.ui.board import (
     variant_choices,
     world_files,
 )
+from parley.ui.projector import DebriefPage, Html, ProjectorPage, Refused, use_room
+from parley.ui.room import PASS, PERSONA, ROOM, query
+from parley.ui.seat_page import SeatPage
+from parley.ui.table_view import agreement_html
 from parley.world.injects import InjectFile
 from parley.world.problems import InvalidInput, display_path
 from parley.world.scenario import DEFAULT_WORLD, read_yaml
@@ -115,6 +121,7 @@ def model_params() -> dict:
             "values": variants,
             "label": f"{name} plays as",
         }
+    params["seats"] = ",".join(ROOM.seats)  # the teams' seats, fixed when the board was started
     params["runs_dir"] = str(RUNS_DIR)
     params["llm"] = LLM_PLAYERS
     return params
@@ -192,7 +199,7 @@ def draw_over_rounds(model: BoardModel, measure: str, title: str, ylabel: str) -
 def draw_support(model: BoardModel) -> Figure:
     fig = Figure(figsize=(7.5, 3.9), dpi=90)
     ax = fig.subplots()
-    values = model.datacollector.model_vars.get("leading_support", [])
+    values = leading_support(model)
     ax.plot(range(1, len(values) + 1), [100 * v for v in values], marker="o", lw=3, color="#1f5fa8")
     ax.set_ylim(0, 105)
     finish(ax, "Support for the leading proposal", "% of the signatories who said yes")
@@ -218,6 +225,7 @@ def GraphView(model: BoardModel) -> None:
             solara.Info(notice, dense=True)
         if model.problem:
             solara.Error(model.problem, dense=True)
+        DealView(model)
         with solara.Row(classes=["parley-graph"]):
             solara.FigureMatplotlib(draw_table(model), format="png", bbox_inches="tight")
             with solara.Column(classes=["parley-proposals"]):
@@ -540,17 +548,38 @@ def saved_runs() -> dict[str, Path]:
 COMPONENTS = [GraphView, TranscriptView, UtilityPlot, SupportPlot, TrustPlot]
 
 
+def shared_game() -> BoardModel:
+    """The room's game: the one every page shows (made on the first visit to the facilitator's page)."""
+    if ROOM.game is None:
+        ROOM.set_game(new_game())
+    assert ROOM.game is not None
+    return ROOM.game
+
+
 @solara.component
 def Page() -> None:
-    first = solara.use_memo(new_game, [])
+    """The facilitator's page: Mesa's controls and parameters, the board, news, seats and saved runs."""
+    router = solara.use_router()
+    if not ROOM.lets_in(query(router.search, "key")):
+        Refused("This page needs the facilitator's link (with its key).")
+        return
+    first = solara.use_memo(shared_game, [])
     game = solara.use_reactive(first)
     generation = solara.use_reactive(0)  # a new number remounts Mesa's controls for a game they did not build
+    use_room()
 
     def on_new_game(model: BoardModel) -> None:
         game.set(model)
         generation.set(generation.value + 1)
 
-    solara.use_effect(lambda: game.value.close, [game.value])  # a game replaced (Reset, Load) lets go of its log
+    def share() -> None:  # a game made here (Reset, Load) becomes the room's; one made elsewhere is taken up
+        if game.value is not ROOM.game:
+            previous = ROOM.game
+            ROOM.set_game(game.value)
+            if previous is not None and previous is not game.value:
+                previous.close()  # a game replaced lets go of its log
+
+    solara.use_effect(share, [game.value])
     solara.Style(CSS)
     SolaraViz(
         game,
@@ -568,6 +597,74 @@ def BoardSidebar(game: solara.Reactive[BoardModel], on_new_game: Callable[[Board
     """The board's own cards. Solara orders the sidebar by how deep in the page each part asks for it:
     rendered one component deeper than SolaraViz, they come after Mesa's controls."""
     with solara.Sidebar():
+        Teams(game)
         PersonAtTheTable(game)
         Facilitator(game)
         SavedRuns(game, on_new_game)
+
+
+@solara.component
+def Teams(game: solara.Reactive[BoardModel]) -> None:
+    """The teams' seats: who has moved, the round's timer, and closing the round by hand."""
+    update_counter.get()
+    use_room()
+    model = game.value
+    if not ROOM.seats:
+        return
+    seconds = solara.use_reactive(ROOM.timer_seconds)
+    late = solara.use_reactive(ROOM.on_timeout)
+    names = model.names()
+
+    def set_timer() -> None:
+        ROOM.set_timer(seconds.value, late.value)
+        force_update()
+
+    def close() -> None:
+        model.close_now(persona=late.value == PERSONA)
+        force_update()
+
+    with solara.Card("Teams", classes=["parley-panel"]):
+        for actor in ROOM.seats:
+            if actor not in model.seats:
+                solara.Text(f"{names.get(actor, actor)}: not in this world (no seat)")
+                continue
+            state = (
+                "moved"
+                if model.awaiting_move and actor not in model.waiting_for
+                else ("to move" if model.awaiting_move else "waiting for the round")
+            )
+            solara.Text(f"{names[actor]}: {state}")
+        left = ROOM.seconds_left()
+        if left is not None:
+            solara.Text(f"{left} s left in this round", classes=["parley-status"])
+        solara.InputInt("Seconds per round (0: no timer)", value=seconds)
+        solara.Select("When the time runs out, a team that has not moved", value=late, values=[PASS, PERSONA])
+        solara.Button("Set the timer", on_click=set_timer, outlined=True)
+        solara.Button("Close the round now", on_click=close, color="primary", disabled=not model.waiting_for)
+
+
+def DealView(model: BoardModel) -> None:
+    """What the game came to: the deal (or the closest offer) issue by issue, once it has ended."""
+    if model.outcome is None:
+        return
+    solara.Text("The outcome", classes=["parley-heading"])
+    Html(agreement_html(agreement(model)))
+
+
+@solara.component
+def Layout(children: list | None = None) -> None:
+    """Mesa's app layout (toolbar, sidebar) for the facilitator; the other pages stand alone, with
+    no navigation to the facilitator's page."""
+    route, _ = solara.use_route()
+    if route is not None and route.path == "/":
+        solara.AppLayout(children=children or [], navigation=False)
+    else:
+        solara.Column(children=children or [], style={"width": "100%"})
+
+
+routes = [
+    solara.Route(path="/", component=Page, label="Facilitator", layout=Layout),
+    solara.Route(path="projector", component=ProjectorPage, label="Projector"),
+    solara.Route(path="seat", component=SeatPage, label="Seat"),
+    solara.Route(path="debrief", component=DebriefPage, label="Debrief"),
+]
