@@ -66,7 +66,7 @@ def test_no_deal_shows_the_closest_offer(tmp_path: Path) -> None:
     assert a.kind == "closest" and a.headline.startswith("No deal (") and a.terms
 
 
-def seated(tmp_path: Path, **kw) -> BoardModel:  # noqa: ANN003
+def seated(tmp_path: Path, **kw) -> BoardModel:
     return BoardModel(world=str(UKRAINE), seed=2, runs_dir=str(tmp_path), seats="ukraine,russia", **kw)
 
 
