@@ -145,3 +145,36 @@ def test_what_a_seat_and_the_projector_are_shown_is_in_words_and_escaped(tmp_pat
     assert svg.startswith("<svg") and "Ukraine" in svg and 'stroke-width="8"' in svg  # Ukraine spoke to the US
     assert "No news yet." in news_html(model)
     model.close()
+
+
+def test_news_says_what_it_does_to_offline_actors_and_its_effects_change_play(tmp_path: Path) -> None:
+    from parley.ui.board import typed_inject, what_news_does
+
+    model = BoardModel(world=str(UKRAINE), seed=2, runs_dir=str(tmp_path))
+    model.step()
+    names = model.names()
+    bare = typed_inject(model, "A summit is announced.", [], [], [])
+    assert what_news_does(bare, names, offline=True) == [
+        "No effects: offline actors will not act on the text alone (add a trust or channel change)"
+    ]
+    news = typed_inject(model, "Drones hit the pipeline.", [], [{"from": "russia", "to": "us", "delta": -0.8}], [])
+    assert what_news_does(news, names, offline=True) == ["Russia's trust in United States -0.80"]
+    before = model.graph.trust("russia", "us")
+    model.inject_now(news)
+    model.step()
+    assert model.graph.trust("russia", "us") < before  # applied: the offline actors play on the changed graph
+    assert "Drones hit the pipeline." in news_html(model) and "Russia" in news_html(model)
+
+
+def test_the_debrief_tells_the_outcome_and_the_turning_points(tmp_path: Path) -> None:
+    from parley.ui.projector import debrief_html
+    from parley.ui.turning_points import turning_points
+
+    model = BoardModel(world=str(UKRAINE), seed=1, runs_dir=str(tmp_path))
+    finish(model)
+    points = turning_points(model)
+    assert points and points == sorted(points, key=lambda p: p[0])
+    assert any("passes" in text or "deal" in text.lower() for _, text in points if _ == model.round)
+    page = debrief_html(model)
+    assert "The outcome, in words" in page and f"proposal {model.deal.id} passed" in page
+    assert "Turning points" in page and "Round 1" in page

@@ -459,6 +459,29 @@ class BoardModel(NegotiationModel):
             self._loop.close()
 
 
+def what_news_does(inject: Inject, names: dict[str, str], offline: bool) -> list[str]:
+    """What a piece of news changes, in words, for the facilitator before it lands: its declared
+    effects, each as the engine will apply it. The built-in strategy reads the table, its trust and its
+    channels, not the news's text: offline, news with no effects changes nothing, and the board says so."""
+    e = inject.effects
+    out = [
+        f"{names.get(t.source, t.source)}'s trust in {names.get(t.target, t.target)} {t.delta:+.2f}" for t in e.trust
+    ]
+    out += [
+        f"{names.get(c.source, c.source)} {'opens' if c.open else 'closes'} its channel to {names.get(c.target, c.target)}"
+        for c in e.channels
+    ]
+    out += [f"option {w.option} of {w.issue} withdrawn from the table" for w in e.withdraw]
+    out += [f"{names.get(a, a)} is played as '{v}' from now on" for a, v in e.variants.items()]
+    if not out:
+        return [
+            "No effects: offline actors will not act on the text alone (add a trust or channel change)"
+            if offline
+            else "No effects: only what language-model actors make of the text"
+        ]
+    return out
+
+
 def typed_inject(model: BoardModel, text: str, audience: list[str], trust: list[dict], channels: list[dict]) -> Inject:
     """The news a facilitator typed in, checked by the Inject schema and against the world.
 

@@ -40,6 +40,7 @@ from parley.ui.board import (
     transcript,
     typed_inject,
     variant_choices,
+    what_news_does,
     world_files,
 )
 from parley.ui.projector import DebriefPage, Html, ProjectorPage, Refused, use_room
@@ -310,7 +311,8 @@ def Facilitator(game: solara.Reactive[BoardModel]) -> None:
         except InvalidInput as exc:
             message.set(("error", "Not planned: " + "; ".join(str(p) for p in exc.problems)))
             return
-        message.set(("success", f"Planned for round {inject.round}."))
+        does = "; ".join(what_news_does(inject, names, model.cast.backend == OFFLINE))
+        message.set(("success", f"Planned for round {inject.round}. What it does: {does}."))
         text.set("")
         audience.set([])
         effects.set([])
@@ -344,6 +346,8 @@ def Facilitator(game: solara.Reactive[BoardModel]) -> None:
         for inject in model.planned():
             told = "everyone" if inject.to == "all" else ", ".join(names.get(a, a) for a in inject.to)
             solara.Text(f"Round {inject.round}, to {told}: {inject.text}")
+            for line in what_news_does(inject, names, model.cast.backend == OFFLINE):
+                solara.Text(f"  → {line}")
 
 
 ACTIONS = ["Propose a package", "Answer a proposal", "Send a message"]
@@ -562,7 +566,12 @@ def Page() -> None:
     router = solara.use_router()
     if not ROOM.lets_in(query(router.search, "key")):
         Refused("This page needs the facilitator's link (with its key).")
-        return
+    else:
+        FacilitatorPage()
+
+
+@solara.component
+def FacilitatorPage() -> None:
     first = solara.use_memo(shared_game, [])
     game = solara.use_reactive(first)
     generation = solara.use_reactive(0)  # a new number remounts Mesa's controls for a game they did not build
@@ -609,11 +618,11 @@ def Teams(game: solara.Reactive[BoardModel]) -> None:
     update_counter.get()
     use_room()
     model = game.value
-    if not ROOM.seats:
-        return
     seconds = solara.use_reactive(ROOM.timer_seconds)
     late = solara.use_reactive(ROOM.on_timeout)
     names = model.names()
+    if not ROOM.seats:
+        return
 
     def set_timer() -> None:
         ROOM.set_timer(seconds.value, late.value)

@@ -439,6 +439,7 @@ def board(
     facilitator = f"{base}/?key={key}" if key else f"{base}/"
     out.print(f"The board is at {facilitator} (Ctrl-C stops it)", highlight=False)
     out.print(f"Projector: {base}/projector" + (f"?key={key}" if key else ""), highlight=False)
+    out.print(f"Debrief: {base}/debrief" + (f"?key={key}" if key else ""), highlight=False)
     for actor, token in tokens.items():
         out.print(f"Seat {actor}: {base}/seat?token={token}", highlight=False)
     serve(port, runs_dir, model, base_url, host=host, seats=tokens, key=key)
