@@ -316,7 +316,7 @@ def page(board):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1200})
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(90_000)  # a readiness wait: a round's figures take long on a loaded machine
         requested: list[str] = []
         page.on("request", lambda r: requested.append(r.url))
         page.requested = requested

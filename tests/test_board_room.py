@@ -85,7 +85,7 @@ def browser():
 def open_page(browser, url: str, width: int = 1600, height: int = 1000):
     context = browser.new_context(viewport={"width": width, "height": height})  # its own cookies and storage
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(90_000)  # a readiness wait, not a bound under test
     page.goto(url)
     return page
 
@@ -171,3 +171,38 @@ def test_two_teams_play_a_round_from_their_own_screens_and_the_projector_follows
     assert next(m for m in moves if m["actor"] == "ukraine")["move"]["actions"][0]["type"] == "message"
     assert next(m for m in moves if m["actor"] == "russia")["move"]["actions"][0]["type"] == "propose"
     assert json.loads((folder / "manifest.json").read_text())["human"] == ["ukraine", "russia"]
+
+
+def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_persona(room, browser) -> None:
+    facilitator = open_page(browser, room["facilitator"])
+    facilitator.get_by_text("Teams").first.wait_for()
+    facilitator.get_by_role("button", name="Step", exact=True).click()
+    facilitator.get_by_text("Round 2 of at most").wait_for()
+
+    ukraine = open_page(browser, room["ukraine"], 1280, 720)
+    ukraine.get_by_text("Round 2 is open: make your move").wait_for()
+    ukraine.get_by_label("What do you want to do?").click(force=True)
+    ukraine.get_by_role("option", name="Counter a proposal", exact=True).click()
+    ukraine.get_by_label("Which proposal").click(force=True)
+    ukraine.get_by_role("option", name=re.compile(r"from Russia \(worth")).click()
+    ukraine.get_by_label("Your reason").fill("Not while you hold Kherson.")
+    ukraine.get_by_role("button", name="Add to my move").click()
+    ukraine.get_by_text(re.compile(r"- counter P\d+ to Russia")).wait_for()
+    ukraine.get_by_role("button", name="Send my move").click()
+    ukraine.get_by_text("Your move for round 2 is in. Waiting for: Russia.").wait_for()
+
+    # Russia does not move: the facilitator gives it a few seconds, then its persona plays its round
+    facilitator.get_by_text("Ukraine: moved").wait_for()
+    facilitator.get_by_label("Seconds per round (0: no timer)").fill("3")
+    facilitator.get_by_label("Seconds per round (0: no timer)").press("Enter")
+    facilitator.get_by_label("When the time runs out, a team that has not moved").click(force=True)
+    facilitator.get_by_role("option", name="persona", exact=True).click()
+    facilitator.get_by_role("button", name="Set the timer").click()
+    facilitator.get_by_text("Round 2 closed before Russia moved: their personas played for them.").wait_for()
+    (folder,) = [p for p in room["runs"].iterdir() if p.is_dir()]
+    events = read_events(folder / "events.jsonl")
+    (counter,) = [e for e in events if e["type"] == "human_move" and e["actor"] == "ukraine" and e["round"] == 2]
+    assert counter["move"]["actions"][0]["type"] == "counter"
+    assert counter["move"]["actions"][0]["reason"] == "Not while you hold Kherson."
+    assert any(e["type"] == "human_move" and e["actor"] == "russia" and e["round"] == 2 for e in events)
+    assert any(e["type"] == "proposal" and e["actor"] == "ukraine" and e["round"] == 2 for e in events)

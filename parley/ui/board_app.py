@@ -575,7 +575,7 @@ def FacilitatorPage() -> None:
     first = solara.use_memo(shared_game, [])
     game = solara.use_reactive(first)
     generation = solara.use_reactive(0)  # a new number remounts Mesa's controls for a game they did not build
-    use_room()
+    use_room(active=bool(ROOM.seats))  # with teams, a round may close from a seat's page or the timer
 
     def on_new_game(model: BoardModel) -> None:
         game.set(model)
@@ -616,7 +616,7 @@ def BoardSidebar(game: solara.Reactive[BoardModel], on_new_game: Callable[[Board
 def Teams(game: solara.Reactive[BoardModel]) -> None:
     """The teams' seats: who has moved, the round's timer, and closing the round by hand."""
     update_counter.get()
-    use_room()
+    use_room(active=bool(ROOM.seats))
     model = game.value
     seconds = solara.use_reactive(ROOM.timer_seconds)
     late = solara.use_reactive(ROOM.on_timeout)

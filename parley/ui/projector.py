@@ -46,12 +46,15 @@ PAGE_CSS = """
 """
 
 
-def use_room(room: Room = ROOM) -> tuple:
+def use_room(room: Room = ROOM, active: bool = True) -> tuple:
     """Redraw whenever the room's game changes (polled twice a second: a change made from another
-    page, the timer or a seat arrives in another browser tab's thread)."""
+    page, the timer or a seat arrives in another browser tab's thread). `active=False` (a page that
+    makes every change itself) watches nothing."""
     seen, set_seen = solara.use_state(room.version())
 
     def watch(cancel: threading.Event) -> None:
+        if not active:
+            return
         last = room.version()
         while not cancel.wait(0.5):
             now = room.version()

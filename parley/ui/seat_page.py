@@ -12,10 +12,11 @@ the same rules the engine applies.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, cast
 
 import solara
 
-from parley.engine.actions import Act, Channel, Counter, Message, Move, Pass, Propose, Respond, WalkOut
+from parley.engine.actions import Act, Channel, Counter, Message, MessageKind, Move, Pass, Propose, Respond, WalkOut
 from parley.engine.events import EventType
 from parley.players.seat import SeatOptions, SeatView, default_package
 from parley.reports.text import describe
@@ -152,11 +153,11 @@ def MoveEditor(game: BoardModel, actor: str, view: SeatView) -> None:
     """The seat's move, built action by action from what the engine would accept, then sent."""
     names = game.names()
     ids = {n: a for a, n in names.items()}
-    draft = solara.use_reactive([])
+    draft = solara.use_reactive(cast(list[Act], []))
     kind = solara.use_reactive(ACTIONS[0])
     start_from = solara.use_reactive(YOUR_BEST)
-    package = solara.use_reactive({})  # issue id -> option id, over the starting offer
-    to = solara.use_reactive([])
+    package = solara.use_reactive(cast(dict[str, str], {}))  # issue id -> option id, over the starting offer
+    to = solara.use_reactive(cast(list[str], []))
     text = solara.use_reactive("")
     reason = solara.use_reactive("")
     answer_to = solara.use_reactive("")
@@ -202,7 +203,7 @@ def MoveEditor(game: BoardModel, actor: str, view: SeatView) -> None:
         if what == ACTIONS[3]:
             if not text.value.strip():
                 return "a message needs text: write what you say"
-            return Message(kind=message_kind.value, to=recipients(), text=text.value)
+            return Message(kind=cast(MessageKind, message_kind.value), to=recipients(), text=text.value)
         if what == ACTIONS[4]:
             picked_channel = next((c for c in options.channels if c.name == channel_to.value), None)
             if picked_channel is None:
@@ -234,7 +235,8 @@ def MoveEditor(game: BoardModel, actor: str, view: SeatView) -> None:
             problem.set("This link is no longer valid for this seat.")
             return
         try:
-            game.play_move(Move(actions=actions or [Pass(reason="passes")]), actor=actor)
+            chosen_actions: list[Any] = list(actions) or [Pass(reason="passes")]
+            game.play_move(Move(actions=chosen_actions), actor=actor)
         except InvalidInput as exc:
             problem.set("Not sent: " + "; ".join(str(p) for p in exc.problems))
 
@@ -272,7 +274,10 @@ def MoveEditor(game: BoardModel, actor: str, view: SeatView) -> None:
                 )
     if kind.value in (ACTIONS[0], ACTIONS[1], ACTIONS[3]):
         solara.SelectMultiple(
-            "To (nobody chosen: everyone at the table)", values=to, all_values=[r.name for r in options.recipients]
+            "To (nobody chosen: everyone at the table)",
+            values=to.value,
+            on_value=to.set,
+            all_values=[r.name for r in options.recipients],
         )
     if kind.value in (ACTIONS[0], ACTIONS[1], ACTIONS[3]):
         solara.InputText("What you say", value=text)
