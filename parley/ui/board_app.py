@@ -74,6 +74,11 @@ CSS = """
 .parley-seat pre { white-space: pre-wrap; font-size: 15px; max-height: 420px; overflow-y: auto; }
 .v-application .v-label, .v-application .v-select__selection, .v-application .v-btn,
 .v-application .v-card__title { font-size: 17px; }
+/* Mesa's developer controls: its intervals and threads (the card with the only checkbox), its step
+   counter (the only card with neither an input nor a button) and the tab of its single page */
+.v-navigation-drawer .v-card:has(.v-input--checkbox) .v-input { display: none; }
+.v-navigation-drawer .v-card:not(:has(.v-input, .v-btn)) { display: none; }
+.v-main .v-tabs:not(.parley-keep) { display: none; }
 """
 
 
@@ -573,9 +578,11 @@ def Page() -> None:
 @solara.component
 def FacilitatorPage() -> None:
     first = solara.use_memo(shared_game, [])
+    first_seen = solara.use_memo(ROOM.version, [])
     game = solara.use_reactive(first)
     generation = solara.use_reactive(0)  # a new number remounts Mesa's controls for a game they did not build
-    use_room(active=bool(ROOM.seats))  # with teams, a round may close from a seat's page or the timer
+    seen = use_room(active=bool(ROOM.seats))  # with teams, a round may close from a seat's page or the timer
+    solara.use_effect(lambda: force_update() if seen != first_seen else None, [seen])  # Mesa's parts redraw too
 
     def on_new_game(model: BoardModel) -> None:
         game.set(model)
