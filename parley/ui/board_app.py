@@ -46,7 +46,7 @@ from parley.ui.board import (
 from parley.ui.projector import DebriefPage, Html, ProjectorPage, Refused, use_room
 from parley.ui.room import PASS, PERSONA, ROOM, query
 from parley.ui.seat_page import SeatPage
-from parley.ui.table_view import agreement_html
+from parley.ui.table_view import agreement_html, trust_colour
 from parley.world.injects import InjectFile
 from parley.world.problems import InvalidInput, display_path
 from parley.world.scenario import DEFAULT_WORLD, read_yaml
@@ -56,7 +56,9 @@ if TYPE_CHECKING:
 
 RUNS_DIR = Path(os.environ.get("PARLEY_BOARD_RUNS_DIR", "runs"))
 WORLDS = world_files()
-TRUST_COLOURS = mpl.colormaps["RdYlGn"]
+TRUST_COLOURS = mpl.colors.LinearSegmentedColormap.from_list(  # the projector's scale: vermilion, grey, blue
+    "trust", [trust_colour(-1.0), trust_colour(0.0), trust_colour(1.0)]
+)
 TEXT = 15  # points, for figures read from the back of a room
 
 CSS = """
@@ -165,7 +167,9 @@ def draw_table(model: BoardModel) -> Figure:
         )
     present = [a for a in actors if a in graph.present]
     gone = [a for a in actors if a not in graph.present]
-    nx.draw_networkx_nodes(graph.g, pos, nodelist=present, ax=ax, node_size=2600, node_color="#dde6f5")
+    nx.draw_networkx_nodes(
+        graph.g, pos, nodelist=present, ax=ax, node_size=2600, node_color="#ffffff", edgecolors="#222222"
+    )
     nx.draw_networkx_nodes(graph.g, pos, nodelist=gone, ax=ax, node_size=2600, node_color="#bbbbbb")
     labels = {a: names[a] + ("\n(walked out)" if a in gone else "") for a in actors}
     nx.draw_networkx_labels(graph.g, pos, labels=labels, ax=ax, font_size=TEXT, font_weight="bold")
