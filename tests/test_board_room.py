@@ -194,7 +194,6 @@ def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_pers
     # Russia does not move: the facilitator gives it a few seconds, then its persona plays its round
     facilitator.get_by_text("Ukraine: moved").wait_for()
     facilitator.get_by_label("Seconds per round (0: no timer)").fill("3")
-    facilitator.get_by_label("Seconds per round (0: no timer)").press("Enter")
     facilitator.get_by_label("When the time runs out, a team that has not moved").click(force=True)
     facilitator.get_by_role("option", name="persona", exact=True).click()
     facilitator.get_by_role("button", name="Set the timer").click()

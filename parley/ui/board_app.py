@@ -80,7 +80,7 @@ CSS = """
    counter (the only card with neither an input nor a button) and the tab of its single page */
 .v-navigation-drawer .v-card:has(.v-input--checkbox) .v-input { display: none; }
 .v-navigation-drawer .v-card:not(:has(.v-input, .v-btn)) { display: none; }
-.v-main .v-tabs:not(.parley-keep) { display: none; }
+.v-tabs { display: none; }
 """
 
 
@@ -657,7 +657,7 @@ def Teams(game: solara.Reactive[BoardModel]) -> None:
         left = ROOM.seconds_left()
         if left is not None:
             solara.Text(f"{left} s left in this round", classes=["parley-status"])
-        solara.InputInt("Seconds per round (0: no timer)", value=seconds)
+        solara.InputInt("Seconds per round (0: no timer)", value=seconds, continuous_update=True)
         solara.Select("When the time runs out, a team that has not moved", value=late, values=[PASS, PERSONA])
         solara.Button("Set the timer", on_click=set_timer, outlined=True)
         solara.Button("Close the round now", on_click=close, color="primary", disabled=not model.waiting_for)

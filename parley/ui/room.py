@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -129,8 +130,8 @@ class Room:
             while True:
                 try:
                     self.tick()
-                except Exception:
-                    pass
+                except Exception as exc:  # the game shows a failed round itself; the clock keeps ticking
+                    print(f"board timer: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                 time.sleep(0.25)
 
         self._ticker = threading.Thread(target=run, name="parley-board-timer", daemon=True)
