@@ -581,9 +581,9 @@ def Page() -> None:
 
 @solara.component
 def FacilitatorPage() -> None:
-    first = solara.use_memo(shared_game, [])
+    first: BoardModel = solara.use_memo(shared_game, [])
     first_seen = solara.use_memo(ROOM.version, [])
-    game = solara.use_reactive(first)
+    game: solara.Reactive[BoardModel] = solara.use_reactive(first)
     generation = solara.use_reactive(0)  # a new number remounts Mesa's controls for a game they did not build
     seen = use_room(active=bool(ROOM.seats))  # with teams, a round may close from a seat's page or the timer
     solara.use_effect(lambda: force_update() if seen != first_seen else None, [seen])  # Mesa's parts redraw too
