@@ -85,7 +85,7 @@ def browser():
 def open_page(browser, url: str, width: int = 1600, height: int = 1000):
     context = browser.new_context(viewport={"width": width, "height": height})  # its own cookies and storage
     page = context.new_page()
-    page.set_default_timeout(90_000)  # a readiness wait, not a bound under test
+    page.set_default_timeout(180_000)  # a readiness wait on a loaded machine, not a bound under test
     page.goto(url)
     return page
 
