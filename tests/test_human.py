@@ -197,6 +197,28 @@ def test_a_person_plays_ukraine_at_a_terminal_and_the_run_replays(tmp_path: Path
     assert "identical" in done.stdout
 
 
+def test_back_at_the_first_prompt_asks_again_without_a_traceback(tmp_path: Path) -> None:
+    """Issue 14 item 7: `back` at the seat's very first question (the menu) used to end the run."""
+    runs = tmp_path / "runs"
+    term = Terminal("run", str(MINI), "--human", "south", "--max-rounds", "2", "--runs-dir", str(runs))
+    term.expect(r"Round 1: what South sees")
+    term.answer(ACTION, "back")
+    term.expect(r"You are at the menu: type an action, done to end your move, or help\.")
+    term.answer(ACTION, "BACK")  # any case, as often as they like
+    term.expect(r"You are at the menu")
+    term.answer(ACTION, "pass")
+    term.answer(r"Why pass\? ", "")
+    term.expect(r"Round 2: what South sees")
+    term.answer(ACTION, "back")
+    term.expect(r"You are at the menu")
+    term.answer(ACTION, "quit")
+    assert term.finish() == 0, term.seen[-3000:]
+    assert "Traceback" not in term.seen
+    events = read_events(only_run(runs) / "events.jsonl")
+    assert [e["round"] for e in of_type(events, "human_move", "south")] == [1]
+    assert events[-1]["type"] == "outcome" and events[-1]["status"] == "abandoned"
+
+
 def test_resume_after_a_kill_replays_the_persons_moves_then_asks_again(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     args = ("run", str(MINI), "--human", "south", "--max-rounds", "4", "--runs-dir", str(runs))

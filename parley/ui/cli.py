@@ -412,25 +412,58 @@ def fork(
 
 @app.command()
 def board(
-    port: Annotated[int, number("the port on 127.0.0.1 to serve the board on", 1, 65535)] = 8765,
+    port: Annotated[int, number("the port to serve the board on", 1, 65535)] = 8765,
     runs_dir: Annotated[Path, typer.Option(help="where board runs are saved, and saved runs are loaded from")] = Path(
         "runs"
     ),
     model: Annotated[str | None, typer.Option(help="offer LLM personas played by this model (openai backend)")] = None,
     base_url: BaseUrl = None,
+    seat: Annotated[
+        list[str] | None,
+        typer.Option(help="an actor a team plays from its own page (repeat for several); each gets a private link"),
+    ] = None,
+    host: Annotated[
+        str,
+        typer.Option(help="the address to serve on; anything but 127.0.0.1 lets other machines in (links need keys)"),
+    ] = "127.0.0.1",
 ) -> None:
     """The workshop board in a browser: play a world round by round, add news, replay and fork saved runs."""
     import socket
 
     from parley.ui.board import serve
+    from parley.ui.room import new_token
 
-    with socket.socket() as probe:  # a port taken is the user's to change: say so in one line
+    seats = list(dict.fromkeys(a.strip() for a in seat or [] if a.strip()))
+    known = {a for path in world_choices() for a in path}
+    unknown = [a for a in seats if a not in known]
+    if unknown:
+        fail([f"--seat: no world offers an actor '{a}' (actors: {', '.join(sorted(known))})" for a in unknown])
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:  # a port taken is the user's to change: say so in one line
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError as exc:
             fail([f"--port: {port}: cannot serve the board there ({exc.strerror or exc}); try another port"])
-    out.print(f"The board is at http://127.0.0.1:{port} (Ctrl-C stops it)", highlight=False)
-    serve(port, runs_dir, model, base_url)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    key = "" if loopback else new_token()
+    tokens = {a: new_token() for a in seats}
+    shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+    base = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+    facilitator = f"{base}/?key={key}" if key else f"{base}/"
+    out.print(f"The board is at {facilitator} (Ctrl-C stops it)", highlight=False)
+    out.print(f"Projector: {base}/projector" + (f"?key={key}" if key else ""), highlight=False)
+    out.print(f"Debrief: {base}/debrief" + (f"?key={key}" if key else ""), highlight=False)
+    for actor, token in tokens.items():
+        out.print(f"Seat {actor}: {base}/seat?token={token}", highlight=False)
+    serve(port, runs_dir, model, base_url, host=host, seats=tokens, key=key)
+
+
+def world_choices() -> list[list[str]]:
+    """The actors of each world the board offers."""
+    from parley.ui.board import world_files
+    from parley.world.scenario import load_scenario
+
+    return [load_scenario(p).world.actor_ids() for p in world_files()]
 
 
 @app.command()
