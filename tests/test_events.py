@@ -45,6 +45,20 @@ SAMPLES: dict[EventType, dict] = {
     EventType.RESPONSE: {"actor": "russia", "proposal": "P1", "accept": False, "reason": "no", "countered": True},
     EventType.PROPOSAL_DEAD: {"proposal": "P1", "reason": "rejected by russia"},
     EventType.DEAL: {"proposal": "P2", "package": PACKAGE, "accepted_by": ["us", "russia"]},
+    EventType.FRAMEWORK: {
+        "proposal": "P2",
+        "package": PACKAGE,
+        "signed_by": ["us", "russia"],
+        "to": ["ukraine"],
+        "until": 5,
+    },
+    EventType.FRAMEWORK_REFUSED: {
+        "proposal": "P2",
+        "signed_by": ["us", "russia"],
+        "refused_by": ["ukraine"],
+        "war_continues": True,
+    },
+    EventType.REVALUED: {"no_deal": {"ukraine": 0.3}, "weights": {"us": ["military_aid"]}},
     EventType.MESSAGE: {"actor": "us", "kind": "threat", "to": ["russia"], "text": "Or else."},
     EventType.PROPOSAL: {
         "actor": "us",

@@ -289,7 +289,7 @@ WORLD_CASES = [
     (
         "bad-rule",
         world_edit(lambda w: w["protocol"].update(rule="majority")),
-        ["world.yaml: protocol.rule:", "'unanimity' or 'quorum'", "'majority'"],
+        ["world.yaml: protocol.rule:", "'unanimity', 'quorum' or 'ratify'", "'majority'"],
     ),
     (
         "min-utility-unknown-actor",

@@ -17,6 +17,7 @@ class EventType(StrEnum):
     # the facilitator's news, at the start of a round
     INJECT = "inject"
     VARIANT_SWITCHED = "variant_switched"
+    REVALUED = "revalued"
     # moves, resolved in the engine's order
     PASS = "pass"
     INVALID_ACTION = "invalid_action"
@@ -25,6 +26,8 @@ class EventType(StrEnum):
     RESPONSE = "response"
     PROPOSAL_DEAD = "proposal_dead"
     DEAL = "deal"
+    FRAMEWORK = "framework"
+    FRAMEWORK_REFUSED = "framework_refused"
     MESSAGE = "message"
     PROPOSAL = "proposal"
     PROPOSAL_REAFFIRMED = "proposal_reaffirmed"
@@ -64,6 +67,9 @@ DERIVED: frozenset[EventType] = frozenset(
         EventType.PASS,
         EventType.INVALID_ACTION,
         EventType.DEAL,
+        EventType.FRAMEWORK,
+        EventType.FRAMEWORK_REFUSED,
+        EventType.REVALUED,
         EventType.WALKOUT,
         EventType.INJECT,
         EventType.VARIANT_SWITCHED,
@@ -130,7 +136,7 @@ class LLMCallEvent(Event):
 
 
 class OutcomeEvent(Event):
-    status: str  # converged, stalled, breakdown, max_rounds, budget_exhausted, halted, abandoned
+    status: str  # converged, refused, stalled, breakdown, max_rounds, budget_exhausted, halted, abandoned
     deal: dict[str, str] | None
     proposal: str | None  # the proposal that passed
     utilities: dict[str, float]
@@ -139,4 +145,9 @@ class OutcomeEvent(Event):
     pareto_optimal: bool | None
     nash: dict[str, Any] | None
     walked_out: list[str]
+    # where the protocol makes them news (a rule other than unanimity, or a world that names a war):
+    signed: NotRequired[list[str]]  # who signed the deal or the framework
+    refused: NotRequired[list[str]]  # signatories who did not sign what the others signed
+    war_continues: NotRequired[bool]  # whether a party at war did not sign
+    framework: NotRequired[dict[str, Any] | None]  # rule ratify: the framework and its fate
     transport: NotRequired[dict[str, Any]]  # an LLM run's costs

@@ -29,7 +29,19 @@ class IssueSpace:
     values: np.ndarray  # (actors, issues, max_options): weight * score; NEG where padded
     allowed: np.ndarray  # (actors, issues, max_options): False where the actor's red line excludes it
     no_deal: np.ndarray  # (actors,)
+    core_hits: np.ndarray = None  # type: ignore[assignment]  # (actors, issues, max_options): meets a core aim
+    core_need: np.ndarray = None  # type: ignore[assignment]  # (actors,): core aims a package must meet (0: none)
+    refused: np.ndarray = None  # type: ignore[assignment]  # (actors,): a framework refused, the war going on
     cache: dict = field(default_factory=dict, compare=False, repr=False)  # benchmarks computed once per space
+
+    def __post_init__(self) -> None:
+        """A space made by hand (tests) has no cores, and values a refused framework as no deal."""
+        if self.core_hits is None:
+            object.__setattr__(self, "core_hits", np.zeros(self.values.shape, dtype=bool))
+        if self.core_need is None:
+            object.__setattr__(self, "core_need", np.zeros(len(self.actors), dtype=np.int64))
+        if self.refused is None:
+            object.__setattr__(self, "refused", np.array(self.no_deal, dtype=float))
 
     @classmethod
     def build(cls, world: World, personas: dict[str, Persona]) -> IssueSpace:
@@ -41,6 +53,8 @@ class IssueSpace:
         weights = np.zeros((len(actors), len(issues)))
         scores = np.zeros((len(actors), len(issues), k))
         allowed = np.zeros((len(actors), len(issues), k), dtype=bool)
+        core_hits = np.zeros((len(actors), len(issues), k), dtype=bool)
+        core_need = np.zeros(len(actors), dtype=np.int64)
         for a, actor in enumerate(actors):
             p = personas[actor]
             total = sum(pref.weight for pref in p.preferences.values())
@@ -55,8 +69,15 @@ class IssueSpace:
                 i = issues.index(line.issue)
                 for opt in line.excludes:
                     allowed[a, i, options[i].index(opt)] = False
+            if p.core is not None:
+                core_need[a] = p.core.at_least
+                for aim in p.core.of:
+                    i = issues.index(aim.issue)
+                    for opt in aim.options:
+                        core_hits[a, i, options[i].index(opt)] = True
         no_deal = np.array([personas[a].no_deal.value for a in actors])
-        return cls(issues, options, actors, weights, scores, values, allowed, no_deal)
+        refused = np.array([personas[a].refused_value() for a in actors])
+        return cls(issues, options, actors, weights, scores, values, allowed, no_deal, core_hits, core_need, refused)
 
     # -- conversions ------------------------------------------------------------------------
     def encode(self, package: Mapping[str, str]) -> np.ndarray:
@@ -118,6 +139,26 @@ class IssueSpace:
         ok = self.allowed[a][:, np.arange(len(self.issues))[None, :], p].all(axis=-1).all(axis=0)
         return ~ok if packages.ndim != 1 else ~ok[0]
 
+    def core_counts(self, packages: np.ndarray, actors: list[int] | None = None) -> np.ndarray:
+        """How many of each actor's core aims each package meets: (m, actors), or (actors,) for one."""
+        a = list(range(len(self.actors))) if actors is None else actors
+        p = np.atleast_2d(packages)
+        counts = self.core_hits[a][:, self._arange()[None, :], p].sum(axis=-1).T
+        return counts if packages.ndim != 1 else counts[0]
+
+    def meets_cores(self, packages: np.ndarray, actors: list[int] | None = None) -> np.ndarray:
+        """Whether each package meets the core of every one of `actors` (all actors when None)."""
+        a = list(range(len(self.actors))) if actors is None else actors
+        ok = (self.core_counts(packages, a) >= self.core_need[a]).all(axis=-1)
+        return ok
+
+    def admissible(self, packages: np.ndarray, actors: list[int] | None = None) -> np.ndarray:
+        """Whether `actors` could sign each package at all: no red line crossed, every core met."""
+        return ~self.crosses(packages, actors) & self.meets_cores(packages, actors)
+
+    def has_cores(self, actors: list[int]) -> list[int]:
+        return [a for a in actors if self.core_need[a] > 0]
+
     def ideal(self, actor: int) -> np.ndarray:
         masked = np.where(self.allowed[actor], self.values[actor], NEG)
         return masked.argmax(axis=1)
@@ -155,33 +196,44 @@ class IssueSpace:
         cap: int = 200_000,
         promising: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Packages on the Pareto frontier (for `actors`) among those giving each actor >= floor.
+        """Packages on the Pareto frontier (for `actors`) among those giving each actor >= floor and
+        meeting their cores.
 
         Built issue by issue: a partial package dominated by another partial package can never
-        complete into a frontier package, since both complete the same way. Returns (packages,
+        complete into a frontier package, since both complete the same way. The number of core aims
+        met so far counts as one more thing to dominate on, so a partial package that meets fewer
+        aims is never pruned for one that meets more only by luck of utility. Returns (packages,
         utilities), or None when the frontier of partial packages grows beyond `cap`. `promising`,
         given the best utilities each partial package could still reach, says which to keep.
         """
         v = np.where(self.values[actors] > NEG / 2, self.values[actors], 0.0)
         v = np.where(mask[None], v, NEG)
+        cored = [actors.index(a) for a in self.has_cores(actors)]
+        hits = self.core_hits[actors][cored] & mask[None]  # (cored, issues, options)
+        need = self.core_need[actors][cored]
+        hits_rest = np.zeros((len(self.issues) + 1, len(cored)), dtype=np.int64)
         best_rest = np.zeros((len(self.issues) + 1, len(actors)))
         for i in range(len(self.issues) - 1, -1, -1):
             best_rest[i] = best_rest[i + 1] + v[:, i, :].max(axis=1)
+            hits_rest[i] = hits_rest[i + 1] + hits[:, i, :].any(axis=1)
         utils = np.zeros((1, len(actors)))
+        counts = np.zeros((1, len(cored)), dtype=np.int64)
         packs = np.zeros((1, 0), dtype=np.int64)
         eps = 1e-12
         for i in range(len(self.issues)):
             opts = np.flatnonzero(mask[i])
             u = (utils[:, None, :] + v[:, i, opts].T[None, :, :]).reshape(-1, len(actors))
+            c = (counts[:, None, :] + hits[:, i, opts].T[None, :, :]).reshape(len(u), len(cored))
             p = np.concatenate([np.repeat(packs, len(opts), axis=0), np.tile(opts, len(packs))[:, None]], axis=1)
             reachable = (u + best_rest[i + 1] >= floor - eps).all(axis=1)
+            reachable &= (c + hits_rest[i + 1] >= need).all(axis=1)
             if promising is not None:
                 reachable &= promising(u + best_rest[i + 1])
-            u, p = u[reachable], p[reachable]
+            u, c, p = u[reachable], c[reachable], p[reachable]
             if len(u) == 0:
                 return np.zeros((0, len(self.issues)), dtype=np.int64), np.zeros((0, len(actors)))
-            keep = pareto_mask(u)
-            utils, packs = u[keep], p[keep]
+            keep = pareto_mask(np.concatenate([u, np.minimum(c, need)], axis=1)) if cored else pareto_mask(u)
+            utils, counts, packs = u[keep], c[keep], p[keep]
             if len(utils) > cap:
                 return None
         return packs, utils
@@ -242,7 +294,8 @@ def nash_package(space: IssueSpace, parties: list[int], floor: np.ndarray) -> tu
 def _nash_local_search(space: IssueSpace, parties: list[int], floor: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     def score(p: np.ndarray) -> np.ndarray:
         g = space.utilities(p)[:, parties] - floor
-        return np.where((g > 1e-9).all(axis=1), np.log(np.clip(g, 1e-12, None)).sum(axis=1), -np.inf)
+        ok = (g > 1e-9).all(axis=1) & space.meets_cores(p, parties)
+        return np.where(ok, np.log(np.clip(g, 1e-12, None)).sum(axis=1), -np.inf)
 
     rng = np.random.default_rng(0)
     weights = rng.dirichlet(np.ones(len(parties)), size=64)
@@ -290,16 +343,30 @@ def _dominated_nearby(space: IssueSpace, package: np.ndarray, actors: list[int],
     issues, options = issues[other], options[other]
     gains = (v[:, issues, options] - kept[:, issues]).T  # (changes, actors)
 
-    def dominates(total: np.ndarray, apart: np.ndarray) -> bool:
-        return bool(((total >= -1e-9).all(axis=-1) & (total > 1e-9).any(axis=-1) & apart).any())
+    cored = space.has_cores(actors)
+    if cored:  # a change must keep every core met: the number of aims met moves with it, additively
+        hits = space.core_hits[cored]
+        have = hits[:, np.arange(len(package)), package]
+        lost = (hits[:, issues, options].astype(np.int64) - have[:, issues]).T  # (changes, cored)
+        spare = space.core_counts(package, cored) - space.core_need[cored]
+    else:
+        lost = np.zeros((len(issues), 0), dtype=np.int64)
+        spare = np.zeros(0, dtype=np.int64)
 
-    if dominates(gains, np.ones(len(gains), dtype=bool)):
+    def dominates(total: np.ndarray, moved: np.ndarray, apart: np.ndarray) -> bool:
+        kept = (moved + spare >= 0).all(axis=-1)
+        return bool(((total >= -1e-9).all(axis=-1) & (total > 1e-9).any(axis=-1) & apart & kept).any())
+
+    if dominates(gains, lost, np.ones(len(gains), dtype=bool)):
         return True
     pairs = gains[:, None, :] + gains[None, :, :]
+    moved = lost[:, None, :] + lost[None, :, :]
     apart = issues[:, None] != issues[None, :]
-    if dominates(pairs, apart):
+    if dominates(pairs, moved, apart):
         return True
     return any(
-        dominates(pairs + g[None, None, :], apart & (issues[:, None] != i) & (issues[None, :] != i))
-        for i, g in zip(issues, gains, strict=True)
+        dominates(
+            pairs + g[None, None, :], moved + m[None, None, :], apart & (issues[:, None] != i) & (issues[None, :] != i)
+        )
+        for i, g, m in zip(issues, gains, lost, strict=True)
     )

@@ -25,7 +25,7 @@ from parley.engine.outcome import Outcome, settle
 from parley.engine.policy import AnyPolicy, Observation, RunHalted, deliberates
 from parley.engine.rules import move_problems, red_lines_of
 from parley.engine.table import Proposal, Table
-from parley.world.injects import Inject
+from parley.world.injects import Effects, Inject
 from parley.world.persona import Persona
 from parley.world.scenario import Scenario
 
@@ -88,7 +88,9 @@ class NegotiationModel(mesa.Model):
         self.graph = RelationshipGraph(self.world)
         self.table = Table()
         self.rule = DecisionRule.of(self.world)
-        self.max_rounds = max_rounds or self.world.protocol.max_rounds
+        self.max_rounds = max_rounds or self.world.protocol.max_rounds  # a cap on the run: no actor knows it
+        deadline = self.world.protocol.deadline  # the end of talks every actor knows, if the world sets one
+        self.last_round = min(self.max_rounds, deadline) if deadline is not None else self.max_rounds
         self.round = 0
         self.seq = 0
         self.events: list[dict] = []
@@ -105,6 +107,10 @@ class NegotiationModel(mesa.Model):
         self.scheduled: dict[int, list[Change]] = dict(scheduled or {})  # changes at the start of a round
         self.outcome: Outcome | None = None
         self.deal: Proposal | None = None
+        self.signed: list[str] = []  # who signed the deal (or the framework)
+        self.framework: Proposal | None = None  # rule ratify: the framework put to the ratifiers
+        self.framework_until = 0  # the last round the ratifiers may answer in
+        self.refused: list[str] = []  # ratifiers who refused the framework (or let the time run out)
         self.walked_out: list[str] = []
         self._stalled_for = 0
         self._last_signature: tuple = ()
@@ -168,7 +174,7 @@ class NegotiationModel(mesa.Model):
             if phase == "deal?":
                 self.check_for_deal()
                 continue
-            if self.deal is not None and phase == (Propose, Counter):
+            if (self.deal is not None or self.framework is not None) and phase == (Propose, Counter):
                 break
             for actor, actions in valid.items():
                 for action in actions:
@@ -195,7 +201,7 @@ class NegotiationModel(mesa.Model):
         """The facilitator's news for this round: told to its audience first, its effects applied."""
         for inject in [i for i in self.injects if i.round == self.round]:
             audience = inject.audience(self.world.actor_ids())
-            self.emit(EventType.INJECT, to=audience, text=inject.text, effects=inject.effects.model_dump(by_alias=True))
+            self.emit(EventType.INJECT, to=audience, text=inject.text, effects=inject.effects.logged())
             for actor in audience:
                 self.by_actor[actor].receive(
                     {"kind": "inject", "round": self.round, "from": "facilitator", "text": inject.text}
@@ -218,6 +224,60 @@ class NegotiationModel(mesa.Model):
                     )
             for actor, variant in effects.variants.items():
                 self.switch_variant(actor, variant)
+            if effects.changes_values():
+                self.revalue(effects, audience)
+
+    def revalue(self, effects: Effects, audience: list[str]) -> None:
+        """News that changes what actors value (their no-deal values, their weights) and believe: the
+        cards change from now on, those told learn of it, and each policy that can takes it in."""
+        personas = self.setting.personas
+        moved: dict[str, float] = {}
+        for c in effects.no_deal:
+            card = personas[c.actor]
+            value = min(1.0, max(0.0, card.no_deal.value + c.delta))
+            update: dict = {"no_deal": card.no_deal.model_copy(update={"value": value})}
+            if card.reservation is not None:
+                reservation = min(1.0, max(value, card.reservation.value + c.delta))
+                update["reservation"] = card.reservation.model_copy(update={"value": reservation})
+            if (
+                card.aspiration is not None
+                and card.aspiration.value < update.get("reservation", update["no_deal"]).value
+            ):
+                update["aspiration"] = card.aspiration.model_copy(
+                    update={"value": update.get("reservation", update["no_deal"]).value}
+                )
+            personas[c.actor] = card.model_copy(update=update)
+            moved[c.actor] = moved.get(c.actor, 0.0) + value - card.no_deal.value
+        factors: dict[str, dict[str, float]] = {}
+        for w in effects.weights:
+            card = personas[w.actor]
+            pref = card.preferences.get(w.issue)
+            if pref is None:
+                continue
+            preferences = {**card.preferences, w.issue: pref.model_copy(update={"weight": pref.weight * w.factor})}
+            personas[w.actor] = card.model_copy(update={"preferences": preferences})
+            factors.setdefault(w.actor, {})[w.issue] = factors.get(w.actor, {}).get(w.issue, 1.0) * w.factor
+        self.space = IssueSpace.build(self.world, personas)
+        for agent in self.agents:
+            agent.persona = personas[agent.actor]
+        self.emit(
+            EventType.REVALUED,
+            no_deal={a: round(float(self.space.no_deal[self.space.index(a)]), 6) for a in moved},
+            weights={a: sorted(f) for a, f in factors.items()},
+        )
+        for actor in self.world.actor_ids():
+            revise = getattr(self.by_actor[actor].policy, "revise", None)
+            if revise is None:
+                continue
+            told = actor in audience
+            news = {
+                "no_deal": {a: d for a, d in moved.items() if told},
+                "weights": {a: f for a, f in factors.items() if told},
+                "beliefs": {
+                    b.about: {"clarity": b.clarity, "no_deal": b.no_deal} for b in effects.beliefs if b.actor == actor
+                },
+            }
+            revise(personas[actor], self.space, news)
 
     def switch_variant(self, actor: str, variant: str) -> None:
         """Play `actor` as another variant of its persona from now on (a new card, a new policy)."""
@@ -274,8 +334,17 @@ class NegotiationModel(mesa.Model):
     # -- checking moves ---------------------------------------------------------------------
     def valid_actions(self, actor: str, move: Move) -> list:
         """The legal actions of a move; each illegal one is logged and dropped."""
-        red_lines = red_lines_of(self.setting.personas[actor])
-        problems = dict(move_problems(self.world, actor, move, self.table, self.withdrawn, red_lines))
+        persona = self.setting.personas[actor]
+        problems = dict(
+            move_problems(self.world, actor, move, self.table, self.withdrawn, red_lines_of(persona), persona.core)
+        )
+        if self.framework is not None:
+            for idx, action in enumerate(move.actions):
+                if isinstance(action, (Propose, Counter)) and idx not in problems:
+                    problems[idx] = (
+                        f"the framework {self.framework.id} is before the ratifiers: "
+                        "no new proposals until they have answered"
+                    )
         out = []
         for idx, action in enumerate(move.actions):
             if isinstance(action, Pass):
@@ -415,31 +484,122 @@ class NegotiationModel(mesa.Model):
         return {a: round(float(x), 6) for a, x in zip(self.space.actors, u, strict=True)}
 
     def check_for_deal(self) -> None:
-        if self.deal is not None:
+        """Whether a proposal passes the decision rule (the one most accepted, then the oldest, then the
+        one best for the signatories together, should two pass at once); under `ratify`, whether the
+        ratifiers have answered the framework before them."""
+        if self.deal is not None or self.refused:
             return
+        if self.framework is not None:
+            self.check_ratification()
+            return
+        present = self.graph.present
+        passing = []
         for p in self.table.open():
-            if self.rule.passes(p.accepted_by, self.utilities_of(p.package)):
-                p.status = "passed"
-                self.deal = p
-                self.emit(EventType.DEAL, proposal=p.id, package=p.package, accepted_by=list(p.accepted_by))
+            utilities = self.utilities_of(p.package)
+            if self.rule.passes(p.accepted_by, utilities, present):
+                passing.append((self.preference(p, utilities), p, utilities))
+        if not passing:
+            return
+        _, p, utilities = max(passing, key=lambda x: x[0])
+        signed = self.rule.counted(p.accepted_by, utilities, present)
+        ratifiers = self.rule.ratifiers
+        if set(ratifiers) <= set(signed):
+            self.pass_deal(p, signed)
+        else:
+            self.put_to_ratifiers(p, signed)
+
+    def preference(self, p: Proposal, utilities: dict[str, float]) -> tuple:
+        """Which of two proposals passing in the same round passes: not the order actors are listed in."""
+        voters = self.rule.voters
+        counted = len(self.rule.counted(p.accepted_by, utilities, self.graph.present))
+        gains = [max(utilities[a] - float(self.space.no_deal[self.space.index(a)]), 1e-9) for a in voters]
+        # the same package proposed by two actors in one round: by proposer, not by the number the
+        # world's order gave it (only the trust the acceptance earns differs)
+        return (counted, -p.round, round(float(np.sum(np.log(gains))), 9), p.proposer, -int(p.id[1:]))
+
+    def pass_deal(self, p: Proposal, signed: list[str]) -> None:
+        p.status = "passed"
+        self.deal = p
+        self.signed = list(signed)
+        present = [a for a in p.accepted_by if a in self.graph.present]  # who walked out accepts nothing
+        self.emit(EventType.DEAL, proposal=p.id, package=p.package, accepted_by=present)
+
+    def put_to_ratifiers(self, p: Proposal, signed: list[str]) -> None:
+        """Rule ratify: the framework parties have agreed; the others now accept or refuse it."""
+        self.framework = p
+        self.signed = list(signed)
+        self.framework_until = self.round + self.world.protocol.ratify_rounds
+        pending = [a for a in self.rule.ratifiers if a not in signed]
+        self.emit(
+            EventType.FRAMEWORK,
+            proposal=p.id,
+            package=p.package,
+            signed_by=list(signed),
+            to=pending,
+            until=self.framework_until,
+        )
+        for other in self.table.open():
+            if other is not p:
+                other.status = "dead"
+                self.emit(EventType.PROPOSAL_DEAD, proposal=other.id, reason=f"the framework {p.id} was agreed")
+        for actor in pending:
+            if actor in p.rejected_by:  # a framework is a new question: what it said of the proposal is not its answer
+                p.rejected_by.remove(actor)
+            if actor not in p.recipients:
+                p.recipients.append(actor)  # put to them by the framework parties, whatever the channels
+            if actor in self.graph.present:
+                self.by_actor[actor].receive(
+                    {"kind": "framework", "round": self.round, "from": p.proposer, "proposal": p.id}
+                )
+        self.check_ratification()  # ratifiers who have left cannot answer: it may be settled at once
+
+    def check_ratification(self) -> None:
+        """The ratifiers' answers. The framework becomes the deal once every ratifier has signed, or once
+        the ratifiers at war have signed and the others have answered (or let the time run out): the war
+        ends, and who refused is on record. A ratifier at war who refuses, leaves or lets the time run
+        out leaves a refused framework, and the war goes on."""
+        p = self.framework
+        assert p is not None
+        utilities = self.utilities_of(p.package)
+        ratifiers = self.rule.ratifiers
+        framework = [a for a in self.signed if a not in ratifiers]  # their signatures stand, whatever they do next
+        counted = self.rule.counted(p.accepted_by, utilities, self.graph.present)
+        signed = framework + [a for a in counted if a in ratifiers]
+        answered = [a for a in ratifiers if a in signed or a in p.rejected_by or a not in self.graph.present]
+        over = self.round >= self.framework_until or len(answered) == len(ratifiers)
+        decisive = self.rule.decisive_ratifiers
+        if set(decisive) <= set(signed) and (over or set(ratifiers) <= set(signed)):
+            if self.rule.protects(utilities, bound=signed):
+                self.refused = []
+                self.pass_deal(p, signed)
                 return
+        if over or any(a in answered and a not in signed for a in decisive):
+            self.signed = list(signed)
+            self.refused = [a for a in ratifiers if a not in signed]
+            p.status = "refused"
+            self.emit(
+                EventType.FRAMEWORK_REFUSED,
+                proposal=p.id,
+                signed_by=list(signed),
+                refused_by=list(self.refused),
+                war_continues=self.rule.war_continues(signed),
+            )
 
     def check_for_end(self) -> None:
         status = None
         if self.deal is not None:
             status = "converged"
-        elif (
-            any(a in self.walked_out for a in self.rule.required())
-            or len(set(self.rule.voters) & self.graph.present) < self.rule.quorum
-        ):
+        elif self.refused:
+            status = "refused"
+        elif self.rule.broken_down(self.walked_out, self.graph.present):
             status = "breakdown"
         else:
             signature = self.table.signature()
             self._stalled_for = self._stalled_for + 1 if signature == self._last_signature else 0
             self._last_signature = signature
-            if self._stalled_for >= self.world.protocol.stall_patience:
+            if self._stalled_for >= self.world.protocol.stall_patience and self.framework is None:
                 status = "stalled"
-            elif self.round >= self.max_rounds:
+            elif self.round >= self.last_round:
                 status = "max_rounds"
         if status:
             self.finish(status)
@@ -478,6 +638,11 @@ class NegotiationModel(mesa.Model):
             world=self.world,
             present=[a for a in self.world.actor_ids() if a in self.graph.present],
             required=list(self.rule.required()),
+            ratifiers=list(self.rule.ratifiers),
+            deadline=self.world.protocol.deadline,
+            ratification=None
+            if self.framework is None
+            else {"proposal": self.framework.id, "until": self.framework_until, "signed_by": list(self.signed)},
             table=visible,
             inbox=list(inbox),
             channels=self.graph.channels(actor),

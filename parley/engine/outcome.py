@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,9 +25,16 @@ class Outcome:
     pareto_optimal: bool | None
     nash: dict | None
     walked_out: list[str]
+    signed: list[str] = field(default_factory=list)  # who signed the deal, or the framework
+    refused: list[str] = field(default_factory=list)  # signatories who did not sign what the others signed
+    war_continues: bool | None = None  # None: the world names no parties at war
+    framework: dict | None = None  # rule ratify: the framework the framework parties signed, and its fate
+    detailed: bool = False  # whether who signed is news: not under unanimity in a world that names no war
 
     def as_event(self) -> dict:
-        return {
+        """The outcome event; who signed, who refused and whether the war goes on are in it where the
+        world's protocol makes them more than "every signatory signed the deal"."""
+        event = {
             "status": self.status,
             "deal": self.deal,
             "proposal": self.proposal,
@@ -38,6 +45,11 @@ class Outcome:
             "nash": self.nash,
             "walked_out": self.walked_out,
         }
+        if self.detailed:
+            event.update(
+                signed=self.signed, refused=self.refused, war_continues=self.war_continues, framework=self.framework
+            )
+        return event
 
 
 def rounded(space: IssueSpace, u: np.ndarray) -> dict[str, float]:
@@ -62,12 +74,29 @@ def _nash(space: IssueSpace, parties: list[str]) -> dict:
 
 
 def settle(model: NegotiationModel, status: str) -> Outcome:
+    """The outcome: the deal and everyone's utility of it; a framework refused by a party at war,
+    valued by each actor as its card says (the war goes on); or no deal and the closest offer."""
     space = model.space
-    voters = list(model.rule.voters)
+    rule = model.rule
+    voters = list(rule.voters)
     no_deal = rounded(space, space.no_deal)
     deal = model.deal if status == "converged" else None
     closest = None
     pareto = None
+    signed = [a for a in voters if a in model.signed] if deal is not None or model.framework is not None else []
+    refused = [a for a in voters if a not in signed] if signed else []
+    war = rule.war_continues(signed)
+    framework = None
+    if model.framework is not None:
+        f = model.framework
+        framework = {
+            "proposal": f.id,
+            "round": f.round,
+            "package": dict(f.package),
+            "signed_by": [a for a in voters if a in model.signed],
+            "refused_by": [a for a in model.rule.ratifiers if a not in model.signed],
+            "status": "ratified" if deal is not None else "refused" if status == "refused" else "pending",
+        }
     if deal is not None:
         package = space.encode(deal.package)
         utilities = rounded(space, space.utilities(package))
@@ -76,8 +105,15 @@ def settle(model: NegotiationModel, status: str) -> Outcome:
         if key not in space.cache:
             space.cache[key] = is_pareto_optimal(space, package, idx, space.feasible_mask(idx))
         pareto = space.cache[key]
+    elif status == "refused" and model.framework is not None:
+        package = space.encode(model.framework.package)
+        utilities = rounded(space, space.refused if war else space.utilities(package))
     else:
         utilities = dict(no_deal)
+        if status != "refused":
+            signed, refused = [], []
+            war = rule.war_continues([])
+    if deal is None:
         candidates = list(model.table.proposals.values())
         if candidates:
 
@@ -110,4 +146,9 @@ def settle(model: NegotiationModel, status: str) -> Outcome:
         pareto_optimal=pareto,
         nash=nash_benchmark(space, voters),
         walked_out=list(model.walked_out),
+        signed=signed,
+        refused=refused,
+        war_continues=war,
+        framework=framework,
+        detailed=rule.rule != "unanimity" or bool(rule.belligerents),
     )

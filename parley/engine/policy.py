@@ -26,6 +26,9 @@ class Observation:
     channels: list[dict]  # outgoing channels: to, open, trust, trust_back
     influence_on_me: dict[str, float] = field(default_factory=dict)
     withdrawn: dict[str, list[str]] = field(default_factory=dict)  # options taken off the table, by issue
+    ratifiers: list[str] = field(default_factory=list)  # rule ratify: who accepts or refuses the framework
+    deadline: int | None = None  # the round by which talks end, when the world sets one (the run's cap is unknown)
+    ratification: dict | None = None  # rule ratify: the framework before the ratifiers (proposal, until, signed_by)
 
 
 class Policy(Protocol):

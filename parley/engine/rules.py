@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from parley.engine.actions import Act, Channel, Counter, Message, Move, Pass, Propose, Respond
-from parley.world.persona import Persona
+from parley.world.persona import Core, Persona
 from parley.world.world import World
 
 
@@ -39,10 +39,11 @@ def action_problem(
     proposals: Proposals,
     withdrawn: Mapping[str, list[str]] | None = None,
     red_lines: Mapping[str, list[str]] | None = None,
+    core: Core | None = None,
 ) -> str | None:
     """Why `actor` may not take `action` given the proposals it can see (id -> proposal view), or None."""
     if isinstance(action, (Propose, Counter)):
-        problem = package_problem(world, action.package, withdrawn) or crossing(action.package, red_lines)
+        problem = package_problem(world, action.package, withdrawn) or crossing(action.package, red_lines, core)
         if problem:
             return problem
     if isinstance(action, (Propose, Counter, Message)):
@@ -68,16 +69,29 @@ def action_problem(
         if actor in p["accepted_by"] or actor in p["rejected_by"]:
             return f"{actor} has already answered proposal '{p['id']}'"
         if isinstance(action, Respond) and action.accept:
-            return crossing(p["package"], red_lines)
+            return crossing(p["package"], red_lines, core)
     return None
 
 
-def crossing(package: Mapping[str, str], red_lines: Mapping[str, list[str]] | None) -> str | None:
-    """A red line the package crosses: an actor never proposes or accepts across its own."""
+def crossing(
+    package: Mapping[str, str], red_lines: Mapping[str, list[str]] | None, core: Core | None = None
+) -> str | None:
+    """A red line the package crosses, or a core it misses: an actor never proposes or accepts either."""
     for issue, excluded in (red_lines or {}).items():
         if package.get(issue) in excluded:
             return f"the package crosses your red line on '{issue}' ({package[issue]})"
-    return None
+    return core_problem(package, core)
+
+
+def core_problem(package: Mapping[str, str], core: Core | None) -> str | None:
+    """Why a package misses a core: too few of its aims hold (no gain elsewhere makes up for them)."""
+    if core is None:
+        return None
+    missed = [aim.issue for aim in core.of if package.get(aim.issue) not in aim.options]
+    met = len(core.of) - len(missed)
+    if met >= core.at_least:
+        return None
+    return f"the package meets {met} of your core aims, you need at least {core.at_least} (missed: {', '.join(missed)})"
 
 
 def red_lines_of(persona: Persona) -> dict[str, list[str]]:
@@ -94,6 +108,7 @@ def move_problems(
     proposals: Proposals,
     withdrawn: Mapping[str, list[str]] | None = None,
     red_lines: Mapping[str, list[str]] | None = None,
+    core: Core | None = None,
 ) -> list[tuple[int, str]]:
     """(index, problem) for every illegal action in a move, including too many proposals."""
     out = []
@@ -102,7 +117,7 @@ def move_problems(
     for idx, action in enumerate(move.actions):
         if isinstance(action, Pass):
             continue
-        problem = action_problem(world, actor, action, proposals, withdrawn, red_lines)
+        problem = action_problem(world, actor, action, proposals, withdrawn, red_lines, core)
         if problem is None and isinstance(action, (Propose, Counter)):
             proposed += 1
             if proposed > limit:

@@ -137,7 +137,12 @@ class RunFacts:
             deal=deal,
             signed=frozenset(signed),
             walked_out=tuple(outcome.get("walked_out") or ()),
-            utilities=base_utilities(space, deal),
+            utilities=base_utilities(
+                space,
+                deal,
+                (framework or {}).get("package") if row["status"] == "refused" else None,
+                outcome.get("war_continues"),
+            ),
             no_deal=base_no_deal(space),
             acts=acts,
             framework=(framework or {}).get("package"),

@@ -232,6 +232,8 @@ def row_of(arm: int, seed: int, run_id: str, key: str, outcome: dict[str, Any]) 
         "status": outcome.get("status"),
         "rounds": outcome.get("round"),
         "deal": outcome.get("deal"),
+        "framework": (outcome.get("framework") or {}).get("package"),
+        "war_continues": outcome.get("war_continues"),
         "utilities": outcome.get("utilities") or {},
     }
 

@@ -21,9 +21,21 @@ def base_space(world: Path | str | Scenario) -> IssueSpace:
     return IssueSpace.build(scenario.world, scenario.personas)
 
 
-def base_utilities(space: IssueSpace, deal: dict[str, str] | None) -> dict[str, float]:
-    """Each actor's utility of a run's outcome by its base card: of the deal, or its no-deal value."""
-    values = space.no_deal if not deal else space.utilities(space.encode(deal))
+def base_utilities(
+    space: IssueSpace,
+    deal: dict[str, str] | None,
+    refused: dict[str, str] | None = None,
+    war_continues: bool | None = None,
+) -> dict[str, float]:
+    """Each actor's utility of a run's outcome by its base card, as the engine's outcome values it: of
+    the deal; of a refused framework (`refused`), its `framework_refused` value while the war goes on,
+    else the framework's terms; otherwise its no-deal value."""
+    if deal:
+        values = space.utilities(space.encode(deal))
+    elif refused:
+        values = space.refused if war_continues else space.utilities(space.encode(refused))
+    else:
+        values = space.no_deal
     return {a: round(float(x), 6) for a, x in zip(space.actors, values, strict=True)}
 
 
@@ -33,4 +45,10 @@ def base_no_deal(space: IssueSpace) -> dict[str, float]:
 
 def rescored(space: IssueSpace, row: dict[str, Any]) -> dict[str, Any]:
     """A run's row with `utilities` by the base cards and `own_utilities` as the run's own cards scored it."""
-    return {**row, "utilities": base_utilities(space, row.get("deal")), "own_utilities": row.get("utilities") or {}}
+    base = base_utilities(space, row.get("deal"), refused_framework(row), row.get("war_continues"))
+    return {**row, "utilities": base, "own_utilities": row.get("utilities") or {}}
+
+
+def refused_framework(row: dict[str, Any]) -> dict[str, str] | None:
+    """The package of a framework the run ended on refused (rule ratify), if it did."""
+    return row.get("framework") if row.get("status") == "refused" else None

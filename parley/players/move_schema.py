@@ -128,7 +128,9 @@ def extract_json(text: str) -> str:
 def observed_move_problems(world: World, obs: Observation, move: Move) -> list[tuple[int, str]]:
     """(index, problem) for every action of `move` the engine would drop, judged from what `obs` shows."""
     proposals = {p["id"]: p for p in obs.table}
-    problems = move_problems(world, obs.actor, move, proposals, obs.withdrawn, red_lines_of(obs.persona))
+    problems = move_problems(
+        world, obs.actor, move, proposals, obs.withdrawn, red_lines_of(obs.persona), obs.persona.core
+    )
     for idx, action in enumerate(move.actions):
         to = getattr(action, "to", [])
         gone = [t for t in ([to] if isinstance(to, str) else to) if t not in obs.present]

@@ -169,7 +169,7 @@ def seat_options(
                     dict(p["package"]),
                     list(p["recipients"]),
                     value,
-                    crossing(p["package"], own),
+                    crossing(p["package"], own, obs.persona.core),
                 )
             )
     others = [a for a in obs.present if a != obs.actor]

@@ -199,6 +199,30 @@ def _deal(e: Event, names: Names) -> str:
     return f"Deal: {e.get('proposal', '?')} passes, accepted by {_names(e.get('accepted_by') or [], names)}"
 
 
+def _framework(e: Event, names: Names) -> str:
+    until = f" by round {e['until']}" if e.get("until") is not None else ""
+    return (
+        f"Framework: {e.get('proposal', '?')} agreed by {_names(e.get('signed_by') or [], names)}, "
+        f"put to {_names(e.get('to') or [], names)} to accept or refuse{until}"
+    )
+
+
+def _framework_refused(e: Event, names: Names) -> str:
+    war = "; the war goes on" if e.get("war_continues") else ""
+    return (
+        f"Framework {e.get('proposal', '?')} refused by {_names(e.get('refused_by') or [], names)} "
+        f"(signed by {_names(e.get('signed_by') or [], names)}){war}"
+    )
+
+
+def _revalued(e: Event, names: Names) -> str:
+    moved = _mapping(e.get("no_deal"))
+    weights = _mapping(e.get("weights"))
+    parts = [f"{names.get(a, a)} now values no deal at {v}" for a, v in moved.items()]
+    parts += [f"{names.get(a, a)} weighs {', '.join(map(str, i))} differently" for a, i in weights.items()]
+    return "The news changes what actors value" + (": " + "; ".join(parts) if parts else "")
+
+
 def _message(e: Event, names: Names) -> str:
     return f"{_who(e, names)} -> {_names(e.get('to'), names)} ({e.get('kind', 'message')}){_quote(e.get('text'))}"
 
@@ -314,6 +338,9 @@ DESCRIBERS: Mapping[str, Callable[[Event, Names], str]] = {
     EventType.RESPONSE: _response,
     EventType.PROPOSAL_DEAD: _proposal_dead,
     EventType.DEAL: _deal,
+    EventType.FRAMEWORK: _framework,
+    EventType.FRAMEWORK_REFUSED: _framework_refused,
+    EventType.REVALUED: _revalued,
     EventType.MESSAGE: _message,
     EventType.PROPOSAL: _proposal,
     EventType.PROPOSAL_REAFFIRMED: _proposal_reaffirmed,

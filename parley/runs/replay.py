@@ -216,8 +216,9 @@ def _diverged(saved: Saved, recorded: dict | None, produced: dict, changed: list
     if changed:
         cause = "changed since the run: " + ", ".join(changed)
     else:
-        then, now = saved.manifest.versions, versions()
-        moved = [f"{k} {then[k]} -> {now.get(k)}" for k in then if now.get(k) != then[k]]
+        then, now = {"rules": "1", **saved.manifest.versions}, versions()  # runs before `rules` were 1
+        moved = [f"{k} {then.get(k, '(not recorded)')} -> {now.get(k)}" for k in now if now.get(k) != then.get(k)]
+        moved += [f"{k} {then[k]} -> (none)" for k in then if k not in now]
         cause = (
             ("versions differ: " + ", ".join(moved))
             if moved

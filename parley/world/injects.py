@@ -2,8 +2,11 @@
 
 An inject file (YAML, e.g. `worlds/injects/us-aid-suspended.yaml`) holds a title and a list of
 events; each event has a round, who is told (`to: all` or a list of actors), the text, and optional
-effects: trust changes, channels opened or closed, options withdrawn from the table, and persona
-variants switched. Injects are logged as events and replay exactly.
+effects: trust changes, channels opened or closed, options withdrawn from the table, persona variants
+switched, and changes to what actors value and believe: an actor's no-deal value (the war going on is
+worth more or less to it; those told learn it too), the weight it gives an issue (likewise), and what
+one actor believes of another (a mediator shows each what the other needs). Injects are logged as
+events and replay exactly.
 """
 
 from __future__ import annotations
@@ -38,11 +41,54 @@ class Withdrawal(Strict):
     option: str
 
 
+class NoDealChange(Strict):
+    """The war going on is now worth `delta` more (or less) to `actor`; its reservation moves with it."""
+
+    actor: str
+    delta: float = Field(ge=-1.0, le=1.0)
+
+
+class WeightChange(Strict):
+    """`actor` now weighs `issue` `factor` times as much as before (against its other issues)."""
+
+    actor: str
+    issue: str
+    factor: float = Field(ge=0.0, le=100.0)
+
+
+class BeliefChange(Strict):
+    """What `actor` comes to believe of `about`: `clarity` (0..1) of its error about `about`'s card
+    cleared (0: none, 1: it reads the card exactly), and `no_deal`: how far it now thinks `about`'s
+    no-deal value has moved (it need not have)."""
+
+    actor: str
+    about: str
+    clarity: float = Field(default=0.0, ge=0.0, le=1.0)
+    no_deal: float = Field(default=0.0, ge=-1.0, le=1.0)
+
+
+VALUE_EFFECTS = ("no_deal", "weights", "beliefs")  # logged only when used: older injects' events stay as they were
+
+
 class Effects(Strict):
     trust: list[TrustChange] = Field(default_factory=list)
     channels: list[ChannelChange] = Field(default_factory=list)
     withdraw: list[Withdrawal] = Field(default_factory=list)
     variants: dict[str, str] = Field(default_factory=dict, description="actor -> persona variant from now on")
+    no_deal: list[NoDealChange] = Field(default_factory=list)
+    weights: list[WeightChange] = Field(default_factory=list)
+    beliefs: list[BeliefChange] = Field(default_factory=list)
+
+    def logged(self) -> dict:
+        """The effects as an inject event records them."""
+        out = self.model_dump(by_alias=True, exclude=set(VALUE_EFFECTS))
+        for name in VALUE_EFFECTS:
+            if getattr(self, name):
+                out[name] = [c.model_dump() for c in getattr(self, name)]
+        return out
+
+    def changes_values(self) -> bool:
+        return any(getattr(self, name) for name in VALUE_EFFECTS)
 
 
 class Inject(Strict):
@@ -118,6 +164,23 @@ def inject_problems(name: str, injects: list[Inject], scenario: Scenario) -> lis
                         f"issue '{w.issue}' has no option '{w.option}' (options: {', '.join(issues[w.issue])})",
                     )
                 )
+        for k, c in enumerate(inject.effects.no_deal):
+            actor(f"{at}.effects.no_deal[{k}].actor", c.actor)
+        for k, w in enumerate(inject.effects.weights):
+            actor(f"{at}.effects.weights[{k}].actor", w.actor)
+            if w.issue not in issues:
+                out.append(
+                    Problem(
+                        name,
+                        f"{at}.effects.weights[{k}].issue",
+                        f"unknown issue '{w.issue}' (issues: {', '.join(issues)})",
+                    )
+                )
+        for k, b in enumerate(inject.effects.beliefs):
+            actor(f"{at}.effects.beliefs[{k}].actor", b.actor)
+            actor(f"{at}.effects.beliefs[{k}].about", b.about)
+            if b.actor == b.about:
+                out.append(Problem(name, f"{at}.effects.beliefs[{k}]", f"'{b.actor}' knows its own card"))
         for who, variant in inject.effects.variants.items():
             actor(f"{at}.effects.variants.{who}", who)
             if who in actors:

@@ -697,7 +697,54 @@ def persona_problems(
             out.append(
                 (f"red_lines[{idx}].excludes", f"excludes every option of '{issue_id}': no deal could ever pass")
             )
+    out += limit_problems(data, world, issues)
     out += cited_fields(data, paragraphs)
+    return out
+
+
+def limit_problems(
+    data: dict[str, Any], world: World | dict[str, Any], issues: dict[str, list[str] | None] | None
+) -> list[tuple[str, str]]:
+    """A card's core aims and information against its world: issues, options and actors that exist,
+    and a core that its own red lines do not make impossible."""
+    out: list[tuple[str, str]] = []
+    core = _map(data.get("core"))
+    excluded = {
+        _map(line).get("issue"): set(_list(_map(line).get("excludes"))) for line in _list(data.get("red_lines"))
+    }
+    possible = 0
+    for idx, aim in enumerate(_list(core.get("of"))):
+        aim = _map(aim)
+        issue_id, options = aim.get("issue"), _list(aim.get("options"))
+        if not isinstance(issue_id, str) or issues is None:
+            continue
+        if issue_id not in issues:
+            out.append((f"core.of[{idx}].issue", f"unknown issue '{issue_id}' (issues: {', '.join(issues)})"))
+            continue
+        known = issues[issue_id]
+        if known is None:
+            continue
+        for j, opt in enumerate(options):
+            if isinstance(opt, str) and opt not in known:
+                out.append(
+                    (
+                        f"core.of[{idx}].options[{j}]",
+                        f"issue '{issue_id}' has no option '{opt}' (options: {', '.join(known)})",
+                    )
+                )
+        if any(isinstance(o, str) and o in known and o not in excluded.get(issue_id, set()) for o in options):
+            possible += 1
+    at_least = core.get("at_least")
+    if _num(at_least) and core.get("of") and issues is not None and possible < at_least:
+        out.append(("core.at_least", f"only {possible} of the aims can hold within the card's own red lines"))
+    actors = (
+        [a.id for a in world.actors]
+        if isinstance(world, World)
+        else [_map(a).get("id") for a in _list(_map(world).get("actors"))]
+    )
+    for name in _map(_map(data.get("information")).get("about")):
+        if actors and name not in actors:
+            out.append((f"information.about.{name}", f"unknown actor '{name}' (actors: {', '.join(map(str, actors))})"))
     return out
 
 
@@ -707,6 +754,14 @@ def cited_fields(persona: Persona | dict[str, Any], paragraphs: list[str]) -> li
         ("summary.cite", _ints(_map(data.get("summary")).get("cite"))),
         ("no_deal.cite", _ints(_map(data.get("no_deal")).get("cite"))),
     ]
+    for level in ("reservation", "aspiration", "core", "information"):
+        if isinstance(data.get(level), dict):
+            items.append((f"{level}.cite", _ints(data[level].get("cite"))))
+    items += [
+        (f"core.of[{i}].cite", _ints(_map(a).get("cite")))
+        for i, a in enumerate(_list(_map(data.get("core")).get("of")))
+    ]
+    items += [(f"outcomes.{k}.cite", _ints(_map(v).get("cite"))) for k, v in _map(data.get("outcomes")).items()]
     for section in ("objectives", "beliefs", "red_lines"):
         items += [(f"{section}[{i}].cite", _ints(_map(c).get("cite"))) for i, c in enumerate(_list(data.get(section)))]
     items += [(f"preferences.{k}.cite", _ints(_map(p).get("cite"))) for k, p in _map(data.get("preferences")).items()]

@@ -71,12 +71,31 @@ class TrustRules(Strict):
 
 
 class Protocol(Strict):
+    """How a deal is made.
+
+    `unanimity`: every signatory must accept. `quorum`: `quorum` signatories, the `veto` holders among
+    them. `ratify`: the `framework` parties agree a package first (all of them must accept it); it is
+    then put to the other signatories, who accept or refuse it within `ratify_rounds` rounds. Under
+    every rule no package passes that leaves an actor named in `min_utility` below its minimum.
+    """
+
     signatories: list[str] = Field(default_factory=list, description="empty means every actor")
-    rule: Literal["unanimity", "quorum"] = "unanimity"
+    rule: Literal["unanimity", "quorum", "ratify"] = "unanimity"
     quorum: int | None = Field(default=None, ge=1, validate_default=True)
     veto: list[str] = Field(default_factory=list)
+    framework: list[str] = Field(
+        default_factory=list, description="rule ratify: the signatories who agree first, over the others' heads"
+    )
+    ratify_rounds: int = Field(default=2, ge=1, le=100, description="rule ratify: rounds the others have to answer")
+    belligerents: list[str] = Field(
+        default_factory=list,
+        description="the parties at war: a settlement one of them did not sign does not end the war",
+    )
     min_utility: dict[str, float] = Field(default_factory=dict)
     max_rounds: int = Field(default=20, ge=1, le=MAX_ROUNDS)
+    deadline: int | None = Field(
+        default=None, ge=1, description="the round by which talks end, known to every actor (max_rounds is a cap)"
+    )
     stall_patience: int = Field(default=4, ge=1)
     max_proposals_per_round: int = Field(default=1, ge=1)
 
@@ -87,16 +106,37 @@ class Protocol(Strict):
         rule = info.data.get("rule")
         if rule == "quorum" and quorum is None:
             raise ValueError("rule 'quorum' needs a 'quorum' (how many actors must accept)")
-        if rule == "unanimity" and quorum is not None:
-            raise ValueError("'quorum' only applies with rule: quorum (the rule is unanimity)")
+        if rule in ("unanimity", "ratify") and quorum is not None:
+            raise ValueError(f"'quorum' only applies with rule: quorum (the rule is {rule})")
         return quorum
 
     @field_validator("veto")
     @classmethod
     def _veto_fits_rule(cls, veto: list[str], info: ValidationInfo) -> list[str]:
-        if info.data.get("rule") == "unanimity" and veto:
+        rule = info.data.get("rule")
+        if rule == "unanimity" and veto:
             raise ValueError("'veto' only applies with rule: quorum (under unanimity every signatory has a veto)")
+        if rule == "ratify" and veto:
+            raise ValueError("'veto' only applies with rule: quorum (under ratify every framework party has a veto)")
         return veto
+
+    @field_validator("framework")
+    @classmethod
+    def _framework_fits_rule(cls, framework: list[str], info: ValidationInfo) -> list[str]:
+        rule = info.data.get("rule")
+        if rule == "ratify" and not framework:
+            raise ValueError("rule 'ratify' needs a 'framework': the signatories who agree first")
+        if rule != "ratify" and framework:
+            raise ValueError(f"'framework' only applies with rule: ratify (the rule is {rule})")
+        return framework
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_within_max_rounds(cls, deadline: int | None, info: ValidationInfo) -> int | None:
+        cap = info.data.get("max_rounds")
+        if deadline is not None and isinstance(cap, int) and deadline > cap:
+            raise ValueError(f"deadline {deadline} is after max_rounds {cap}: the run would end first")
+        return deadline
 
 
 class LLMDefaults(Strict):
@@ -135,6 +175,12 @@ class World(Strict):
 
     def signatories(self) -> list[str]:
         return list(self.protocol.signatories) or self.actor_ids()
+
+    def ratifiers(self) -> list[str]:
+        """Rule ratify: the signatories a framework is put to (none under the other rules)."""
+        if self.protocol.rule != "ratify":
+            return []
+        return [a for a in self.signatories() if a not in self.protocol.framework]
 
 
 def _items(value: Any) -> list[Any]:
@@ -207,7 +253,7 @@ def cross_reference_problems(world: World | dict[str, Any]) -> list[tuple[str, s
 
     p = _mapping(data.get("protocol"))
     signatories = [s for s in _items(p.get("signatories")) if isinstance(s, str)]
-    for field in ("signatories", "veto"):
+    for field in ("signatories", "veto", "framework", "belligerents"):
         seen: set[str] = set()
         for idx, name in enumerate(_items(p.get(field))):
             unknown_actor(f"protocol.{field}[{idx}]", name)
@@ -226,6 +272,12 @@ def cross_reference_problems(world: World | dict[str, Any]) -> list[tuple[str, s
     for idx, name in enumerate(_items(p.get("veto"))):
         if signatories and isinstance(name, str) and name not in signatories:
             out.append((f"protocol.veto[{idx}]", f"veto holder '{name}' is not a signatory"))
+    framework = [f for f in _items(p.get("framework")) if isinstance(f, str)]
+    for idx, name in enumerate(_items(p.get("framework"))):
+        if signatories and isinstance(name, str) and name not in signatories:
+            out.append((f"protocol.framework[{idx}]", f"framework party '{name}' is not a signatory"))
+    if p.get("rule") == "ratify" and framework and set(signatories or actors) <= set(framework):
+        out.append(("protocol.framework", "every signatory is a framework party: nobody is left to ratify"))
     for name in _mapping(_mapping(data.get("llm")).get("models")):
         unknown_actor(f"llm.models.{name}", name)
     return out
