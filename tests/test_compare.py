@@ -577,3 +577,26 @@ def test_an_llm_budget_is_one_budget_for_the_whole_compare(tmp_path: Path) -> No
     assert result.played == 1 and list(result.runs["status"]) == ["budget_exhausted"]
     assert result.stopped == "the LLM budget is spent: 3 run(s) were not played"
     assert result.summary.loc[0, "runs"] == 0 and result.summary.loc[0, "stopped_by_budget"] == 1
+
+
+def test_a_refused_framework_has_a_share_of_its_own_in_the_summary() -> None:
+    """Under rule ratify a run may end `refused` (a framework a party at war refused): the summary counts
+    it, so the shares of an arm add up to one."""
+    import pandas as pd
+
+    from parley.ensembles.compare import SHARES, summary_frame
+
+    statuses = ["converged", "refused", "refused", "breakdown"]
+    runs = pd.DataFrame(
+        {
+            "arm": ["baseline"] * 4,
+            "status": statuses,
+            "rounds": [3, 5, 7, 20],
+            "deal": [True, False, False, False],
+            "utility_north": [0.6, 0.3, 0.3, 0.4],
+            "option_aid": ["some", None, None, None],
+        }
+    )
+    row = summary_frame(runs, ["baseline"], ["north"], ["aid"]).iloc[0]
+    assert row["share_refused"] == pytest.approx(0.5)
+    assert sum(row[f"share_{s}"] for s in SHARES) == pytest.approx(1.0)

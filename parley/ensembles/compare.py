@@ -48,7 +48,8 @@ from parley.world.scenario import DEFAULT_WORLD
 if TYPE_CHECKING:
     from parley.llm.backend import LLMBackend, LLMSettings
 
-SHARES = ("converged", "stalled", "breakdown", "max_rounds")  # the shares every summary has
+SHARES = ("converged", "refused", "stalled", "breakdown", "max_rounds")  # the shares every summary has
+# refused: a framework a party at war refused (rule ratify), no peace; 0 under the other rules
 
 
 @dataclass

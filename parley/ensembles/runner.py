@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # the LLM side (and openai) only for LLM ensembles: offline w
     from parley.llm.backend import LLMBackend
 
 BASELINE = "baseline"
-STATUSES = ("converged", "stalled", "breakdown", "max_rounds", "budget_exhausted")
+STATUSES = ("converged", "refused", "stalled", "breakdown", "max_rounds", "budget_exhausted")
 VARIANT_FILES = "variants"  # the folder of a run that keeps a copy of each variant file it played
 INDEX = "index.jsonl"
 LOCK = ".compare.lock"  # held by the compare writing to an output folder
