@@ -64,7 +64,9 @@ def cluster_client(spec: str, threads: int = 1) -> Iterator[Client]:
         except ValueError:
             n = 0
         if n < 1:
-            raise InvalidInput([Problem("--cluster", spec, "expected local:N with N at least 1, or a scheduler address")])
+            raise InvalidInput(
+                [Problem("--cluster", spec, "expected local:N with N at least 1, or a scheduler address")]
+            )
         cluster = distributed.LocalCluster(
             n_workers=n,
             threads_per_worker=threads,
@@ -252,7 +254,9 @@ def play_on_cluster(
         if llm is not None:
             distributed.Variable(job.spend, client=client).set({"spent": 0.0, "reserved": 0.0})
         futures = [
-            client.submit(play_task, job, arm, seed, pure=False, retries=RETRIES, key=f"parley-run-{arm}-{seed}-{job.token}")
+            client.submit(
+                play_task, job, arm, seed, pure=False, retries=RETRIES, key=f"parley-run-{arm}-{seed}-{job.token}"
+            )
             for arm, seed in todo
         ]
         stopped = None

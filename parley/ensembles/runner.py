@@ -531,7 +531,9 @@ def run_ensemble(
         from parley.ensembles.cluster import play_on_cluster  # dask: only for cluster ensembles
 
         settings = None if llm is None else llm.settings
-        result.stopped, removed = play_on_cluster(cluster, world, arms, runs_dir, max_rounds, todo, record, keys, settings)
+        result.stopped, removed = play_on_cluster(
+            cluster, world, arms, runs_dir, max_rounds, todo, record, keys, settings
+        )
         result.removed += removed
     elif todo and llm is not None:
         result.stopped = _play_threads(world, arms, runs_dir, max_rounds, llm, prepared, todo, n, record)
