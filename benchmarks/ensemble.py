@@ -84,7 +84,18 @@ def measure(world: Path, runs: int, workers: int, cluster: str | None = None) ->
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     where = ["--cluster-spec", cluster] if cluster else []
     done = subprocess.run(
-        [sys.executable, __file__, "--child", "--world", str(world), "--runs", str(runs), "--workers", str(workers), *where],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "--world",
+            str(world),
+            "--runs",
+            str(runs),
+            "--workers",
+            str(workers),
+            *where,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

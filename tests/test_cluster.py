@@ -149,7 +149,15 @@ def test_the_llm_limit_holds_across_workers(tmp_path: Path, scheduler: str) -> N
     assert logged == len(requests) > 0
 
 
-def test_a_missing_folder_or_address_is_one_line(tmp_path: Path) -> None:
+def test_without_the_extra_cluster_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError, as when not installed
+    args = ["compare", str(MINI), "--variant", "baseline", "--seeds", "1", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--cluster", "local:2"])
+    assert result.exit_code == 2 and "pip install 'parley[cluster]'" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "o" / "runs").exists()
+
+
+def test_a_bad_cluster_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         [

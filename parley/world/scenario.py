@@ -207,7 +207,9 @@ def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     return _checked(name, data, loader.duplicates, problems)
 
 
-def _checked(name: str, data: Any, duplicates: list[tuple[int, int, Any]], problems: list[Problem]) -> dict[str, Any] | None:
+def _checked(
+    name: str, data: Any, duplicates: list[tuple[int, int, Any]], problems: list[Problem]
+) -> dict[str, Any] | None:
     for line, first, key in duplicates:
         problems.append(
             Problem(name, f"line {line}", f"duplicate key '{key}' (first on line {first}): YAML would keep only one")
