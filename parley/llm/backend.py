@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from parley.llm.answerer import Answerer, ChatParams
 from parley.llm.cache import Cached, ResponseCache
@@ -19,7 +20,14 @@ from parley.world.scenario import Scenario, bundled
 class LLMBackend:
     """Built once per process; runs can share it (one client, one concurrency limit, one budget)."""
 
-    def __init__(self, settings: LLMSettings) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        ledger: Callable[[PriceTable], Ledger] = Ledger,
+        gate: Callable[[Answerer], Answerer] | None = None,
+    ) -> None:
+        """`ledger` and `gate` are for runs spread over many processes (a Dask cluster): a ledger that
+        keeps one spend for all, and a layer around the server that holds one limit on calls in flight."""
         self.settings = settings
         prices = (
             bundled(settings.prices or DEFAULT_PRICES) if settings.prices in (None, DEFAULT_PRICES) else settings.prices
@@ -28,7 +36,7 @@ class LLMBackend:
             raise InvalidInput([Problem("--prices", str(settings.prices), "file not found")])
         if settings.cache_dir is not None and settings.cache_dir.exists() and not settings.cache_dir.is_dir():
             raise InvalidInput([Problem("--cache-dir", str(settings.cache_dir), "not a folder")])
-        self.ledger = Ledger(PriceTable.load(prices))
+        self.ledger = ledger(PriceTable.load(prices))
         self.transport = ChatClient(
             settings.base(),
             os.environ.get("OPENAI_API_KEY"),
@@ -38,7 +46,8 @@ class LLMBackend:
             backoff=settings.backoff,
         )
         # the answerers, outermost first: the cache (free answers skip the budget), the budget, the server
-        self.client: Answerer = Budgeted(self.transport, self.ledger, settings.budget_usd)
+        server: Answerer = self.transport if gate is None else gate(self.transport)
+        self.client: Answerer = Budgeted(server, self.ledger, settings.budget_usd)
         if settings.cache_dir is not None:
             self.client = Cached(self.client, ResponseCache(settings.cache_dir, self.transport.server), self.ledger)
         self.loop = BackgroundLoop()

@@ -539,6 +539,14 @@ def compare(
     max_rounds: MaxRounds = None,
     reuse: Annotated[bool, typer.Option(help="reuse the runs --out already holds for the same arm and seed")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="play on Dask: a scheduler's ADDRESS (tcp://host:8786; --out on a folder the workers share) "
+            "or local:N worker processes here (pip install 'parley[cluster]')",
+        ),
+    ] = None,
     backend: BackendOption = Backend.offline,
     llm: LLMOptions = LLMOptions(),  # noqa: B008  # the 13 LLM options, on the command line
 ) -> None:
@@ -559,6 +567,7 @@ def compare(
             reuse=reuse,
             on_run=progress.on_run,
             on_start=progress.on_start,
+            cluster=cluster,
         )
     print_comparison(out, err, result)
 
