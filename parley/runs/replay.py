@@ -24,6 +24,7 @@ from parley.engine.policy import Observation
 from parley.llm.backend import LLMBackend, LLMSettings
 from parley.llm.ledger import costs_of
 from parley.llm.recorded import NotRecorded, RecordedAnswers
+from parley.llm.settings import REQUEST_FORMAT
 from parley.players.seat import Abandoned, MoveSource, NoRecordedMove, SeatView
 from parley.runs.cast import Cast, llm_cast, offline_cast, seat_people
 from parley.runs.folder import RunLog, unique_folder
@@ -159,6 +160,7 @@ def rebuild(
         budget_usd=llm_m.get("budget_usd"),
         base_url=base_url or llm_m.get("base_url"),
         cache_dir=None,
+        request_format=int(llm_m.get("request_format", 1)),  # runs recorded before it was written asked format 1
     )
     backend = LLMBackend(settings)
     recorded = RecordedAnswers(saved.events, backend.ledger, backend.client if go_live else None)
@@ -239,6 +241,9 @@ def _diverged(saved: SavedRun, recorded: dict | None, produced: dict, changed: l
             if moved
             else f"no file or version changed (python {platform.python_version()})"
         )
+    asked = (saved.manifest.get("llm") or {}).get("request_format", 1) if saved.backend == "openai" else None
+    if asked is not None and asked != REQUEST_FORMAT:
+        cause += f"; its LLM requests are format {asked}, replayed as asked, but answers are now read with limits"
     seq = recorded.get("seq") if recorded else "end"
     message = f"diverges at event {seq} (round {recorded.get('round') if recorded else '-'}, {recorded.get('type') if recorded else 'end of log'}): likely cause: {cause}"
     return ReplayReport(False, 0, "", message, {"recorded": recorded, "produced": comparable(produced)})
