@@ -26,7 +26,7 @@ from parley.ensembles.stats import bootstrap_mean, mcnemar_exact, rng_for, sign_
 from parley.llm.backend import LLMBackend, LLMSettings
 from parley.runs.cast import offline_cast
 from parley.runs.folder import read_events
-from parley.runs.manifest import run_key, variant_files_of
+from parley.runs.manifest import Manifest
 from parley.runs.play import EventSink, execute, play
 from parley.runs.replay import replay
 from parley.ui.cli import app
@@ -333,9 +333,13 @@ def test_an_interrupted_compare_resumes(ensemble: Ensemble, tmp_path: Path) -> N
     assert again.summary.equals(ensemble.result.summary)
 
 
+def run_key(data: dict) -> str:
+    return Manifest.parse(data, "manifest.json").key()
+
+
 def test_what_identifies_a_run() -> None:
     prepared = prepare_arm(MINI, parse_arm("north=hardliner"), max_rounds=3)
-    base = {**prepared.manifest, "seed": 1}
+    base = {**prepared.manifest.as_json(), "seed": 1}
     key = run_key(base)
     assert run_key({**base, "run_id": "other", "created_at": "then", "versions": {}}) == key
     for change in ({"seed": 2}, {"max_rounds": 4}, {"variants": {}}, {"backend": "openai", "llm": {"models": {}}}):
@@ -471,7 +475,7 @@ def test_the_command_line_end_to_end_with_a_variant_file(cli_runs: tuple[Path, d
     assert (folder / m["variant_files"]["north"]["file"]).read_text() == GOOD_VARIANT
     assert not (out / "runs" / rows[0]["run_id"] / "variants").exists()
     # the copy kept in the run folder is enough to play it again, event for event
-    files = variant_files_of(folder, m)
+    files = Manifest.read(folder).variant_files_of(folder)
     prepared = prepare_arm(MINI, Arm("north=isolationist", {}, files), max_rounds=3)
     recorded = read_events(folder / "events.jsonl")
     sink = EventSink(None, expected=recorded)

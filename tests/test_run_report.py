@@ -125,7 +125,15 @@ def report_of(folder: Path, rounds: list[int] | None = None) -> Report:
     path = write_run_report(folder, rounds)
     html = path.read_text(encoding="utf-8")
     run = read_run(folder)
-    return Report(folder, path, html, Page(html).root, run.events, run.manifest or {}, persona_names(run))
+    return Report(
+        folder,
+        path,
+        html,
+        Page(html).root,
+        run.events,
+        run.manifest.as_json() if run.manifest else {},
+        persona_names(run),
+    )
 
 
 # -- the runs ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import mesa
 
 from parley.engine.actions import Move
-from parley.engine.policy import Observation, Policy, deliberates
+from parley.engine.policy import AnyPolicy, Observation, deliberates
 from parley.world.persona import Persona
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ NO_MOVE = Move()  # moves are frozen: one empty move serves every actor that has
 class ActorAgent(mesa.Agent):
     model: NegotiationModel
 
-    def __init__(self, model: NegotiationModel, actor: str, persona: Persona, policy: Policy) -> None:
+    def __init__(self, model: NegotiationModel, actor: str, persona: Persona, policy: AnyPolicy) -> None:
         super().__init__(model)
         self.actor = actor
         self.persona = persona

@@ -22,7 +22,7 @@ from parley.engine.graph import RelationshipGraph
 from parley.engine.issue_space import IssueSpace
 from parley.engine.measures import AGENT_REPORTERS, MODEL_REPORTERS
 from parley.engine.outcome import Outcome, settle
-from parley.engine.policy import Observation, Policy, RunHalted, deliberates
+from parley.engine.policy import AnyPolicy, Observation, RunHalted, deliberates
 from parley.engine.rules import move_problems, red_lines_of
 from parley.engine.table import Proposal, Table
 from parley.world.injects import Inject
@@ -35,11 +35,28 @@ EventSink = Callable[[dict], None]
 class Recast(Protocol):
     """Makes the persona card and policy of an actor played as another variant, mid-run."""
 
-    def __call__(self, actor: str, variant: str, model: NegotiationModel) -> tuple[Persona, Policy]: ...
+    def __call__(self, actor: str, variant: str, model: NegotiationModel) -> tuple[Persona, AnyPolicy]: ...
 
 
 class Budget(Protocol):
     def allows_round(self, deciders: int) -> bool: ...
+
+
+Runner = Callable[[Coroutine], object]
+Costs = Callable[[list[dict]], dict]  # the cost ledger of a run's events
+Change = Callable[["NegotiationModel"], None]
+
+
+class Casting(Protocol):
+    """How every actor is played from some round on (a fork that changes backend): `runs.cast.Cast`."""
+
+    @property
+    def runner(self) -> Runner | None: ...
+    @property
+    def budget(self) -> Budget | None: ...
+    @property
+    def costs(self) -> Costs | None: ...
+    def make(self, actor: str, scenario: Scenario, space: IssueSpace, /) -> AnyPolicy: ...
 
 
 class NegotiationModel(mesa.Model):
@@ -48,18 +65,22 @@ class NegotiationModel(mesa.Model):
     def __init__(
         self,
         scenario: Scenario,
-        policies: dict[str, Policy],
+        policies: dict[str, AnyPolicy],
         seed: int,
         emit: EventSink | None = None,
         max_rounds: int | None = None,
         space: IssueSpace | None = None,
-        runner: Callable[[Coroutine], object] | None = None,
+        runner: Runner | None = None,
         budget: Budget | None = None,
         injects: list[Inject] | None = None,
         recast: Recast | None = None,
+        scheduled: dict[int, list[Change]] | None = None,
+        costs: Costs | None = None,
     ) -> None:
         """`runner` runs a coroutine to completion (LLM calls share its event loop across rounds and
-        runs); without one the model keeps a loop of its own. `budget` may stop a run between rounds."""
+        runs); without one the model keeps a loop of its own. `budget` may stop a run between rounds.
+        `scheduled`: changes made at the start of a round; `costs`: what the run's events cost (an
+        LLM run's outcome records it)."""
         super().__init__(rng=seed)
         self.setting = scenario
         self.world = scenario.world
@@ -75,11 +96,13 @@ class NegotiationModel(mesa.Model):
         self.runner = runner
         self._own_runner: asyncio.Runner | None = None
         self.budget = budget
-        self.costs: Callable[[], dict] | None = None  # the cost ledger of an LLM run, for the outcome
+        self.costs: Callable[[], dict] | None = None  # the cost ledger of this run's calls, for the outcome
+        if costs is not None:  # this run's calls only, whatever else shares the client and its ledger
+            self.costs = lambda: costs(self.events)
         self.injects = list(injects or [])
         self.recast = recast
         self.withdrawn: dict[str, list[str]] = {}
-        self.scheduled: dict[int, list[Callable[[NegotiationModel], None]]] = {}  # changes at the start of a round
+        self.scheduled: dict[int, list[Change]] = dict(scheduled or {})  # changes at the start of a round
         self.outcome: Outcome | None = None
         self.deal: Proposal | None = None
         self.walked_out: list[str] = []
@@ -207,6 +230,19 @@ class NegotiationModel(mesa.Model):
         agent = self.by_actor[actor]
         agent.persona, agent.policy = persona, policy
         self.emit(EventType.VARIANT_SWITCHED, actor=actor, variant=variant)
+
+    def recast_all(self, cast: Casting) -> None:
+        """Every actor played by `cast` from now on (a fork that goes from offline to LLM personas)."""
+        for agent in self.agents:
+            agent.policy = cast.make(agent.actor, self.setting, self.space)
+        self.runner, self.budget = cast.runner, cast.budget
+        costs = cast.costs
+        self.costs = None if costs is None else (lambda: costs(self.events))
+
+    def forget_from(self, round_: int) -> None:
+        """Drop the injects and scheduled changes of `round_` and after (a fork plays its own future)."""
+        self.injects = [i for i in self.injects if i.round < round_]
+        self.scheduled = {k: v for k, v in self.scheduled.items() if k < round_}
 
     def log_notes(self) -> None:
         """What policies recorded while deciding, in actor order whatever order they answered in."""

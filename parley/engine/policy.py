@@ -46,6 +46,9 @@ class DeliberatingPolicy(Protocol):
     def take_events(self) -> list[dict]: ...
 
 
+type AnyPolicy = Policy | DeliberatingPolicy  # what plays an actor: it decides at once, or deliberates
+
+
 class RunHalted(Exception):
     """Raised by a policy when the run must end now, cleanly, with `status` (e.g. budget_exhausted)."""
 

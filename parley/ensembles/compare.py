@@ -27,6 +27,7 @@ from parley.ensembles.runner import (
     as_arm,
     check_distinct,
     default_workers,
+    only_writer,
     prepare_arm,
     run_ensemble,
     warm_workers,
@@ -185,23 +186,24 @@ def compare(
         warm_workers()
     try:
         prepared = prepare_arms(world, loaded, max_rounds, backend)
-        if on_start is not None:
-            on_start([a.label for a in loaded], seeds, len(loaded) * len(seeds))
-        ensemble = run_ensemble(
-            world,
-            prepared,
-            seeds,
-            out,
-            workers=workers if workers is not None else (None if backend is None else backend.settings.concurrency),
-            llm=backend,
-            reuse=reuse,
-            on_run=on_run,
-            max_rounds=max_rounds,
-        )
+        with only_writer(out):
+            if on_start is not None:
+                on_start([a.label for a in loaded], seeds, len(loaded) * len(seeds))
+            ensemble = run_ensemble(
+                world,
+                prepared,
+                seeds,
+                out,
+                workers=workers if workers is not None else (None if backend is None else backend.settings.concurrency),
+                llm=backend,
+                reuse=reuse,
+                on_run=on_run,
+                max_rounds=max_rounds,
+            )
+            return finish(world, prepared, seeds, out, ensemble, "offline" if backend is None else "openai")
     finally:
         if own and backend is not None:
             backend.close()
-    return finish(world, prepared, seeds, out, ensemble, "offline" if backend is None else "openai")
 
 
 def finish(

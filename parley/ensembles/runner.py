@@ -21,9 +21,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,14 +32,19 @@ from typing import TYPE_CHECKING, Any
 from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.runs.cast import llm_cast, offline_cast
-from parley.runs.folder import RunLog, unique_folder
-from parley.runs.manifest import manifest_for, run_key
-from parley.runs.play import EventSink, execute, prepare
+from parley.runs.folder import RunFolder
+from parley.runs.manifest import CompareRef, InjectsRecord, LLMRecord, Manifest, VariantFileRef
+from parley.runs.play import execute, prepare
 from parley.runs.saved import read_manifest
 from parley.world.injects import Inject, load_injects
 from parley.world.problems import InvalidInput, Problem, display_path
 from parley.world.scenario import Scenario, VariantFile, load_variant_file
 from parley.world.templates import Templates
+
+try:
+    import fcntl
+except ImportError:  # no flock (Windows): compares into one folder are not guarded
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:  # the LLM side (and openai) only for LLM ensembles: offline workers start lighter
     from parley.llm.backend import LLMBackend
@@ -47,6 +53,7 @@ BASELINE = "baseline"
 STATUSES = ("converged", "stalled", "breakdown", "max_rounds", "budget_exhausted")
 VARIANT_FILES = "variants"  # the folder of a run that keeps a copy of each variant file it played
 INDEX = "index.jsonl"
+LOCK = ".compare.lock"  # held by the compare writing to an output folder
 
 
 # -- arms ----------------------------------------------------------------------------------------
@@ -158,7 +165,7 @@ class Prepared:
     scenario: Scenario
     templates: Templates
     space: IssueSpace
-    manifest: dict[str, Any]  # every run's manifest but for its id, date and seed
+    manifest: Manifest  # every run's manifest but for its id, date and seed
     rounds: int
     injects: list[Inject] = field(default_factory=list)
 
@@ -172,20 +179,19 @@ def prepare_arm(world: Path | str, arm: Arm, max_rounds: int | None = None, llm:
     else:
         scenario, templates, space = prepare(world, arm.variants, llm=llm is not None)
     rounds = max_rounds or scenario.world.protocol.max_rounds
-    manifest = manifest_for("", scenario, 0, "offline" if llm is None else "openai", rounds)
-    manifest["world"]["plays"] = played_sha256(scenario)
+    manifest = Manifest.for_run(scenario, 0, "offline" if llm is None else "openai", rounds)
+    manifest.world.plays = played_sha256(scenario)
     injects: list[Inject] = []
     if arm.inject is not None:
         injects = moved(load_injects(arm.inject, scenario), arm.inject_round)
-        manifest["injects"] = {
-            "path": display_path(arm.inject),
-            "events": [i.model_dump(by_alias=True) for i in injects],
-        }
+        manifest.injects = InjectsRecord(path=display_path(arm.inject), events=injects)
     if llm is not None:
-        manifest["llm"] = llm.describe(scenario)
+        manifest.llm = LLMRecord.model_validate(llm.describe(scenario))
     if arm.files:
-        manifest["variant_files"] = {
-            a: {"name": f.name, "file": f"{VARIANT_FILES}/{a}.yaml", "source": display_path(f.path), "sha256": f.sha256}
+        manifest.variant_files = {
+            a: VariantFileRef(
+                name=f.name, file=f"{VARIANT_FILES}/{a}.yaml", source=display_path(f.path), sha256=f.sha256
+            )
             for a, f in arm.files.items()
         }
     return Prepared(arm, scenario, templates, space, manifest, rounds, injects)
@@ -208,20 +214,10 @@ def played_sha256(scenario: Scenario) -> str:
     return hashlib.sha256(json.dumps(world, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def reuse_key(manifest: dict[str, Any]) -> str:
-    """What identifies a run for reuse: `run_key`, with the world as played in place of its file's hash
-    and an inject file's events without its path."""
-    world = manifest.get("world") or {}
-    if "plays" in world:
-        manifest = {**manifest, "world": {**world, "sha256": world["plays"]}}
-        if isinstance(manifest.get("injects"), dict):
-            manifest["injects"] = {"events": manifest["injects"].get("events")}
-    return run_key(manifest)
-
-
-def manifest_of(prepared: Prepared, seed: int, run_id: str = "") -> dict[str, Any]:
-    manifest = dict(prepared.manifest)
-    manifest.update(run_id=run_id, created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), seed=seed)
+def manifest_of(prepared: Prepared, seed: int) -> Manifest:
+    """The manifest of the arm's run of `seed`, starting now."""
+    manifest = prepared.manifest.model_copy()
+    manifest.created_at, manifest.seed = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), seed
     return manifest
 
 
@@ -265,25 +261,14 @@ class Player:
     def play(self, arm: int, seed: int) -> dict[str, Any]:
         p = self.prepared(arm)
         cast = offline_cast(p.templates, seed) if self.llm is None else llm_cast(self.llm, p.templates, seed)
-        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{p.scenario.world.id}-s{seed}{p.arm.tag}"
-        while True:
-            folder = unique_folder(self.runs_dir, stem)
-            try:
-                log = RunLog(folder)
-                break
-            except FileExistsError:  # another process took the name between the check and mkdir
-                continue
-        manifest = manifest_of(p, seed, folder.name)
-        key = reuse_key(manifest)
-        manifest["compare"] = {"arm": p.arm.label, "key": key}
-        for actor, vfile in p.arm.files.items():
-            copy_to = folder / manifest["variant_files"][actor]["file"]
-            copy_to.parent.mkdir(exist_ok=True)
-            copy_to.write_text(vfile.text, encoding="utf-8")
-        log.write_manifest(manifest)
-        model = execute(p.scenario, p.templates, p.space, cast, seed, p.rounds, log, EventSink(log), list(p.injects))
+        manifest = manifest_of(p, seed)
+        key = manifest.key()
+        manifest.compare = CompareRef(arm=p.arm.label, key=key)
+        copies = {p.manifest.variant_files[a].file: vfile.text for a, vfile in p.arm.files.items()}
+        run = RunFolder.create(self.runs_dir, manifest, copies)
+        model = execute(p.scenario, p.templates, p.space, cast, seed, p.rounds, run, run.sink(), list(p.injects))
         assert model.outcome is not None
-        return row_of(arm, seed, folder.name, key, {**model.outcome.as_event(), "round": model.outcome.round})
+        return row_of(arm, seed, run.folder.name, key, {**model.outcome.as_event(), "round": model.outcome.round})
 
 
 _WORKER: Player | None = None
@@ -367,13 +352,8 @@ def last_event(path: Path) -> dict[str, Any] | None:
 def saved_row(folder: Path, arm: int, seed: int, key: str) -> dict[str, Any] | None:
     """The row of a saved run when it is the run asked for (its manifest gives the same key) and it
     finished (not stopped by a budget); else None."""
-    manifest, problem = read_manifest(folder)
-    if manifest is None or problem:
-        return None
-    try:
-        if reuse_key(manifest) != key:
-            return None
-    except (KeyError, TypeError, AttributeError):
+    manifest, _ = read_manifest(folder)
+    if manifest is None or manifest.key() != key:
         return None
     outcome = last_event(folder / "events.jsonl")
     if outcome is None or outcome.get("type") != EventType.OUTCOME or outcome.get("status") == "budget_exhausted":
@@ -406,19 +386,61 @@ class Index:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps({"key": row["key"], "run_id": row["run_id"], "arm": label, "seed": row["seed"]}) + "\n")
 
-    def strays(self, indexed: Iterable[str]) -> list[tuple[Path, dict[str, Any]]]:
-        """Run folders of a compare that the index does not name (it was interrupted), with their manifests."""
+    def strays(self, indexed: Iterable[str]) -> list[tuple[Path, str]]:
+        """Run folders of a compare that the index does not name (it was interrupted), with their keys."""
         known = set(indexed)
-        out = []
+        out: list[tuple[Path, str]] = []
         if not self.runs_dir.is_dir():
             return out
         for folder in sorted(self.runs_dir.iterdir()):
             if folder.name in known or not folder.is_dir():
                 continue
             manifest, _ = read_manifest(folder)
-            if manifest is not None and isinstance(manifest.get("compare"), dict):
-                out.append((folder, manifest))
+            if manifest is not None and manifest.compare is not None:
+                out.append((folder, manifest.compare.key))
         return out
+
+
+class Busy(InvalidInput):
+    """Another compare is writing to the same output folder."""
+
+
+@contextmanager
+def only_writer(out: Path) -> Iterator[None]:
+    """Hold the output folder for this compare alone while it plays, indexes and reports. Another
+    compare into the same folder would take this one's unfinished runs for an interrupted compare's
+    and delete them: it is refused at once instead, with the pid of the one that holds it. The lock
+    is the kernel's (flock), so a compare that is killed lets go of it."""
+    out.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    with (out / LOCK).open("a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            raise Busy(
+                [
+                    Problem(
+                        "--out",
+                        display_path(out),
+                        f"another compare (pid {holder}) is writing to this folder; wait for it to finish, "
+                        "or give another --out",
+                    )
+                ]
+            ) from None
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(str(os.getpid()))
+            f.flush()
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 # -- the ensemble --------------------------------------------------------------------------------
@@ -457,14 +479,13 @@ def run_ensemble(
     runs_dir.mkdir(parents=True, exist_ok=True)
     index = Index(out)
     arms = [p.arm for p in prepared]
-    keys = {(i, s): reuse_key(manifest_of(p, s)) for i, p in enumerate(prepared) for s in seeds}
+    keys = {(i, s): manifest_of(p, s).key() for i, p in enumerate(prepared) for s in seeds}
     result = Ensemble(rows=[])
     rows: dict[tuple[int, int], dict[str, Any]] = {}
 
     indexed = index.load() if reuse else {}
     wanted = {k: pair for pair, k in keys.items()}
-    for folder, manifest in index.strays(indexed.values()):
-        key = manifest["compare"].get("key")
+    for folder, key in index.strays(indexed.values()):
         pair = wanted.get(key)
         if pair is None:
             continue

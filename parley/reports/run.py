@@ -15,7 +15,6 @@ are in every manifest and decide what a compare may reuse), and restyling a repo
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from parley.engine.issue_space import IssueSpace
 from parley.llm.ledger import costs_of
 from parley.reports.compare import Plot, arm_colour, png
 from parley.reports.text import describe
-from parley.runs.manifest import variant_files_of
 from parley.runs.replay import load_saved
 from parley.runs.saved import SavedRun, persona_names
 from parley.runs.transcript import package_changes
@@ -64,22 +62,6 @@ def _ids(value: Any) -> list[str]:
 
 
 # -- the run and its world -------------------------------------------------------------------------
-def world_file(run: SavedRun) -> Path:
-    """The world a run played: the manifest's absolute path, else its path as shown, from where the
-    run was started (the working folder) or from the runs folder's parent."""
-    world = (run.manifest or {}).get("world")
-    world = world if isinstance(world, dict) else {}
-    shown = world.get("path") if isinstance(world.get("path"), str) else None
-    candidates = [Path(world["file"])] if isinstance(world.get("file"), str) else []
-    if shown:
-        candidates += [Path(shown), run.folder.resolve().parent.parent / shown]
-    for path in candidates:
-        if path.is_file():
-            return path
-    name = f"{display_path(run.folder)}/manifest.json"
-    raise InvalidInput([Problem(name, "world", f"the run's world file is not found: {shown or 'no path given'}")])
-
-
 def final_variants(run: SavedRun) -> tuple[dict[str, str], set[str]]:
     """The variant each actor was played as when the run ended (a fork or inject may switch one),
     and the actors switched, whose workshop variant files (if any) no longer apply."""
@@ -98,25 +80,11 @@ def final_variants(run: SavedRun) -> tuple[dict[str, str], set[str]]:
 
 def scenario_of(run: SavedRun) -> Scenario:
     """The world and persona cards as the run ended, with its variants (and variant files) applied."""
+    assert run.manifest is not None  # a run read with load_saved
     variants, switched = final_variants(run)
-    files = {a: f for a, f in variant_files_of(run.folder, run.manifest or {}).items() if a not in switched}
-    return load_scenario(world_file(run), {a: v for a, v in variants.items() if a not in files}, overlays=files)
-
-
-def changed_since(run: SavedRun, scenario: Scenario) -> list[str]:
-    """World and persona files whose content differs from what the run played: the ideals and red
-    lines shown are read from them as they are now."""
-    manifest = run.manifest or {}
-    recorded = {scenario.world_path: (manifest.get("world") or {}).get("sha256")}
-    recorded |= {
-        path: (manifest.get("personas") or {}).get(actor, {}).get("sha256")
-        for actor, path in scenario.persona_paths.items()
-    }
-    out = []
-    for path, sha in recorded.items():
-        if isinstance(sha, str) and hashlib.sha256(path.read_bytes()).hexdigest() != sha:
-            out.append(display_path(path))
-    return out
+    files = {a: f for a, f in run.manifest.variant_files_of(run.folder).items() if a not in switched}
+    world = run.manifest.world_file(run.folder)
+    return load_scenario(world, {a: v for a, v in variants.items() if a not in files}, overlays=files)
 
 
 # -- the relationship graph, rebuilt from the events -----------------------------------------------
@@ -621,9 +589,9 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
 # -- the page --------------------------------------------------------------------------------------
 def outcome_summary(run: SavedRun, names: dict[str, str]) -> dict[str, Any]:
     """How the run ended, its setting, and what its LLM calls cost."""
-    manifest = run.manifest or {}
+    manifest = run.manifest
+    assert manifest is not None  # a run read with load_saved
     outcome = run.outcome or {}
-    world = manifest.get("world") if isinstance(manifest.get("world"), dict) else {}
     try:
         costs = costs_of([e for e in run.events if e.get("type") == EventType.LLM_CALL])
     except (KeyError, TypeError, ValueError):  # a damaged call record: the totals above still stand
@@ -631,20 +599,20 @@ def outcome_summary(run: SavedRun, names: dict[str, str]) -> dict[str, Any]:
     walked = _ids(outcome.get("walked_out")) or [
         str(e.get("actor")) for e in run.events if e.get("type") == EventType.WALKOUT
     ]
-    injects = manifest.get("injects") if isinstance(manifest.get("injects"), dict) else {}
+    injects = manifest.injects
     return {
         "run_id": run.run_id,
         "status": run.status,
         "finished": run.finished,
         "round": run.rounds,
-        "max_rounds": manifest.get("max_rounds"),
+        "max_rounds": manifest.max_rounds,
         "walked_out": [names.get(a, a) for a in walked],
         "error": run.error,
         "halted": next((str(e.get("reason")) for e in run.events if e.get("type") == EventType.HALTED), None),
-        "world_id": world.get("id"),
-        "world_path": world.get("path"),
-        "seed": manifest.get("seed"),
-        "created_at": manifest.get("created_at"),
+        "world_id": manifest.world.id,
+        "world_path": manifest.world.path,
+        "seed": manifest.seed,
+        "created_at": manifest.created_at,
         "variants": [{"actor": names.get(a, a), "variant": v} for a, v in run.variants.items()],
         "switched": [
             {
@@ -663,8 +631,10 @@ def outcome_summary(run: SavedRun, names: dict[str, str]) -> dict[str, Any]:
             {"name": names.get(a, a), **c} for a, c in (costs.get("actors") or {}).items() if isinstance(c, dict)
         ],
         "parent": run.parent,
-        "injects": injects.get("path") or ("from the parent run or the fork" if injects.get("events") else None),
-        "variant_files": sorted((manifest.get("variant_files") or {}).keys()),
+        "injects": None
+        if injects is None
+        else injects.path or ("from the parent run or the fork" if injects.events else None),
+        "variant_files": sorted(manifest.variant_files),
     }
 
 
@@ -708,7 +678,7 @@ def report_context(run: SavedRun, scenario: Scenario, rounds: list[int] | None) 
             + ". The report shows what its log holds."
         )
     notes += [str(s) for s in run.skipped]
-    changed = changed_since(run, scenario)
+    changed = run.manifest.changed_since(scenario) if run.manifest is not None else []
     if changed:
         notes.append(
             "Changed since the run: "

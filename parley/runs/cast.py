@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from parley.engine.issue_space import IssueSpace
-from parley.engine.model import NegotiationModel, Recast
-from parley.engine.policy import Policy
+from parley.engine.model import Budget, Costs, NegotiationModel, Recast, Runner
+from parley.engine.policy import AnyPolicy
 from parley.players.offline import OfflineStrategy
 from parley.players.seat import HumanSeat, MoveSource
 from parley.world.persona import Persona
@@ -24,23 +24,26 @@ if TYPE_CHECKING:  # the LLM side (and openai) is imported only by runs that use
 
 @dataclass
 class Cast:
-    """How the actors are played: the policy of each, and what the policies share."""
+    """How the actors are played: the policy of each, and what the policies share (an LLM cast: the
+    loop its calls run on, its budget, and what its calls cost)."""
 
     backend: str
-    make: Callable[[str, Scenario, IssueSpace], Policy]
-    runner: Callable | None = None
-    budget: object | None = None
+    make: Callable[[str, Scenario, IssueSpace], AnyPolicy]
+    runner: Runner | None = None
+    budget: Budget | None = None
+    costs: Costs | None = None
 
-    def policies(self, scenario: Scenario, space: IssueSpace) -> dict[str, Policy]:
+    def policies(self, scenario: Scenario, space: IssueSpace) -> dict[str, AnyPolicy]:
         return {a: self.make(a, scenario, space) for a in scenario.world.actor_ids()}
 
     def model_arguments(self, scenario: Scenario, space: IssueSpace) -> dict:
-        """What a NegotiationModel takes from the cast: each actor's policy, the runner and budget
-        they share, and how to play an actor as another variant mid-run."""
+        """What a NegotiationModel takes from the cast: each actor's policy, the runner, budget and
+        cost ledger they share, and how to play an actor as another variant mid-run."""
         return {
             "policies": self.policies(scenario, space),
             "runner": self.runner,
             "budget": self.budget,
+            "costs": self.costs,
             "recast": recaster(scenario, self),
         }
 
@@ -50,19 +53,20 @@ def offline_cast(templates: Templates, seed: int) -> Cast:
 
 
 def llm_cast(llm: LLMBackend, templates: Templates, seed: int, answers: Answerer | None = None) -> Cast:
+    from parley.llm.ledger import costs_of
     from parley.llm.persona import LLMPersona
 
-    def make(actor: str, scenario: Scenario, space: IssueSpace) -> Policy:
+    def make(actor: str, scenario: Scenario, space: IssueSpace) -> AnyPolicy:
         settings = llm.persona_settings(scenario, seed)[actor]
         return LLMPersona(actor, scenario, space, templates, answers or llm.client, settings)
 
-    return Cast("openai", make, llm.loop.run, llm.budget)
+    return Cast("openai", make, llm.loop.run, llm.budget, costs_of)
 
 
 def recaster(scenario: Scenario, cast: Cast) -> Recast:
     """Switches an actor to another variant of its card mid-run (an inject, a fork)."""
 
-    def recast(actor: str, variant: str, model: NegotiationModel) -> tuple[Persona, Policy]:
+    def recast(actor: str, variant: str, model: NegotiationModel) -> tuple[Persona, AnyPolicy]:
         overlays = {a: f for a, f in model.setting.overlays.items() if a != actor}
         variants = {a: v for a, v in {**model.setting.variants, actor: variant}.items() if a not in overlays}
         if variant == "base":
@@ -75,7 +79,7 @@ def recaster(scenario: Scenario, cast: Cast) -> Recast:
     return recast
 
 
-def offline_policies(scenario: Scenario, space: IssueSpace, templates: Templates, seed: int) -> dict[str, Policy]:
+def offline_policies(scenario: Scenario, space: IssueSpace, templates: Templates, seed: int) -> dict[str, AnyPolicy]:
     return offline_cast(templates, seed).policies(scenario, space)
 
 
@@ -101,7 +105,7 @@ def seat_people(
         return cast
     others = cast.make
 
-    def make(actor: str, scenario: Scenario, space: IssueSpace) -> Policy:
+    def make(actor: str, scenario: Scenario, space: IssueSpace) -> AnyPolicy:
         if actor in seats:
             return seat(actor, scenario, space, templates, seats[actor])
         return others(actor, scenario, space)

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 from parley.engine.events import EventType
+from parley.runs.manifest import Manifest, ParentRef
+from parley.world.problems import InvalidInput, Problem, display_path
 
 UNFINISHED = "interrupted"  # the status of a run without an outcome line (killed, or still running)
 FAILED = "error"  # the status of a run that logged an error and stopped before its outcome
@@ -47,10 +49,11 @@ class SavedRun:
     """One run folder as it is on disk, whatever state the run was left in."""
 
     folder: Path
-    manifest: dict[str, Any] | None
+    manifest: Manifest | None
     events: list[dict[str, Any]]
     skipped: list[SkippedLine] = field(default_factory=list)
     problem: str | None = None  # why the folder cannot be read as a run (no or broken manifest)
+    problems: list[Problem] = field(default_factory=list)  # the same, one per file and field
 
     @property
     def run_id(self) -> str:
@@ -93,9 +96,8 @@ class SavedRun:
     @property
     def actors(self) -> list[str]:
         """The world's actors, in its order: from the manifest, else from who acts in the events."""
-        personas = (self.manifest or {}).get("personas")
-        if isinstance(personas, dict) and personas:
-            return list(personas)
+        if self.manifest is not None and self.manifest.personas:
+            return list(self.manifest.personas)
         seen: dict[str, None] = {}
         for e in self.events:
             if isinstance(e.get("actor"), str):
@@ -104,27 +106,22 @@ class SavedRun:
 
     @property
     def backend(self) -> str | None:
-        value = (self.manifest or {}).get("backend")
-        return value if isinstance(value, str) else None
+        return None if self.manifest is None else self.manifest.backend
 
     @property
     def variants(self) -> dict[str, str]:
-        value = (self.manifest or {}).get("variants")
-        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+        return {} if self.manifest is None else dict(self.manifest.variants)
 
     @property
-    def parent(self) -> dict[str, Any] | None:
-        """Where a forked run branched off: {run_id, round}; None for a run played from the start."""
-        value = (self.manifest or {}).get("parent")
-        return value if isinstance(value, dict) else None
+    def parent(self) -> ParentRef | None:
+        """Where a forked run branched off: its run id and round; None for a run played from the start."""
+        return None if self.manifest is None else self.manifest.parent
 
     @property
     def models(self) -> dict[str, str]:
         """Model per actor: the manifest's `llm.models`, else the models the llm_call events name."""
-        llm = (self.manifest or {}).get("llm")
-        models = llm.get("models") if isinstance(llm, dict) else None
-        if isinstance(models, dict) and models:
-            return {str(a): str(m) for a, m in models.items()}
+        if self.manifest is not None and self.manifest.llm is not None and self.manifest.llm.models:
+            return dict(self.manifest.llm.models)
         return {
             e["actor"]: str(e["model"]) for e in self.events if e.get("type") == EventType.LLM_CALL and "model" in e
         }
@@ -171,24 +168,29 @@ class RunSummary:
     tokens: int | None = None
     cost_usd: float | None = None
     skipped_lines: int = 0
-    parent: dict[str, Any] | None = None
+    parent: ParentRef | None = None
     problem: str | None = None
 
 
-def read_manifest(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """The manifest, or None and why not (one line) when it is missing or unreadable."""
-    path = folder / "manifest.json"
-    if not path.is_file():
-        return None, "not a run folder (no manifest.json)"
+def read_manifest(folder: Path) -> tuple[Manifest | None, list[Problem]]:
+    """The manifest, or None and what is wrong with it (one problem per field) when it is missing,
+    unreadable or damaged."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"manifest.json cannot be read ({type(exc).__name__})"
-    except json.JSONDecodeError as exc:
-        return None, f"manifest.json is not valid JSON (line {exc.lineno})"
-    if not isinstance(data, dict):
-        return None, "manifest.json is not a JSON object"
-    return data, None
+        return Manifest.read(folder), []
+    except InvalidInput as exc:
+        return None, exc.problems
+
+
+def one_line(problems: list[Problem], folder: Path) -> str | None:
+    """Problems of a run folder's files as one line, each named by its file within the folder."""
+    if not problems:
+        return None
+    prefix = display_path(folder)
+    lines = []
+    for p in problems:
+        file = p.file[len(prefix) :].lstrip("/" + os.sep) if p.file.startswith(prefix) else p.file
+        lines.append(str(Problem(file, p.field, p.message)) if file else str(p).removeprefix(f"{p.file}: "))
+    return "; ".join(lines)
 
 
 def read_event_log(path: Path) -> tuple[list[dict[str, Any]], list[SkippedLine]]:
@@ -227,23 +229,27 @@ def read_event_log(path: Path) -> tuple[list[dict[str, Any]], list[SkippedLine]]
 def read_run(folder: Path | str) -> SavedRun:
     """Load a run folder without ever raising on its contents; what is wrong is in `problem`/`skipped`."""
     folder = Path(folder)
-    manifest, problem = read_manifest(folder)
+    manifest, problems = read_manifest(folder)
     events, skipped = read_event_log(folder / "events.jsonl")
-    return SavedRun(folder=folder, manifest=manifest, events=events, skipped=skipped, problem=problem)
+    return SavedRun(
+        folder=folder,
+        manifest=manifest,
+        events=events,
+        skipped=skipped,
+        problem=one_line(problems, folder),
+        problems=problems,
+    )
 
 
 def summarise(run: SavedRun) -> RunSummary:
     """The row of `parley runs` for a run."""
-    manifest = run.manifest or {}
-    world = manifest.get("world")
-    seed = manifest.get("seed")
-    created = manifest.get("created_at")
+    m = run.manifest
     return RunSummary(
         run_id=run.run_id,
         folder=run.folder,
-        created_at=created if isinstance(created, str) else None,
-        world=str(world.get("id")) if isinstance(world, dict) and world.get("id") else None,
-        seed=seed if isinstance(seed, int) else None,
+        created_at=(m.created_at or None) if m else None,
+        world=(m.world.id or None) if m else None,
+        seed=m.seed if m else None,
         variants=run.variants,
         backend=run.backend,
         models=run.models,
@@ -331,25 +337,17 @@ def check_filters(run: SavedRun, round: int | None = None, actor: str | None = N
 
 
 def persona_names(run: SavedRun) -> dict[str, str]:
-    """Display names from the persona cards the manifest points at (variant applied), else the ids.
-
-    The manifest's paths are relative to where the run was started, usually the project root, which
-    is also the parent of the runs folder; both are tried.
-    """
+    """Display names from the persona cards the run was played from (variant applied), else the ids.
+    Where the cards are now is the manifest's to say (`Manifest.card_file`)."""
     names = {a: a for a in run.actors}
-    personas = (run.manifest or {}).get("personas")
-    if not isinstance(personas, dict):
+    if run.manifest is None:
         return names
-    for actor, info in personas.items():
-        if not isinstance(info, dict) or not isinstance(info.get("path"), str):
-            continue
-        card = _load_card(Path(info["path"]), run.folder)
+    for actor, ref in run.manifest.personas.items():
+        card = _load_card(run.manifest.card_file(actor, run.folder))
         if card is None:
             continue
         name = card.get("name")
-        overlay = (
-            (card.get("variants") or {}).get(info.get("variant")) if isinstance(card.get("variants"), dict) else None
-        )
+        overlay = (card.get("variants") or {}).get(ref.variant) if isinstance(card.get("variants"), dict) else None
         if isinstance(overlay, dict) and isinstance(overlay.get("name"), str):
             name = overlay["name"]
         if isinstance(name, str) and name.strip():
@@ -357,16 +355,11 @@ def persona_names(run: SavedRun) -> dict[str, str]:
     return names
 
 
-def _load_card(path: Path, folder: Path) -> dict[str, Any] | None:
-    """The card at a manifest path: as given, or under the runs folder's parent, or under Parley's own
-    project folder (where the bundled worlds' cards live)."""
-    roots = (Path.cwd(), folder.resolve().parent.parent, Path(__file__).resolve().parents[2])
-    candidates = [path] if path.is_absolute() else [root / path for root in roots]
-    for candidate in candidates:
-        try:
-            card = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        if isinstance(card, dict):
-            return card
-    return None
+def _load_card(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        card = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return card if isinstance(card, dict) else None

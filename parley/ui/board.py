@@ -10,8 +10,6 @@ and reports like any other. Nothing here draws anything: the page only reads thi
 
 from __future__ import annotations
 
-import shutil
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,23 +21,20 @@ from parley.engine.events import EventType
 from parley.engine.measures import BOARD_AGENT_REPORTERS
 from parley.engine.model import NegotiationModel
 from parley.engine.policy import Observation
-from parley.llm.ledger import costs_of
 from parley.llm.loop import BackgroundLoop
 from parley.players.seat import HumanSeat, SeatView
 from parley.reports.text import describe
 from parley.runs.cast import llm_cast, offline_cast, seat_people
-from parley.runs.folder import RunLog
-from parley.runs.manifest import manifest_for
-from parley.runs.play import Diverged, EventSink, open_log, prepare
-from parley.runs.transcript import render_transcript
+from parley.runs.folder import Diverged, EventSink, RunFolder
+from parley.runs.manifest import ForkRecord, InjectsRecord, LLMRecord, Manifest
+from parley.runs.play import prepare, transcript_of
 from parley.world.injects import Inject, inject_problems, load_injects, variant_names
 from parley.world.problems import InvalidInput, Problem, from_validation_error
 from parley.world.scenario import DEFAULT_WORLD, bundled, load_scenario
 
 if TYPE_CHECKING:
     from parley.llm.backend import LLMBackend
-    from parley.runs.replay import Rebuilt
-    from parley.runs.saved import SavedRun
+    from parley.runs.replay import Rebuilt, Saved
 
 OFFLINE = "offline"
 LLM = "openai"
@@ -125,10 +120,8 @@ class BoardModel(NegotiationModel):
         self.runs_dir = Path(runs_dir)
         self.notices: list[str] = []  # what the board should tell the room about how this game was set up
         self.problem: str | None = None  # why the game stopped early, in plain words
-        self.log: RunLog | None = None
-        self.folder: Path | None = None
-        self.manifest: dict | None = None
-        self.parent: SavedRun | None = None  # the saved run this one steps through, or was forked from
+        self.run_folder: RunFolder | None = None  # where a live game is saved, from its first round
+        self.parent: Saved | None = None  # the saved run this one steps through, or was forked from
         self.forked_at: int | None = None
         self.rebuilt: Rebuilt | None = None
         self.llm = llm
@@ -142,7 +135,7 @@ class BoardModel(NegotiationModel):
             self.rebuilt = rebuild(self.parent)
             r, m = self.rebuilt, self.parent.manifest
             scenario, self.templates, space, cast = r.scenario, r.templates, r.space, r.cast
-            seed, rounds, injects, scheduled = int(m["seed"]), int(m["max_rounds"]), r.injects, r.scheduled
+            seed, rounds, injects, scheduled = m.seed, m.max_rounds, r.injects, r.scheduled
             self.sink = EventSink(None, expected=self.parent.events)
         else:
             wanted = {k.removeprefix(VARIANT): v for k, v in variants.items() if k.startswith(VARIANT)}
@@ -166,6 +159,11 @@ class BoardModel(NegotiationModel):
         self.cast = cast
         # the scenario as it was at round 1: an inject may switch variants later, in place
         self.as_set_up = replace(scenario, variants=dict(scenario.variants), personas=dict(scenario.personas))
+        arguments = cast.model_arguments(scenario, space)
+        self._loop: BackgroundLoop | None = None
+        if self.seat is not None and arguments["runner"] is None:  # a page's clicks arrive inside an event loop
+            self._loop = BackgroundLoop()
+            arguments["runner"] = self._loop.run
         super().__init__(
             scenario,
             seed=seed,
@@ -173,16 +171,10 @@ class BoardModel(NegotiationModel):
             max_rounds=rounds,
             space=space,
             injects=injects,
-            **cast.model_arguments(scenario, space),
+            scheduled=scheduled,
+            **arguments,
         )
         self.seed = seed
-        self.scheduled = scheduled
-        self._loop: BackgroundLoop | None = None
-        if self.seat is not None and self.runner is None:  # a page's clicks arrive inside an event loop
-            self._loop = BackgroundLoop()
-            self.runner = self._loop.run
-        if cast.backend == LLM:
-            self.costs = lambda: costs_of(self.events)
 
     def seat_view(self) -> SeatView | None:
         """What the person at the table sees now, while the board waits for their move."""
@@ -247,7 +239,7 @@ class BoardModel(NegotiationModel):
             self.running = False
             self.notices.append("The saved run ends here. Fork it to play on from this round.")
             return
-        if self.log is None and not self.replaying:
+        if self.run_folder is None and not self.replaying:
             self._open_run()
         try:
             self._play()
@@ -284,44 +276,47 @@ class BoardModel(NegotiationModel):
         self.running = False
 
     def _divergence(self, d: Diverged) -> str:
-        from parley.runs.replay import changed_files
-
         assert self.parent is not None
-        changed = changed_files(self.parent.manifest, self.as_set_up)
+        changed = self.parent.manifest.changed_files(self.as_set_up)
         cause = f" Changed since it was saved: {', '.join(changed)}." if changed else ""
         seq, kind = d.recorded.get("seq"), d.recorded.get("type")
         return f"Round {self.round} no longer plays as saved: event {seq} ({kind}) differs from the log.{cause}"
 
+    @property
+    def folder(self) -> Path | None:
+        """Where the game is saved (nowhere until its first round, or while stepping through a saved run)."""
+        return None if self.run_folder is None else self.run_folder.folder
+
     def _open_run(self) -> None:
-        tag = "".join(f"-{a}={v}" for a, v in sorted(self.as_set_up.variants.items()))
-        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{self.world.id}-s{self.seed}{tag}"
-        self.folder, self.log = open_log(self.runs_dir, stem)
-        self.manifest = manifest_for(self.folder.name, self.as_set_up, self.seed, self.cast.backend, self.max_rounds)
+        manifest = Manifest.for_run(self.as_set_up, self.seed, self.cast.backend, self.max_rounds)
         if self.cast.backend == LLM and self.llm is not None:
-            self.manifest["llm"] = self.llm.describe(self.as_set_up)
+            manifest.llm = LLMRecord.model_validate(self.llm.describe(self.as_set_up))
         if self.seat is not None:
-            self.manifest["human"] = [self.seat]
-        self.sink = EventSink(self.log)
-        self._write_manifest()
+            manifest.human = [self.seat]
+        self.run_folder = RunFolder.create(self.runs_dir, self._with_injects(manifest))
+        self.sink = self.run_folder.sink()
+
+    def _with_injects(self, manifest: Manifest) -> Manifest:
+        """The manifest with every inject planned so far: what a replay needs to play them again."""
+        if self.injects:
+            manifest.injects = InjectsRecord(path=None, events=list(self.injects))
+        return manifest
 
     def _write_manifest(self) -> None:
-        """The manifest with every inject planned so far: what a replay needs to play them again."""
-        if self.log is None or self.manifest is None:
-            return
-        if self.injects:
-            self.manifest["injects"] = {"path": None, "events": [i.model_dump(by_alias=True) for i in self.injects]}
-        self.log.write_manifest(self.manifest)
+        if self.run_folder is not None:
+            self._with_injects(self.run_folder.manifest)
+            self.run_folder.write_manifest()
 
     def _save(self) -> None:
-        """The transcript so far, and the log closed once the game is over."""
-        if self.log is None or self.folder is None:
+        """The transcript so far, and, once the game is over, the outcome line and the log closed."""
+        if self.run_folder is None:
             return
-        text = render_transcript(
-            self.setting, self.templates, self.events, self.folder.name, self.seed, self.cast.backend
+        name = self.run_folder.folder.name
+        self.run_folder.write_transcript(
+            transcript_of(self.setting, self.templates, self.events, name, self.seed, self.cast.backend)
         )
-        self.log.write_transcript(text)
         if not self.running:
-            self.log.close()
+            self.run_folder.close()
 
     # -- the facilitator ----------------------------------------------------------------------
     def inject_now(self, inject: Inject) -> Inject:
@@ -361,43 +356,21 @@ class BoardModel(NegotiationModel):
             raise InvalidInput([Problem("fork", "", "only a saved run that has not ended can be forked")])
         assert self.parent is not None and self.rebuilt is not None
         at = self.round + 1
-        parent = self.parent.manifest
-        self.injects = [i for i in self.injects if i.round < at]
-        self.scheduled = {k: v for k, v in self.scheduled.items() if k < at}
-        parent_switch = (parent.get("fork") or {}).get("backend_from_round")  # a fork that went from offline to LLM
-        switched = parent_switch if parent_switch and parent_switch < at else None
-        backend = OFFLINE if parent_switch and not switched else parent["backend"]
-        self.folder, self.log = open_log(
-            self.runs_dir, f"{time.strftime('%Y%m%d-%H%M%S')}-{self.world.id}-s{self.seed}-fork{at}"
-        )
-        self.manifest = manifest_for(self.folder.name, self.as_set_up, self.seed, backend, self.max_rounds)
-        self.manifest["parent"] = {"run_id": parent.get("run_id", self.parent.folder.name), "round": at}
-        self.manifest["fork"] = {
-            "variants": {},
-            "injects": None,
-            "backend_before": self.parent.backend,
-            "backend_from_round": switched,
-        }
-        if backend == LLM and "llm" in parent:
-            self.manifest["llm"] = parent["llm"]
-        for actor, info in (parent.get("variant_files") or {}).items():  # the workshop's own variant files
-            (self.folder / info["file"]).parent.mkdir(exist_ok=True)
-            shutil.copyfile(self.parent.folder / info["file"], self.folder / info["file"])
-            self.manifest.setdefault("variant_files", {})[actor] = info
+        self.forget_from(at)
+        self.run_folder = RunFolder.fork_of(self.parent, at, self.runs_dir, self.as_set_up, ForkRecord(), self.injects)
         for event in self.events:
-            self.log.append(event)
+            self.run_folder.append(event)
         if self.rebuilt.answers is not None and self.rebuilt.backend is not None:
             self.rebuilt.answers.live = self.rebuilt.backend.client  # calls the parent never made go to its server
-        self.sink = EventSink(self.log)
+        self.sink = self.run_folder.sink()
         self.forked_at = at
-        self._write_manifest()
         self._save()
-        return self.folder
+        return self.run_folder.folder
 
     def close(self) -> None:
         """Let go of the log and a replay's LLM client (the board is moving on to another game)."""
-        if self.log is not None:
-            self.log.close()
+        if self.run_folder is not None:
+            self.run_folder.close()
         if self.rebuilt is not None:
             self.rebuilt.close()
         if self._loop is not None:

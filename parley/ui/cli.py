@@ -357,7 +357,9 @@ def resume(
         err.print(
             Text(f"note: the last line of {folder.name}/events.jsonl was half-written and was dropped"), highlight=False
         )
-    if not quiet:
+    if saved.finished:
+        err.print(Text(f"note: {folder.name} was finished but had no transcript.md; it is written again"))
+    elif not quiet:
         complete = len([e for e in saved.events if e["type"] == EventType.ROUND_ENDED])
         out.print(Text(printable(f"resumed {folder.name} after {complete} complete round(s)")), highlight=False)
     assert model.outcome is not None  # resume plays to the end

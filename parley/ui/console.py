@@ -137,7 +137,7 @@ def print_runs(out: Console, err: Console, summaries: list[RunSummary], runs_dir
     for s in found:
         run_cell = Text(printable(s.run_id, one_line=True))
         if s.parent:
-            fork = f" (fork of {s.parent.get('run_id', '?')}, round {s.parent.get('round', '?')})"
+            fork = f" (fork of {s.parent.run_id}, round {s.parent.round})"
             run_cell.append(printable(fork, one_line=True), "dim")
         model = ""
         if s.models:
@@ -196,13 +196,13 @@ def print_run(out: Console, err: Console, saved: SavedRun, round_: int | None, a
     for note in ([saved.problem] if saved.problem else []) + [str(s) for s in saved.skipped]:
         err.print(Text.assemble(("warning:", "yellow"), f" {note}"), highlight=False, soft_wrap=True)
     names = persona_names(saved)
-    manifest = saved.manifest or {}
+    manifest = saved.manifest
     about = [
-        f"world {(manifest.get('world') or {}).get('id', '?')}",
-        f"seed {manifest.get('seed', '?')}",
+        f"world {manifest.world.id if manifest else '?'}",
+        f"seed {manifest.seed if manifest else '?'}",
         ", ".join(f"{a}={v}" for a, v in saved.variants.items()) or "no variants",
         (saved.backend or "?") + (f" ({', '.join(sorted(set(saved.models.values())))})" if saved.models else ""),
-        str(manifest.get("created_at", "?")),
+        (manifest.created_at if manifest else "") or "?",
     ]
     out.print(
         Text.assemble(
@@ -213,7 +213,7 @@ def print_run(out: Console, err: Console, saved: SavedRun, round_: int | None, a
         highlight=False,
     )
     if saved.parent:
-        fork = f"forked from {saved.parent.get('run_id', '?')} at round {saved.parent.get('round', '?')}"
+        fork = f"forked from {saved.parent.run_id} at round {saved.parent.round}"
         out.print(Text(printable(fork, one_line=True), "dim"))
     if round_ is not None or actor is not None:
         only = [f"round {round_}"] if round_ is not None else []
