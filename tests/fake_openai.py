@@ -51,7 +51,8 @@ REDACTED = "[redacted]"
 SECRET_HEADERS = {"authorization", "api-key", "x-api-key"}
 
 KINDS = {
-    "valid", "move", "content", "broken_json", "prose", "schema_violation", "status", "slow", "hang", "drip", "echo_key"
+    "valid", "move", "content", "broken_json", "prose", "schema_violation", "status", "slow", "hang", "drip", "echo_key",
+    "cut_off",
 }  # fmt: skip
 ECHO_SPELLINGS = {"plain", "unicode", "url"}
 
@@ -319,6 +320,54 @@ def schema_in_text(text: str) -> dict | None:
     return None
 
 
+def schema_problems(value: Any, schema: Any, where: str = "$") -> list[str]:
+    """Where `value` breaks `schema` (the subset move schemas use, with their bounds: maxLength,
+    minLength, maxItems, minItems, uniqueItems), [] when it follows it."""
+    if not isinstance(schema, dict):
+        return []
+    if "anyOf" in schema:
+        if any(not schema_problems(value, alt, where) for alt in schema["anyOf"]):
+            return []
+        return [f"{where}: fits no variant"]
+    if "const" in schema and value != schema["const"]:
+        return [f"{where}: {value!r} is not {schema['const']!r}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: {value!r} not in {schema['enum']}"]
+    kind = schema.get("type")
+    if kind == "object":
+        if not isinstance(value, dict):
+            return [f"{where}: not an object"]
+        out = [f"{where}: missing {k}" for k in schema.get("required", []) if k not in value]
+        if schema.get("additionalProperties") is False:
+            out += [f"{where}: extra {k}" for k in value if k not in schema.get("properties", {})]
+        for k, sub in schema.get("properties", {}).items():
+            if k in value:
+                out += schema_problems(value[k], sub, f"{where}.{k}")
+        return out
+    if kind == "array":
+        if not isinstance(value, list):
+            return [f"{where}: not an array"]
+        out = [f"{where}: fewer than {schema['minItems']} items"] if len(value) < schema.get("minItems", 0) else []
+        if len(value) > schema.get("maxItems", len(value)):
+            out.append(f"{where}: more than {schema['maxItems']} items")
+        if schema.get("uniqueItems") and len({json.dumps(v, sort_keys=True) for v in value}) < len(value):
+            out.append(f"{where}: items repeat")
+        for i, item in enumerate(value):
+            out += schema_problems(item, schema.get("items", {}), f"{where}[{i}]")
+        return out
+    if kind == "string":
+        if not isinstance(value, str):
+            return [f"{where}: not a string"]
+        if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
+            return [
+                f"{where}: {len(value)} characters, outside {schema.get('minLength', 0)}..{schema.get('maxLength')}"
+            ]
+        return []
+    if kind == "boolean" and not isinstance(value, bool):
+        return [f"{where}: not a boolean"]
+    return []
+
+
 # --- answers that follow a grammar or a schema, drawn at random --------------------------------------
 
 
@@ -450,7 +499,7 @@ class Grammar:
         elif kind == "class":
             _, negated, ranges = node
             fits = [c for c in self.SAMPLE_CHARS if any(lo <= c <= hi for lo, hi in ranges) != negated]
-            out.append(rng.choice(fits))
+            out.append(rng.choice(fits) if fits else ranges[0][0])  # a class of none of them: `[\\]`
         elif kind == "alt":
             for atom, low, high in rng.choice(node[1]):
                 cap = text_chars if atom[0] == "class" or atom == ("ref", "char") else 3
@@ -530,12 +579,22 @@ class FakeOpenAI:
         port: int = 0,
         by_content: bool = False,
         accept: bool = True,
+        owned_by: str = "fake",
+        follow: str = "synthesise",
+        chars_per_token: int = 4,
+        seed: int = 0,
     ) -> None:
         """`by_content`: a valid answer depends on the request alone, not on how many came before
         (so a run that was killed and resumed gets the answers an uninterrupted one would);
         `accept`: valid answers accept the first proposal they may."""
         self.by_content = by_content
         self.accept = accept
+        self.owned_by = owned_by  # what /v1/models says: "llamacpp" makes Parley send a GBNF `grammar`
+        if follow not in ("synthesise", "random"):
+            raise ValueError("follow is 'synthesise' or 'random'")
+        self.follow = follow  # valid answers: the deterministic move, or one drawn at random from the schema
+        self.chars_per_token = chars_per_token  # how usage counts tokens, and where max_tokens cuts an answer
+        self.seed = seed
         self.latency = float(latency)
         self.supports_json_schema = supports_json_schema
         self.supports_json_object = supports_json_object
@@ -685,6 +744,9 @@ class FakeOpenAI:
                     actor = remembered[0]
             elif remembered is not None:
                 actor, schema = remembered
+        if isinstance(body.get("grammar"), str) and actor is None:
+            named = re.match(r"#\s*" + re.escape(SCHEMA_PREFIX) + r"([A-Za-z0-9_-]+)", body["grammar"])
+            actor = named.group(1) if named else actor
         refusal = None
         if kind == "json_schema" and not self.supports_json_schema:
             refusal = "response_format type json_schema is not supported"
@@ -700,10 +762,16 @@ class FakeOpenAI:
             self._counts[actor] = n + 1
         return behaviour, n
 
-    def _completion(self, body: dict, content: str) -> dict:
+    def _completion(self, body: dict, content: str, finish_reason: str = "stop", obey: bool = True) -> dict:
+        """A chat completion of `content`, cut where `max_tokens` runs out (finish_reason "length"),
+        as a server counting `chars_per_token` characters a token would."""
         messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-        prompt = sum(len(_text_of(m.get("content"))) for m in messages if isinstance(m, dict)) // 4
-        completion = len(content) // 4
+        per = max(1, self.chars_per_token)
+        prompt = sum(len(_text_of(m.get("content"))) for m in messages if isinstance(m, dict)) // per
+        completion = -(-len(content) // per)
+        limit = body.get("max_tokens")
+        if obey and isinstance(limit, int) and completion > limit:  # scripted content ignores it, as a hostile server
+            content, completion, finish_reason = content[: limit * per], limit, "length"
         with self._lock:
             self._ids += 1
             n = self._ids
@@ -712,7 +780,9 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}
+            ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }
 
@@ -754,6 +824,14 @@ class FakeOpenAI:
             content = said.replace(marker, spell(secret, behaviour.get("spelling", "unicode")))
         elif kind == "content":
             content = behaviour["content"]
+        elif kind == "cut_off":  # a small model's answer: whitespace in every gap until max_tokens runs out
+            content = json.dumps(synthesise(schema, n, self.accept), indent=20) + " " * 100_000
+        elif kind == "valid" and (isinstance(body.get("grammar"), str) or (self.follow == "random" and schema)):
+            rng = random.Random(f"{self.seed}|{actor}|{n}")
+            if isinstance(body.get("grammar"), str):
+                content = Grammar(body["grammar"]).draw(rng)
+            else:
+                content = json.dumps(draw_from_schema(schema, rng))
         else:
             if self.by_content:
                 n = int(hashlib.sha256(json.dumps(body.get("messages"), sort_keys=True).encode()).hexdigest()[:8], 16)
@@ -768,7 +846,7 @@ class FakeOpenAI:
                 content = json.dumps(move)
         if kind == "drip":
             raise _Drip(200, self._completion(body, content), float(behaviour["seconds"]), int(behaviour.get("pad", 0)))
-        return 200, {}, self._completion(body, content)
+        return 200, {}, self._completion(body, content, obey=kind not in ("move", "content", "echo_key"))
 
     def record(
         self, actor: str | None, body: Any, headers: dict[str, str], received: float, status: int | None, **more: Any
@@ -837,7 +915,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self.fake.config())
         elif path == "/v1/models":
             self._send(
-                200, {"object": "list", "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "fake"}]}
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": self.fake.owned_by}],
+                },
             )
         else:
             self._send(404, error_body(404, f"no route GET {path}"))
@@ -908,6 +990,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-json-schema", action="store_true", help="refuse response_format json_schema with 400")
     parser.add_argument("--no-json-object", action="store_true", help="refuse response_format json_object with 400")
     parser.add_argument("--require-key", default=None, help="answer 401 unless 'Authorization: Bearer KEY'")
+    parser.add_argument("--owned-by", default="fake", help="what /v1/models says owns the model (llamacpp: grammars)")
+    parser.add_argument(
+        "--follow", choices=["synthesise", "random"], default="synthesise", help="valid answers: fixed or drawn"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the answers drawn at random")
     args = parser.parse_args(argv)
     server = FakeOpenAI(
         latency=args.latency,
@@ -915,6 +1002,9 @@ def main(argv: list[str] | None = None) -> None:
         supports_json_object=not args.no_json_object,
         require_key=args.require_key,
         port=args.port,
+        owned_by=args.owned_by,
+        follow=args.follow,
+        seed=args.seed,
     ).start()
     print(server.url, flush=True)
     try:

@@ -102,7 +102,7 @@ def build_request(model: str, messages: list[dict], schema: dict, name: str, par
     if params.seed is not None:
         request["seed"] = params.seed
     if mode == "grammar":
-        request["grammar"] = gbnf(schema)  # sent alone: llama.cpp lets a response_format win over it
+        request["grammar"] = gbnf(schema, name)  # sent alone: llama.cpp lets a response_format win over it
     elif mode in ("json_schema", "json_schema_core"):
         sent = schema if mode == "json_schema" else core_schema(schema)
         request["response_format"] = {

@@ -119,10 +119,11 @@ class _Rules:
         raise UnsupportedSchema(f"{hint}: type {kind!r} is not supported")
 
 
-def gbnf(schema: dict) -> str:
-    """The grammar of the JSON texts that follow `schema`, written compactly (no whitespace runs)."""
+def gbnf(schema: dict, name: str = "") -> str:
+    """The grammar of the JSON texts that follow `schema`, written compactly (no whitespace runs);
+    `name` (the schema's name) heads it as a comment, as a `json_schema` request carries its name."""
     rules = _Rules()
     root = rules.node(schema, "move")
-    named = [f"{name} ::= {body}" for name, body in rules.rules.items()]
-    lines = [f"root ::= {root}", *named, CHAR, WS]
+    named = [f"{rule} ::= {body}" for rule, body in rules.rules.items()]
+    lines = ([f"# {name}"] if re.fullmatch(r"[A-Za-z0-9_-]+", name) else []) + [f"root ::= {root}", *named, CHAR, WS]
     return "\n".join(lines) + "\n"

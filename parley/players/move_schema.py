@@ -332,7 +332,7 @@ def parse_answer(
     except RecursionError:  # the depth check should make this unreachable; a bad answer never ends the run
         raise MoveError("the JSON nests too deep to read") from None
     trimmed: list[str] = []
-    data = _one_list(data, trimmed)
+    data = _one_list(_readable(data), trimmed)
     answerable = len(answerable_ids(obs))
     most = limits.actions(answerable) + world.protocol.max_proposals_per_round
     if isinstance(data, dict) and isinstance(data.get("actions"), list) and len(data["actions"]) > most:
@@ -349,6 +349,17 @@ def parse_answer(
     if problems:
         raise MoveError("; ".join(f"actions[{i}]: {msg}" for i, msg in problems))
     return ParsedAnswer(move, trimmed)
+
+
+def _readable(data: object) -> object:
+    """The answer with every lone surrogate (`\\udead`, valid JSON but no character) shown as U+FFFD."""
+    if isinstance(data, str):
+        return data if data.isascii() else data.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(data, list):
+        return [_readable(v) for v in data]
+    if isinstance(data, dict):
+        return {_readable(k): _readable(v) for k, v in data.items()}
+    return data
 
 
 def _one_list(data: object, trimmed: list[str]) -> object:

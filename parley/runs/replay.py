@@ -151,7 +151,7 @@ def rebuild(
         budget_usd=llm_m.budget_usd,
         base_url=base_url or llm_m.base_url,
         cache_dir=None,
-        request_format=int(llm_m.get("request_format", 1)),  # runs recorded before it was written asked format 1
+        request_format=llm_m.request_format,
     )
     backend = LLMBackend(settings)
     recorded = RecordedAnswers(saved.events, backend.ledger, backend.client if go_live else None)
@@ -225,7 +225,8 @@ def _diverged(saved: Saved, recorded: dict | None, produced: dict, changed: list
             if moved
             else f"no file or version changed (python {platform.python_version()})"
         )
-    asked = (saved.manifest.get("llm") or {}).get("request_format", 1) if saved.backend == "openai" else None
+    llm = saved.manifest.llm
+    asked = llm.request_format if llm is not None and saved.backend == "openai" else None
     if asked is not None and asked != REQUEST_FORMAT:
         cause += f"; its LLM requests are format {asked}, replayed as asked, but answers are now read with limits"
     seq = recorded.get("seq") if recorded else "end"
