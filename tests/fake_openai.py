@@ -768,7 +768,7 @@ class FakeOpenAI:
         messages = body.get("messages") if isinstance(body.get("messages"), list) else []
         per = max(1, self.chars_per_token)
         prompt = sum(len(_text_of(m.get("content"))) for m in messages if isinstance(m, dict)) // per
-        completion = -(-len(content) // per)
+        completion = len(content) // per
         limit = body.get("max_tokens")
         if obey and isinstance(limit, int) and completion > limit:  # scripted content ignores it, as a hostile server
             content, completion, finish_reason = content[: limit * per], limit, "length"
