@@ -99,7 +99,7 @@ def test_the_request_is_structured_and_the_system_prompt_stable(server: FakeOpen
     body = calls[0]["body"]
     schema = body["response_format"]["json_schema"]
     assert schema["strict"] is True and schema["name"] == "parley_move_north"
-    variants = schema["schema"]["properties"]["actions"]["items"]["anyOf"]
+    variants = schema["schema"]["properties"]["proposals"]["items"]["anyOf"]
     propose = next(v for v in variants if v["properties"]["type"]["enum"] == ["propose"])
     assert propose["properties"]["package"]["properties"]["price"]["enum"] == ["low", "mid", "high"]
     assert set(propose["properties"]["to"]["items"]["enum"]) == {"south", "east"}

@@ -83,13 +83,22 @@ class LLMBackend:
 
     def persona_settings(self, scenario: Scenario, seed: int) -> dict[str, PersonaSettings]:
         world = scenario.world
+        bounded = self.settings.request_format >= 2
         params = ChatParams(
             temperature=self.settings.temperature if self.settings.temperature is not None else world.llm.temperature,
-            max_tokens=self.settings.max_tokens or world.llm.max_tokens,
+            # a cap on each answer; without one, each request allows what its schema needs (format 1: 1000)
+            max_tokens=self.settings.max_tokens or world.llm.max_tokens or (None if bounded else 1000),
             seed=seed,
+            derive_max_tokens=bounded,
         )
         return {
-            actor: PersonaSettings(model, params, self.settings.max_reasks, self.settings.memory_window)
+            actor: PersonaSettings(
+                model,
+                params,
+                self.settings.max_reasks,
+                self.settings.memory_window,
+                request_format=self.settings.request_format,
+            )
             for actor, model in self.models(scenario).items()
         }
 
@@ -106,6 +115,7 @@ class LLMBackend:
             "max_retries": self.settings.max_retries,
             "budget_usd": self.settings.budget_usd,
             "cache": self.settings.cache_dir is not None,
+            "request_format": self.settings.request_format,
         }
 
     def close(self) -> None:

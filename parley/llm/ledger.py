@@ -179,9 +179,13 @@ class Budgeted:
 
     def ceiling(self, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams) -> float:
         """The most a call can cost, in whichever structured mode the server ends up taking."""
-        chars = max(
-            sum(len(str(m.get("content", ""))) for m in request["messages"])
-            + len(json.dumps(request.get("response_format", "")))
+        return max(
+            self.ledger.prices.cost(
+                model,
+                sum(len(str(m.get("content", ""))) for m in request["messages"])
+                + len(json.dumps(request.get("response_format", "")))
+                + len(request.get("grammar", "")),
+                request["max_tokens"],
+            )
             for _, request, _ in requests_for(model, messages, schema, schema_name, params)
         )
-        return self.ledger.prices.cost(model, chars, params.max_tokens)

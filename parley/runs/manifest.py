@@ -80,6 +80,7 @@ class LLMRecord(Part):
     max_retries: int = 4
     budget_usd: int | float | None = None
     cache: bool = False
+    request_format: int = 1  # how moves were asked for (parley.llm.settings.REQUEST_FORMAT); older runs: 1
 
 
 class InjectsRecord(Part):
