@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 import parley
+from parley.engine import RULES
 from parley.ensembles.compare import Comparison, paired_frame
 from parley.ensembles.runner import Arm, as_arm, file_arm, parse_arm, prepare_arm
 from parley.ensembles.stats import bootstrap_mean, mcnemar_exact, rng_for, sign_test, wilson
@@ -36,7 +37,7 @@ from tests.fake_openai import FakeOpenAI
 
 SEEDS = [1, 2, 3, 4, 5, 6]
 ARMS = ["baseline", "north=hardliner"]
-ROUNDS = 3  # short enough that some hardliner runs hit the limit: not every share is 0 or 1
+ROUNDS = 12  # the world's limit: some hardliner runs reach it, the rest and every baseline run deal
 
 GOOD_VARIANT = """\
 actor: north
@@ -341,8 +342,14 @@ def test_what_identifies_a_run() -> None:
     prepared = prepare_arm(MINI, parse_arm("north=hardliner"), max_rounds=3)
     base = {**prepared.manifest.as_json(), "seed": 1}
     key = run_key(base)
-    assert run_key({**base, "run_id": "other", "created_at": "then", "versions": {}}) == key
-    for change in ({"seed": 2}, {"max_rounds": 4}, {"variants": {}}, {"backend": "openai", "llm": {"models": {}}}):
+    assert run_key({**base, "run_id": "other", "created_at": "then", "versions": {"rules": RULES}}) == key
+    for change in (
+        {"seed": 2},
+        {"max_rounds": 4},
+        {"variants": {}},
+        {"backend": "openai", "llm": {"models": {}}},
+        {"versions": {}},  # played by older rules: not reused
+    ):
         assert run_key({**base, **change}) != key
     edited = json.loads(json.dumps(base))
     edited["personas"]["south"]["sha256"] = "0" * 64

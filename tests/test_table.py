@@ -30,7 +30,7 @@ def finish(model: BoardModel) -> None:
 
 
 def test_a_deal_is_shown_in_titles_with_who_signed_and_support_does_not_drop(tmp_path: Path) -> None:
-    model = BoardModel(world=str(UKRAINE), seed=1, runs_dir=str(tmp_path))
+    model = BoardModel(world=str(UKRAINE), seed=2, runs_dir=str(tmp_path))
     finish(model)
     assert model.outcome is not None and model.outcome.status == "converged"
     support = leading_support(model)
@@ -49,7 +49,7 @@ def test_a_deal_is_shown_in_titles_with_who_signed_and_support_does_not_drop(tmp
 
 
 def test_an_outcome_that_records_who_signed_and_whether_the_war_goes_on_is_shown_as_recorded(tmp_path: Path) -> None:
-    model = BoardModel(world=str(UKRAINE), seed=1, runs_dir=str(tmp_path))
+    model = BoardModel(world=str(UKRAINE), seed=2, runs_dir=str(tmp_path))
     finish(model)
     outcome = next(e for e in reversed(model.events) if e["type"] == EventType.OUTCOME)
     outcome.update(signed=["us", "russia"], refused=["ukraine"], war_continues=True)  # as rule ratify records it
@@ -170,7 +170,7 @@ def test_the_debrief_tells_the_outcome_and_the_turning_points(tmp_path: Path) ->
     from parley.ui.projector import debrief_html
     from parley.ui.turning_points import turning_points
 
-    model = BoardModel(world=str(UKRAINE), seed=1, runs_dir=str(tmp_path))
+    model = BoardModel(world=str(UKRAINE), seed=2, runs_dir=str(tmp_path))
     finish(model)
     points = turning_points(model)
     assert points and points == sorted(points, key=lambda p: p[0])
