@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` plays the default world offline, `make test` runs the tests.
-.PHONY: run test lint bench
+.PHONY: run test test-local-llm lint bench
 
 run:
 	@scripts/bootstrap
@@ -8,6 +8,10 @@ run:
 test:
 	@scripts/bootstrap
 	.venv/bin/python -m pytest
+
+# Against a real llama-server and a small model (built once per machine into ~/.cache/parley/local-llm).
+test-local-llm:
+	scripts/test-local-llm
 
 lint:
 	@scripts/bootstrap

@@ -1,7 +1,11 @@
 """Offline ensembles: runs per second with 1 and 2 workers, and peak memory for a small and a large
 ensemble (it must not grow with the number of runs).
 
-Usage: python benchmarks/ensemble.py [--runs 1000] [--small 100] [--workers 1,2] [--world PATH]
+Usage: python benchmarks/ensemble.py [--runs 1000] [--small 100] [--workers 1,2] [--world PATH] [--cluster]
+
+With `--cluster` (needs `pip install 'parley[cluster]'`) it times the same `--runs` on the local pool
+of 2 workers and on a 2-worker Dask LocalCluster (`--cluster local:2`) side by side, the cluster's
+start-up included, and prints the ratio.
 
 Each measurement is a fresh process (peak memory only ever grows within one) playing `--runs` (or
 `--small`) seeds of one arm of the world through `parley.ensembles.compare` into a temporary folder, every run
@@ -27,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def child(world: Path, runs: int, workers: int) -> None:
+def child(world: Path, runs: int, workers: int, cluster: str | None = None) -> None:
     """One measurement, in this process: print one JSON line."""
     from parley.ensembles.compare import compare
     from parley.ensembles.runner import max_rss_kb, rss_kb
@@ -47,7 +51,13 @@ def child(world: Path, runs: int, workers: int) -> None:
 
     with tempfile.TemporaryDirectory(prefix="parley-ensemble-") as tmp:
         result = compare(
-            world, arms=["baseline"], seeds=runs, workers=workers, out=Path(tmp) / "out", report=False, on_run=on_run
+            world,
+            arms=["baseline"],
+            seeds=runs,
+            workers=workers,
+            out=Path(tmp) / "out",
+            on_run=on_run,
+            cluster=cluster,
         )
         wall = time.perf_counter() - start
         statuses = result.runs["status"].value_counts().to_dict()
@@ -70,10 +80,22 @@ def child(world: Path, runs: int, workers: int) -> None:
     )
 
 
-def measure(world: Path, runs: int, workers: int) -> dict:
+def measure(world: Path, runs: int, workers: int, cluster: str | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    where = ["--cluster-spec", cluster] if cluster else []
     done = subprocess.run(
-        [sys.executable, __file__, "--child", "--world", str(world), "--runs", str(runs), "--workers", str(workers)],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "--world",
+            str(world),
+            "--runs",
+            str(runs),
+            "--workers",
+            str(workers),
+            *where,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -87,16 +109,37 @@ def mb(kb: int | None) -> str:
     return "-" if kb is None else f"{kb / 1024:.0f} MB"
 
 
+def side_by_side(world: Path, runs: int) -> None:
+    print(f"world: {world.name}  cpus: {os.cpu_count()}  runs: {runs}, one arm")
+    print(f"{'where':>22} {'wall':>8} {'first':>7} {'runs/s':>7} {'after 1st':>9}  outcomes")
+    results = {}
+    for label, cluster in (("local pool, 2 workers", None), ("LocalCluster, 2 workers", "local:2")):
+        r = results[label] = measure(world, runs, 2, cluster)
+        steady = (runs - 1) / (r["last_s"] - r["first_s"]) if runs > 1 and r["last_s"] > r["first_s"] else float("nan")
+        print(
+            f"{label:>22} {r['wall_s']:>7.1f}s {r['first_s']:>6.1f}s {runs / r['wall_s']:>7.2f} {steady:>9.2f}  "
+            + ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items())),
+            flush=True,
+        )
+    pool, dask = results.values()
+    print(f"runs/s LocalCluster / local pool: {pool['wall_s'] / dask['wall_s']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--small", type=int, default=100, help="the small ensemble for the memory comparison")
     parser.add_argument("--workers", default="1,2", help="worker counts to time, comma-separated")
     parser.add_argument("--world", type=Path, default=ROOT / "worlds" / "ukraine-2024.yaml")
+    parser.add_argument("--cluster", action="store_true", help="the pool of 2 against a 2-worker LocalCluster")
+    parser.add_argument("--cluster-spec", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.world, args.runs, int(args.workers))
+        child(args.world, args.runs, int(args.workers), args.cluster_spec)
+        return
+    if args.cluster:
+        side_by_side(args.world, args.runs)
         return
 
     counts = [int(w) for w in args.workers.split(",")]

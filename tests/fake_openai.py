@@ -37,6 +37,7 @@ import base64
 import copy
 import hashlib
 import json
+import random
 import re
 import sys
 import threading
@@ -50,7 +51,8 @@ REDACTED = "[redacted]"
 SECRET_HEADERS = {"authorization", "api-key", "x-api-key"}
 
 KINDS = {
-    "valid", "move", "content", "broken_json", "prose", "schema_violation", "status", "slow", "hang", "drip", "echo_key"
+    "valid", "move", "content", "broken_json", "prose", "schema_violation", "status", "slow", "hang", "drip", "echo_key",
+    "cut_off",
 }  # fmt: skip
 ECHO_SPELLINGS = {"plain", "unicode", "url"}
 
@@ -113,7 +115,7 @@ def spell(secret: str, spelling: str) -> str:
 def echoing(move: dict, said: str) -> dict:
     """The move with every text and reason saying `said`."""
     move = copy.deepcopy(move)
-    for action in move.get("actions", []):
+    for action in [*move.get("actions", []), *move.get("proposals", [])]:
         for name in ("text", "reason"):
             if isinstance(action.get(name), str):
                 action[name] = said
@@ -141,32 +143,40 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _variants(schema: dict) -> dict[str, dict]:
-    """The action variants of a move schema by action type ({} when the schema is not a move schema)."""
-    try:
-        options = schema["properties"]["actions"]["items"]["anyOf"]
-    except (KeyError, TypeError):
-        return {}
-    out = {}
-    for variant in options:
+def _variants(schema: dict) -> dict[str, list[dict]]:
+    """The action variants of a move schema by action type, from its `actions` and `proposals` lists
+    ({} when the schema is not a move schema). A type may have several variants (an answer to
+    proposals it may accept, and to proposals it may only reject)."""
+    out: dict[str, list[dict]] = {}
+    for field in ("actions", "proposals"):
         try:
-            out[variant["properties"]["type"]["enum"][0]] = variant
-        except (KeyError, TypeError, IndexError):
+            options = schema["properties"][field]["items"]["anyOf"]
+        except (KeyError, TypeError):
             continue
+        for variant in options:
+            try:
+                out.setdefault(variant["properties"]["type"]["enum"][0], []).append(variant)
+            except (KeyError, TypeError, IndexError):
+                continue
     return out
 
 
-def _fill(node: Any, key: str, n: int, texts: dict[str, str]) -> Any:
+def _fill(node: Any, key: str, n: int, texts: dict[str, str], longest: bool = False) -> Any:
     """A value that fits a schema node: every property filled, arrays of enums take all of them,
-    a package option (any enum inside an object) is the one at index n."""
+    a package option (any enum inside an object) is the one at index n. `longest`: every string
+    as long as its maxLength allows and every array as long as its maxItems (the worst case)."""
     if not isinstance(node, dict):
         return None
     if node.get("enum"):
+        if longest:
+            return max(node["enum"], key=lambda v: len(json.dumps(v)))
         return node["enum"][0]
     if "const" in node:
         return node["const"]
     for alt in ("anyOf", "oneOf"):
         if node.get(alt):
+            if longest:
+                return max((_fill(a, key, n, texts, True) for a in node[alt]), key=lambda v: len(json.dumps(v)))
             return _fill(node[alt][0], key, n, texts)
     kind = node.get("type")
     if isinstance(kind, list):
@@ -174,22 +184,30 @@ def _fill(node: Any, key: str, n: int, texts: dict[str, str]) -> Any:
     if kind == "object" or "properties" in node:
         out = {}
         for name, prop in node.get("properties", {}).items():
-            if isinstance(prop, dict) and prop.get("enum") and key == "package":
+            if isinstance(prop, dict) and prop.get("enum") and key == "package" and not longest:
                 out[name] = prop["enum"][n % len(prop["enum"])]
             else:
-                out[name] = _fill(prop, name, n, texts)
+                out[name] = _fill(prop, name, n, texts, longest)
         return out
     if kind == "array":
         items = node.get("items", {})
+        if longest:
+            most = node.get("maxItems", 3)
+            if isinstance(items, dict) and items.get("enum"):
+                return [max(items["enum"], key=lambda v: len(json.dumps(v)))] * most
+            return [_fill(items, key, n, texts, True) for _ in range(most)]
         if isinstance(items, dict) and items.get("enum"):
-            return list(items["enum"])
+            return list(items["enum"])[: node.get("maxItems")]
         return [_fill(items, key, n, texts)] if node.get("minItems", 0) > 0 else []
     if kind == "boolean":
         return True
     if kind in ("integer", "number"):
         return node.get("minimum", 0)
     if kind == "string":
-        return texts.get(key, f"fake {key}")
+        if longest:
+            return "x" * node.get("maxLength", 40)
+        text = texts.get(key, f"fake {key}")
+        return text[: node["maxLength"]] if "maxLength" in node else text
     return None
 
 
@@ -197,28 +215,49 @@ def _action(variant: dict, n: int, texts: dict[str, str]) -> dict:
     return _fill(variant, "", n, texts)
 
 
+def longest_answer(schema: dict) -> dict:
+    """The longest JSON value that follows a move schema (every text and list at its bound)."""
+    return _fill(schema, "", 0, {}, longest=True)
+
+
 def synthesise(schema: dict | None, n: int, accept: bool = True) -> dict:
-    """The deterministic valid move for a schema on the actor's n-th (0-based) call."""
+    """The deterministic valid move for a schema on the actor's n-th (0-based) call: an answer to
+    every proposal it may answer (accepted when `accept` and its variant allows it, else rejected)
+    and a proposal of its own."""
     if not schema:
         return {"actions": [{"type": "pass", "reason": "fake: no schema seen"}]}
     variants = _variants(schema)
     if not variants:
         return _fill(schema, "", n, {})  # not a move schema: anything that fits it
-    actions = []
-    if "respond" in variants and accept:
-        actions.append(_action(variants["respond"], n, {"reason": "fake: acceptable"}))
+    bounded = "maxItems" in schema.get("properties", {}).get("actions", {})  # not format 1's one list
+    actions, proposals = [], []
+    for variant in variants.get("respond", []):
+        ids = variant["properties"]["proposal"]["enum"]
+        may_accept = True in variant["properties"]["accept"].get("enum", [True, False])
+        if not bounded:  # the one-list schema of request format 1: the first proposal, only to accept it
+            if accept:
+                actions.append(_action(variant, n, {"reason": "fake: acceptable"}))
+            break
+        for proposal in ids:
+            yes = accept and may_accept
+            reason = "fake: acceptable" if yes else "fake: not acceptable"
+            actions.append({**_action(variant, n, {"reason": reason}), "proposal": proposal, "accept": yes})
     if "propose" in variants:
-        actions.append(_action(variants["propose"], n, {"text": "fake proposal"}))
-    if not actions:
+        propose = _action(variants["propose"][0], n, {"text": "fake proposal"})
+        (proposals if "proposals" in schema.get("properties", {}) else actions).append(propose)
+    if not actions and not proposals:
         kind = "pass" if "pass" in variants else next(iter(variants))
-        actions.append(_action(variants[kind], n, {"reason": "fake: nothing to do", "text": "fake text"}))
-    return {"actions": actions}
+        actions.append(_action(variants[kind][0], n, {"reason": "fake: nothing to do", "text": "fake text"}))
+    move: dict = {"actions": actions}
+    if "proposals" in schema.get("properties", {}):
+        move["proposals"] = proposals
+    return move
 
 
 def violate(move: dict) -> dict:
     """The move with one package option replaced by one that is in no enum."""
     move = copy.deepcopy(move)
-    for action in move.get("actions", []):
+    for action in [*move.get("proposals", []), *move.get("actions", [])]:
         package = action.get("package")
         if isinstance(package, dict) and package:
             package[next(iter(package))] = "not_an_option"
@@ -281,6 +320,229 @@ def schema_in_text(text: str) -> dict | None:
     return None
 
 
+def schema_problems(value: Any, schema: Any, where: str = "$") -> list[str]:
+    """Where `value` breaks `schema` (the subset move schemas use, with their bounds: maxLength,
+    minLength, maxItems, minItems, uniqueItems), [] when it follows it."""
+    if not isinstance(schema, dict):
+        return []
+    if "anyOf" in schema:
+        if any(not schema_problems(value, alt, where) for alt in schema["anyOf"]):
+            return []
+        return [f"{where}: fits no variant"]
+    if "const" in schema and value != schema["const"]:
+        return [f"{where}: {value!r} is not {schema['const']!r}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: {value!r} not in {schema['enum']}"]
+    kind = schema.get("type")
+    if kind == "object":
+        if not isinstance(value, dict):
+            return [f"{where}: not an object"]
+        out = [f"{where}: missing {k}" for k in schema.get("required", []) if k not in value]
+        if schema.get("additionalProperties") is False:
+            out += [f"{where}: extra {k}" for k in value if k not in schema.get("properties", {})]
+        for k, sub in schema.get("properties", {}).items():
+            if k in value:
+                out += schema_problems(value[k], sub, f"{where}.{k}")
+        return out
+    if kind == "array":
+        if not isinstance(value, list):
+            return [f"{where}: not an array"]
+        out = [f"{where}: fewer than {schema['minItems']} items"] if len(value) < schema.get("minItems", 0) else []
+        if len(value) > schema.get("maxItems", len(value)):
+            out.append(f"{where}: more than {schema['maxItems']} items")
+        if schema.get("uniqueItems") and len({json.dumps(v, sort_keys=True) for v in value}) < len(value):
+            out.append(f"{where}: items repeat")
+        for i, item in enumerate(value):
+            out += schema_problems(item, schema.get("items", {}), f"{where}[{i}]")
+        return out
+    if kind == "string":
+        if not isinstance(value, str):
+            return [f"{where}: not a string"]
+        if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
+            return [
+                f"{where}: {len(value)} characters, outside {schema.get('minLength', 0)}..{schema.get('maxLength')}"
+            ]
+        return []
+    if kind == "boolean" and not isinstance(value, bool):
+        return [f"{where}: not a boolean"]
+    return []
+
+
+# --- answers that follow a grammar or a schema, drawn at random --------------------------------------
+
+
+class Grammar:
+    """A GBNF grammar (the subset `parley/llm/grammar.py` writes: one rule a line, literals, character
+    classes, rule names, groups, `|`, `?`, `*`, `+`, `{m,n}`) that can draw texts it accepts, as a
+    server decoding under it would."""
+
+    SAMPLE_CHARS = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'-"
+
+    def __init__(self, text: str) -> None:
+        self.rules: dict[str, list] = {}
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, _, body = line.partition("::=")
+            self.rules[name.strip()], end = self._alternatives(body.strip(), 0)
+            if end != len(body.strip()):
+                raise ValueError(f"cannot read rule {name.strip()!r} past column {end}")
+        if "root" not in self.rules:
+            raise ValueError("a grammar needs a root rule")
+
+    # parsing: an expression is ("alt", [sequence, ...]); a sequence is a list of (atom, low, high)
+    def _alternatives(self, text: str, i: int) -> tuple[tuple, int]:
+        options = []
+        while True:
+            seq, i = self._sequence(text, i)
+            options.append(seq)
+            i = self._skip(text, i)
+            if i < len(text) and text[i] == "|":
+                i += 1
+                continue
+            return ("alt", options), i
+
+    @staticmethod
+    def _skip(text: str, i: int) -> int:
+        while i < len(text) and text[i] == " ":
+            i += 1
+        return i
+
+    def _sequence(self, text: str, i: int) -> tuple[list, int]:
+        items = []
+        while True:
+            i = self._skip(text, i)
+            if i >= len(text) or text[i] in "|)":
+                return items, i
+            atom, i = self._atom(text, i)
+            low, high, i = self._quantifier(text, i)
+            items.append((atom, low, high))
+
+    def _atom(self, text: str, i: int) -> tuple[tuple, int]:
+        ch = text[i]
+        if ch == '"':
+            out, i = [], i + 1
+            while text[i] != '"':
+                if text[i] == "\\":
+                    c, i = self._escape(text, i)
+                    out.append(c)
+                else:
+                    out.append(text[i])
+                    i += 1
+            return ("lit", "".join(out)), i + 1
+        if ch == "[":
+            i += 1
+            negated = text[i] == "^"
+            i += negated
+            ranges = []
+            while text[i] != "]":
+                if text[i] == "\\":
+                    lo, i = self._escape(text, i)
+                else:
+                    lo, i = text[i], i + 1
+                hi = lo
+                if text[i] == "-" and text[i + 1] != "]":
+                    if text[i + 1] == "\\":
+                        hi, i = self._escape(text, i + 1)
+                    else:
+                        hi, i = text[i + 1], i + 2
+                ranges.append((lo, hi))
+            return ("class", negated, ranges), i + 1
+        if ch == "(":
+            inner, i = self._alternatives(text, i + 1)
+            i = self._skip(text, i)
+            if text[i] != ")":
+                raise ValueError(f"unclosed group at column {i}")
+            return inner, i + 1
+        m = re.match(r"[a-zA-Z0-9_-]+", text[i:])
+        if not m:
+            raise ValueError(f"unexpected {ch!r} at column {i}")
+        return ("ref", m.group(0)), i + len(m.group(0))
+
+    @staticmethod
+    def _escape(text: str, i: int) -> tuple[str, int]:
+        code = text[i + 1]
+        simple = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "]": "]", "[": "[", "-": "-", "^": "^"}
+        if code in simple:
+            return simple[code], i + 2
+        width = {"x": 2, "u": 4, "U": 8}[code]
+        return chr(int(text[i + 2 : i + 2 + width], 16)), i + 2 + width
+
+    @staticmethod
+    def _quantifier(text: str, i: int) -> tuple[int, int | None, int]:
+        if i < len(text) and text[i] in "?*+":
+            return {"?": (0, 1), "*": (0, None), "+": (1, None)}[text[i]] + (i + 1,)
+        m = re.match(r"\{(\d+)(,(\d*))?\}", text[i:])
+        if not m:
+            return 1, 1, i
+        low = int(m.group(1))
+        high = low if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
+        return low, high, i + len(m.group(0))
+
+    # drawing
+    def draw(self, rng: random.Random, text_chars: int = 24) -> str:
+        """A text the grammar accepts: alternatives and counts drawn at random, runs of free
+        characters (a string's) kept to about `text_chars`."""
+        out: list[str] = []
+        self._draw(("ref", "root"), rng, out, text_chars, 0)
+        return "".join(out)
+
+    def _draw(self, node: tuple, rng: random.Random, out: list[str], text_chars: int, depth: int) -> None:
+        if depth > 200:
+            raise ValueError("the grammar recurses without end")
+        kind = node[0]
+        if kind == "lit":
+            out.append(node[1])
+        elif kind == "ref":
+            self._draw(self.rules[node[1]], rng, out, text_chars, depth + 1)
+        elif kind == "class":
+            _, negated, ranges = node
+            fits = [c for c in self.SAMPLE_CHARS if any(lo <= c <= hi for lo, hi in ranges) != negated]
+            out.append(rng.choice(fits) if fits else ranges[0][0])  # a class of none of them: `[\\]`
+        elif kind == "alt":
+            for atom, low, high in rng.choice(node[1]):
+                cap = text_chars if atom[0] == "class" or atom == ("ref", "char") else 3
+                top = low + cap if high is None else min(high, low + cap)
+                for _ in range(rng.randint(low, max(low, top))):
+                    self._draw(atom, rng, out, text_chars, depth + 1)
+
+
+def draw_from_schema(schema: Any, rng: random.Random, text_chars: int = 24) -> Any:
+    """A value that follows a JSON schema (the subset move schemas use), drawn at random."""
+    if not isinstance(schema, dict):
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return rng.choice(schema["enum"])
+    if "anyOf" in schema:
+        return draw_from_schema(rng.choice(schema["anyOf"]), rng, text_chars)
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: draw_from_schema(v, rng, text_chars) for k, v in schema.get("properties", {}).items()}
+    if kind == "array":
+        low = schema.get("minItems", 0)
+        high = schema.get("maxItems", low + 3)
+        items = [draw_from_schema(schema.get("items", {}), rng, text_chars) for _ in range(rng.randint(low, high))]
+        if schema.get("uniqueItems"):
+            items = list({json.dumps(i, sort_keys=True): i for i in items}.values())
+            while len(items) < low:  # unique items drawn again until there are enough
+                extra = draw_from_schema(schema.get("items", {}), rng, text_chars)
+                if extra not in items:
+                    items.append(extra)
+        return items
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "string":
+        low = schema.get("minLength", 0)
+        high = min(schema.get("maxLength", low + text_chars), low + text_chars)
+        return "".join(rng.choice(Grammar.SAMPLE_CHARS) for _ in range(rng.randint(low, high)))
+    if kind in ("integer", "number"):
+        return 0
+    return None
+
+
 # --- the server --------------------------------------------------------------------------------------
 
 
@@ -317,12 +579,22 @@ class FakeOpenAI:
         port: int = 0,
         by_content: bool = False,
         accept: bool = True,
+        owned_by: str = "fake",
+        follow: str = "synthesise",
+        chars_per_token: int = 4,
+        seed: int = 0,
     ) -> None:
         """`by_content`: a valid answer depends on the request alone, not on how many came before
         (so a run that was killed and resumed gets the answers an uninterrupted one would);
         `accept`: valid answers accept the first proposal they may."""
         self.by_content = by_content
         self.accept = accept
+        self.owned_by = owned_by  # what /v1/models says: "llamacpp" makes Parley send a GBNF `grammar`
+        if follow not in ("synthesise", "random"):
+            raise ValueError("follow is 'synthesise' or 'random'")
+        self.follow = follow  # valid answers: the deterministic move, or one drawn at random from the schema
+        self.chars_per_token = chars_per_token  # how usage counts tokens, and where max_tokens cuts an answer
+        self.seed = seed
         self.latency = float(latency)
         self.supports_json_schema = supports_json_schema
         self.supports_json_object = supports_json_object
@@ -472,6 +744,9 @@ class FakeOpenAI:
                     actor = remembered[0]
             elif remembered is not None:
                 actor, schema = remembered
+        if isinstance(body.get("grammar"), str) and actor is None:
+            named = re.match(r"#\s*" + re.escape(SCHEMA_PREFIX) + r"([A-Za-z0-9_-]+)", body["grammar"])
+            actor = named.group(1) if named else actor
         refusal = None
         if kind == "json_schema" and not self.supports_json_schema:
             refusal = "response_format type json_schema is not supported"
@@ -487,10 +762,16 @@ class FakeOpenAI:
             self._counts[actor] = n + 1
         return behaviour, n
 
-    def _completion(self, body: dict, content: str) -> dict:
+    def _completion(self, body: dict, content: str, finish_reason: str = "stop", obey: bool = True) -> dict:
+        """A chat completion of `content`, cut where `max_tokens` runs out (finish_reason "length"),
+        as a server counting `chars_per_token` characters a token would."""
         messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-        prompt = sum(len(_text_of(m.get("content"))) for m in messages if isinstance(m, dict)) // 4
-        completion = len(content) // 4
+        per = max(1, self.chars_per_token)
+        prompt = sum(len(_text_of(m.get("content"))) for m in messages if isinstance(m, dict)) // per
+        completion = len(content) // per
+        limit = body.get("max_tokens")
+        if obey and isinstance(limit, int) and completion > limit:  # scripted content ignores it, as a hostile server
+            content, completion, finish_reason = content[: limit * per], limit, "length"
         with self._lock:
             self._ids += 1
             n = self._ids
@@ -499,7 +780,9 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}
+            ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }
 
@@ -541,6 +824,14 @@ class FakeOpenAI:
             content = said.replace(marker, spell(secret, behaviour.get("spelling", "unicode")))
         elif kind == "content":
             content = behaviour["content"]
+        elif kind == "cut_off":  # a small model's answer: whitespace in every gap until max_tokens runs out
+            content = json.dumps(synthesise(schema, n, self.accept), indent=20) + " " * 100_000
+        elif kind == "valid" and (isinstance(body.get("grammar"), str) or (self.follow == "random" and schema)):
+            rng = random.Random(f"{self.seed}|{actor}|{n}")
+            if isinstance(body.get("grammar"), str):
+                content = Grammar(body["grammar"]).draw(rng)
+            else:
+                content = json.dumps(draw_from_schema(schema, rng))
         else:
             if self.by_content:
                 n = int(hashlib.sha256(json.dumps(body.get("messages"), sort_keys=True).encode()).hexdigest()[:8], 16)
@@ -555,7 +846,7 @@ class FakeOpenAI:
                 content = json.dumps(move)
         if kind == "drip":
             raise _Drip(200, self._completion(body, content), float(behaviour["seconds"]), int(behaviour.get("pad", 0)))
-        return 200, {}, self._completion(body, content)
+        return 200, {}, self._completion(body, content, obey=kind not in ("move", "content", "echo_key"))
 
     def record(
         self, actor: str | None, body: Any, headers: dict[str, str], received: float, status: int | None, **more: Any
@@ -624,7 +915,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self.fake.config())
         elif path == "/v1/models":
             self._send(
-                200, {"object": "list", "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "fake"}]}
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": self.fake.owned_by}],
+                },
             )
         else:
             self._send(404, error_body(404, f"no route GET {path}"))
@@ -695,6 +990,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-json-schema", action="store_true", help="refuse response_format json_schema with 400")
     parser.add_argument("--no-json-object", action="store_true", help="refuse response_format json_object with 400")
     parser.add_argument("--require-key", default=None, help="answer 401 unless 'Authorization: Bearer KEY'")
+    parser.add_argument("--owned-by", default="fake", help="what /v1/models says owns the model (llamacpp: grammars)")
+    parser.add_argument(
+        "--follow", choices=["synthesise", "random"], default="synthesise", help="valid answers: fixed or drawn"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the answers drawn at random")
     args = parser.parse_args(argv)
     server = FakeOpenAI(
         latency=args.latency,
@@ -702,6 +1002,9 @@ def main(argv: list[str] | None = None) -> None:
         supports_json_object=not args.no_json_object,
         require_key=args.require_key,
         port=args.port,
+        owned_by=args.owned_by,
+        follow=args.follow,
+        seed=args.seed,
     ).start()
     print(server.url, flush=True)
     try:

@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 import parley
+from parley.engine import RULES
 from parley.ensembles.compare import Comparison, paired_frame
 from parley.ensembles.runner import Arm, as_arm, file_arm, parse_arm, prepare_arm
 from parley.ensembles.stats import bootstrap_mean, mcnemar_exact, rng_for, sign_test, wilson
@@ -36,7 +37,7 @@ from tests.fake_openai import FakeOpenAI
 
 SEEDS = [1, 2, 3, 4, 5, 6]
 ARMS = ["baseline", "north=hardliner"]
-ROUNDS = 3  # short enough that some hardliner runs hit the limit: not every share is 0 or 1
+ROUNDS = 12  # the world's limit: some hardliner runs reach it, the rest and every baseline run deal
 
 GOOD_VARIANT = """\
 actor: north
@@ -341,8 +342,14 @@ def test_what_identifies_a_run() -> None:
     prepared = prepare_arm(MINI, parse_arm("north=hardliner"), max_rounds=3)
     base = {**prepared.manifest.as_json(), "seed": 1}
     key = run_key(base)
-    assert run_key({**base, "run_id": "other", "created_at": "then", "versions": {}}) == key
-    for change in ({"seed": 2}, {"max_rounds": 4}, {"variants": {}}, {"backend": "openai", "llm": {"models": {}}}):
+    assert run_key({**base, "run_id": "other", "created_at": "then", "versions": {"rules": RULES}}) == key
+    for change in (
+        {"seed": 2},
+        {"max_rounds": 4},
+        {"variants": {}},
+        {"backend": "openai", "llm": {"models": {}}},
+        {"versions": {}},  # played by older rules: not reused
+    ):
         assert run_key({**base, **change}) != key
     edited = json.loads(json.dumps(base))
     edited["personas"]["south"]["sha256"] = "0" * 64
@@ -577,3 +584,26 @@ def test_an_llm_budget_is_one_budget_for_the_whole_compare(tmp_path: Path) -> No
     assert result.played == 1 and list(result.runs["status"]) == ["budget_exhausted"]
     assert result.stopped == "the LLM budget is spent: 3 run(s) were not played"
     assert result.summary.loc[0, "runs"] == 0 and result.summary.loc[0, "stopped_by_budget"] == 1
+
+
+def test_a_refused_framework_has_a_share_of_its_own_in_the_summary() -> None:
+    """Under rule ratify a run may end `refused` (a framework a party at war refused): the summary counts
+    it, so the shares of an arm add up to one."""
+    import pandas as pd
+
+    from parley.ensembles.compare import SHARES, summary_frame
+
+    statuses = ["converged", "refused", "refused", "breakdown"]
+    runs = pd.DataFrame(
+        {
+            "arm": ["baseline"] * 4,
+            "status": statuses,
+            "rounds": [3, 5, 7, 20],
+            "deal": [True, False, False, False],
+            "utility_north": [0.6, 0.3, 0.3, 0.4],
+            "option_aid": ["some", None, None, None],
+        }
+    )
+    row = summary_frame(runs, ["baseline"], ["north"], ["aid"]).iloc[0]
+    assert row["share_refused"] == pytest.approx(0.5)
+    assert sum(row[f"share_{s}"] for s in SHARES) == pytest.approx(1.0)

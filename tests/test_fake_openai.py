@@ -319,11 +319,9 @@ def test_slow_answers_late_but_valid(server):
 
 
 def test_hang_makes_the_client_time_out(server):
-    server.script("a", {"kind": "hang", "seconds": 2})
-    start = time.monotonic()
-    with pytest.raises(openai.APITimeoutError):
+    server.script("a", {"kind": "hang", "seconds": 3})
+    with pytest.raises(openai.APITimeoutError):  # the hang's end would close the connection instead
         ask(client_for(server, timeout=0.3), "a")
-    assert time.monotonic() - start < 1.5
     # a hang that ends before the client gives up: the connection closes without an answer
     server.script("a", {"kind": "hang", "seconds": 0.1})
     with pytest.raises(openai.APIConnectionError):
@@ -334,6 +332,10 @@ def test_drip_answers_a_byte_at_a_time(server):
     server.script("a", {"kind": "drip", "seconds": 0.001, "pad": 3})
     content = ask(client_for(server), "a").choices[0].message.content
     assert problems(json.loads(content), make_schema("a")) == []
+    for _ in range(500):  # the server records a drip once its last byte is out, which may be after we read it
+        if server.calls_for("a"):
+            break
+        time.sleep(0.01)
     (record,) = server.calls_for("a")
     assert record["dripped"] == record["length"] and record["status"] == 200
 
@@ -440,8 +442,10 @@ def test_latency_is_concurrent_across_requests():
             t.join()
         elapsed = time.monotonic() - start
         assert errors == []
-        assert latency <= elapsed < 2.5 * latency
+        assert elapsed >= latency
         assert len(server.requests) == 5
+        # served at once: every request had arrived before the first was answered (no wall-clock bound)
+        assert max(r["received"] for r in server.requests) < min(r["answered"] for r in server.requests)
 
 
 async def _ask_async(server: FakeOpenAI) -> str:

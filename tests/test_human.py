@@ -143,17 +143,17 @@ def test_a_person_plays_ukraine_at_a_terminal_and_the_run_replays(tmp_path: Path
     term.answer(ACTION, "propse")  # a typo is asked again, with why
     term.expect(r"'propse' is not an action")
     term.answer(ACTION, "propose")
-    first = term.expect(r"1/14 (.+) \(`(\w+)`")
+    first = term.expect(r"1/\d+ (.+) \(`(\w+)`")
     term.answer(r"Option \[\w+\]: ", "99")
     term.expect(r"'99' is not an option here")
     term.type("")  # the default: Ukraine's ideal
     for n in range(2, 9):
-        term.expect(rf"{n}/14 ")
+        term.expect(rf"{n}/13 ")
         term.answer(r"Option \[\w+\]: ", "")
-    term.expect(r"9/14 ")
+    term.expect(r"9/13 ")
     term.answer(r"Option \[\w+\]: ", "rest")  # the defaults of every issue left
     term.expect(r"This package is worth 1\.00 to you")
-    assert "10/14" not in term.seen
+    assert "10/13" not in term.seen
     assert "not offered: russian_veto_guarantee (your red line)" in term.seen  # never offered
     term.answer(r"Recipients .*\[all\]: ", "")
     term.answer(r"What do you say as you propose it\? ", "Peace, with guarantees Russia cannot veto.")
@@ -195,6 +195,28 @@ def test_a_person_plays_ukraine_at_a_terminal_and_the_run_replays(tmp_path: Path
     done = parley("replay", str(folder))
     assert done.returncode == 0, done.stderr
     assert "identical" in done.stdout
+
+
+def test_back_at_the_first_prompt_asks_again_without_a_traceback(tmp_path: Path) -> None:
+    """Issue 14 item 7: `back` at the seat's very first question (the menu) used to end the run."""
+    runs = tmp_path / "runs"
+    term = Terminal("run", str(MINI), "--human", "south", "--max-rounds", "2", "--runs-dir", str(runs))
+    term.expect(r"Round 1: what South sees")
+    term.answer(ACTION, "back")
+    term.expect(r"You are at the menu: type an action, done to end your move, or help\.")
+    term.answer(ACTION, "BACK")  # any case, as often as they like
+    term.expect(r"You are at the menu")
+    term.answer(ACTION, "pass")
+    term.answer(r"Why pass\? ", "")
+    term.expect(r"Round 2: what South sees")
+    term.answer(ACTION, "back")
+    term.expect(r"You are at the menu")
+    term.answer(ACTION, "quit")
+    assert term.finish() == 0, term.seen[-3000:]
+    assert "Traceback" not in term.seen
+    events = read_events(only_run(runs) / "events.jsonl")
+    assert [e["round"] for e in of_type(events, "human_move", "south")] == [1]
+    assert events[-1]["type"] == "outcome" and events[-1]["status"] == "abandoned"
 
 
 def test_resume_after_a_kill_replays_the_persons_moves_then_asks_again(tmp_path: Path) -> None:

@@ -79,7 +79,8 @@ def test_a_full_run_from_the_cli(server: FakeOpenAI, tmp_path: Path) -> None:
     calls = [e for e in events if e["type"] == "llm_call"]
     rounds = max(e["round"] for e in events)
     assert len([c for c in calls if c["reask"] == 0]) == 5 * rounds  # every actor, every round, at once
-    assert all(c["error"] is None or "red line" in c["error"] for c in calls)  # the fake accepts blindly
+    # the fake accepts blindly: across red lines and core aims, which the schema cannot express
+    assert all(c["error"] is None or "red line" in c["error"] or "core aims" in c["error"] for c in calls)
     assert all(c["params"]["mode"] == "json_schema" for c in calls)
     assert any(e["type"] == "proposal" for e in events)
     assert events[-1]["type"] == "outcome" and events[-1]["transport"]["cost"]["actors"]["us"]["calls"] >= rounds
@@ -99,7 +100,7 @@ def test_the_request_is_structured_and_the_system_prompt_stable(server: FakeOpen
     body = calls[0]["body"]
     schema = body["response_format"]["json_schema"]
     assert schema["strict"] is True and schema["name"] == "parley_move_north"
-    variants = schema["schema"]["properties"]["actions"]["items"]["anyOf"]
+    variants = schema["schema"]["properties"]["proposals"]["items"]["anyOf"]
     propose = next(v for v in variants if v["properties"]["type"]["enum"] == ["propose"])
     assert propose["properties"]["package"]["properties"]["price"]["enum"] == ["low", "mid", "high"]
     assert set(propose["properties"]["to"]["items"]["enum"]) == {"south", "east"}
@@ -109,7 +110,8 @@ def test_the_request_is_structured_and_the_system_prompt_stable(server: FakeOpen
 
 def test_calls_in_a_round_overlap_in_time(tmp_path: Path) -> None:
     with FakeOpenAI(latency=0.4, accept=False) as slow:
-        result = llm_play(slow, tmp_path, world=ROOT / "worlds" / "ukraine-2024.yaml", max_rounds=2)
+        # the mini world: no core aims, so no re-asks to blur which request belongs to which round
+        result = llm_play(slow, tmp_path, world=ROOT / "tests" / "fixtures" / "mini" / "world.yaml", max_rounds=2)
         by_round: dict[int, list[dict]] = {}
         for r in slow.requests:
             by_round.setdefault(
@@ -117,7 +119,7 @@ def test_calls_in_a_round_overlap_in_time(tmp_path: Path) -> None:
             ).append(r)
     assert result.outcome.round == 2
     for requests in by_round.values():
-        assert len(requests) == 5
+        assert len(requests) == 3
         assert max(r["received"] for r in requests) < min(r["answered"] for r in requests)  # all in flight at once
 
 

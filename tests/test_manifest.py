@@ -52,17 +52,27 @@ def test_the_llm_fixture_reads_as_typed_parts() -> None:
 
 
 @pytest.mark.parametrize("folder", RECORDED, ids=lambda p: p.name)
-def test_a_run_recorded_before_replays_identical(folder: Path) -> None:
+def test_a_run_recorded_by_older_rules_replays_and_names_them_as_the_cause(folder: Path) -> None:
+    """Recorded before play's rules changed (engine.RULES 1 -> 2): replay runs it and says why it differs."""
     done = parley("replay", str(folder))
-    assert done.returncode == 0, done.stderr
-    assert f"identical: {len(load_saved(folder).events)} events" in done.stdout
+    assert done.returncode == 1, done.stderr
+    assert "diverges at event" in done.stderr and "likely cause: " in done.stderr and "Traceback" not in done.stderr
+    # the cause named first is a file changed since (the fixture world's cards were since edited), else the rules
+    assert "changed since the run" in done.stderr or "versions differ: rules 1 -> 2" in done.stderr
 
 
-def test_a_run_recorded_in_a_folder_that_is_gone_finds_its_files_here(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run recorded by these rules, offline (the old fixture's world and seed)."""
+    runs = tmp_path_factory.mktemp("fresh")
+    return play(MINI, seed=3, runs_dir=runs).folder
+
+
+def test_a_run_recorded_in_a_folder_that_is_gone_finds_its_files_here(tmp_path: Path, fresh: Path) -> None:
     """A clone elsewhere: the manifest's absolute world path does not exist; its shown path, from
     Parley's project folder, does. Replayed from an unrelated working folder."""
-    copy = tmp_path / "elsewhere" / "runs" / OFFLINE.name
-    shutil.copytree(OFFLINE, copy)
+    copy = tmp_path / "elsewhere" / "runs" / fresh.name
+    shutil.copytree(fresh, copy)
     data = raw(copy)
     data["world"]["file"] = "/nowhere/parley/tests/fixtures/mini/world.yaml"
     (copy / "manifest.json").write_text(json.dumps(data, indent=2))
@@ -72,7 +82,7 @@ def test_a_run_recorded_in_a_folder_that_is_gone_finds_its_files_here(tmp_path: 
     assert persona_names(read_run(copy))["north"] != "north"  # the card's display name, found
     done = parley("replay", str(copy), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "identical: 156 events" in done.stdout
+    assert f"identical: {len(load_saved(fresh).events)} events" in done.stdout
 
 
 def test_of_several_copies_the_one_with_the_recorded_content_is_used(
@@ -216,11 +226,11 @@ def test_replay_of_a_run_whose_events_are_gone_is_not_identical(tmp_path: Path, 
     assert "events.jsonl" in line and "no events" in line
 
 
-def test_replay_of_an_unfinished_log_says_so(tmp_path: Path) -> None:
-    folder = tmp_path / OFFLINE.name
-    shutil.copytree(OFFLINE, folder)
+def test_replay_of_an_unfinished_log_says_so(tmp_path: Path, fresh: Path) -> None:
+    folder = tmp_path / fresh.name
+    shutil.copytree(fresh, folder)
     lines = (folder / "events.jsonl").read_text().splitlines(keepends=True)
     (folder / "events.jsonl").write_text("".join(lines[:-1]))  # the outcome line gone
     done = parley("replay", str(folder))
     assert done.returncode == 0, done.stderr
-    assert "identical: 155 events" in done.stdout and "unfinished" in done.stdout
+    assert f"identical: {len(lines) - 1} events" in done.stdout and "unfinished" in done.stdout

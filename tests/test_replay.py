@@ -110,7 +110,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path) -> None
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a readiness wait, not a bound: a busy machine is slow to start
         while time.monotonic() < deadline:  # wait until a few rounds are on disk
             logs = list(killed_dir.glob("*/events.jsonl"))
             if logs and logs[0].read_text().count('"type":"round_ended"') >= 3:
@@ -154,7 +154,7 @@ def test_a_truncated_last_line_is_tolerated(tmp_path: Path) -> None:
 
 
 def test_fork_with_a_variant_keeps_the_past_and_changes_the_future(tmp_path: Path) -> None:
-    parent = play(UKRAINE, seed=2, runs_dir=tmp_path)
+    parent = play(UKRAINE, seed=5, runs_dir=tmp_path)  # a long run
     done = parley(
         "fork", parent.folder.name, "--at-round", "4", "--variant", "us=hardliner", "--runs-dir", str(tmp_path)
     )
@@ -172,7 +172,7 @@ def test_fork_with_a_variant_keeps_the_past_and_changes_the_future(tmp_path: Pat
 
 
 def test_fork_with_an_inject_applies_it_from_that_round(tmp_path: Path) -> None:
-    parent = play(UKRAINE, seed=2, runs_dir=tmp_path)
+    parent = play(UKRAINE, seed=5, runs_dir=tmp_path)  # a long run
     done = parley(
         "fork",
         parent.folder.name,
@@ -188,7 +188,7 @@ def test_fork_with_an_inject_applies_it_from_that_round(tmp_path: Path) -> None:
     events = read_events(child / "events.jsonl")
     (inject,) = [e for e in events if e["type"] == "inject"]
     assert inject["round"] == 4 and "Kursk" in inject["text"]
-    later = [e for e in events if e["type"] == "proposal" and e["round"] > 4]
+    later = [e for e in events if e["type"] == "proposal" and e["round"] >= 4]
     assert later and all(
         e["package"]["kherson_zaporizhzhia_kursk"] not in ("full_return_for_kursk", "partial_swap") for e in later
     )

@@ -84,11 +84,16 @@ def test_no_one_ever_accepts_across_its_red_lines(tmp_path: Path, variants: dict
                 crossed = [r.issue for r in persona.red_lines if packages[e["proposal"]][r.issue] in r.excludes]
                 assert not crossed, f"{e['actor']} accepted {e['proposal']} across its red line on {crossed}"
         if result.outcome.deal:
-            for actor in scenario.world.signatories():
+            signed = result.outcome.signed or scenario.world.signatories()
+            for actor in signed:
                 for line in scenario.personas[actor].red_lines:
                     assert result.outcome.deal[line.issue] not in line.excludes
-            for actor in scenario.world.signatories():
-                assert result.outcome.utilities[actor] >= scenario.personas[actor].no_deal.value
+            framework = scenario.world.protocol.framework
+            for actor in signed:
+                # a ratifier weighs the deal against refusing it: the framework stands, the war goes on
+                card = scenario.personas[actor]
+                floor = card.no_deal.value if actor in framework else min(card.no_deal.value, card.refused_value())
+                assert result.outcome.utilities[actor] >= floor
 
 
 def test_offline_outcomes_vary_with_persona_and_seed(tmp_path: Path) -> None:

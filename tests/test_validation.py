@@ -826,7 +826,7 @@ def test_a_problem_only_in_a_variant_names_the_variant(mini: Path) -> None:
 def test_a_known_variant_loads(mini: Path) -> None:
     scenario = load_scenario("world.yaml", {"north": "hardliner"})
     assert scenario.personas["north"].variant == "hardliner"
-    assert scenario.personas["north"].traits.patience.value == 0.95
+    assert scenario.personas["north"].traits.patience.value == 0.8
     assert scenario.personas["south"].variant == "base"
 
 

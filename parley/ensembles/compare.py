@@ -48,7 +48,8 @@ from parley.world.scenario import DEFAULT_WORLD
 if TYPE_CHECKING:
     from parley.llm.backend import LLMBackend, LLMSettings
 
-SHARES = ("converged", "stalled", "breakdown", "max_rounds")  # the shares every summary has
+SHARES = ("converged", "refused", "stalled", "breakdown", "max_rounds")  # the shares every summary has
+# refused: a framework a party at war refused (rule ratify), no peace; 0 under the other rules
 
 
 @dataclass
@@ -157,6 +158,7 @@ def compare(
     reuse: bool = True,
     on_run: OnRun | None = None,
     on_start: Callable[[list[str], list[int], int], None] | None = None,
+    cluster: str | None = None,
 ) -> Comparison:
     """Play every arm over the same seeds, save the runs under `out/runs`, write the CSVs and the report.
 
@@ -165,7 +167,9 @@ def compare(
     `workers` processes (default: every CPU); with `llm` (a backend, or settings to make one) they
     play in `workers` threads sharing it. Runs the folder already holds are reused unless `reuse` is
     False. `on_start(arm labels, seeds, runs to play)` and `on_run(arm index, row, reused)` report
-    progress. Raises InvalidInput (every problem, one line each) before playing anything.
+    progress. `cluster`: play on Dask instead, at a scheduler's address or on `local:N` worker processes
+    (`parley.ensembles.cluster`; the runs and the files out are the same). Raises InvalidInput (every
+    problem, one line each) before playing anything.
     """
     seeds = seed_list(seeds, first_seed)
     out = Path(out)
@@ -182,7 +186,11 @@ def compare(
 
         own = isinstance(llm, LLMSettings)
         backend = LLMBackend(llm) if isinstance(llm, LLMSettings) else llm
-    if backend is None and (workers or default_workers()) > 1:
+    if cluster is not None:
+        from parley.ensembles.cluster import distributed_module
+
+        distributed_module()  # the extra is missing: say so before loading anything
+    elif backend is None and (workers or default_workers()) > 1:
         warm_workers()
     try:
         prepared = prepare_arms(world, loaded, max_rounds, backend)
@@ -199,6 +207,7 @@ def compare(
                 reuse=reuse,
                 on_run=on_run,
                 max_rounds=max_rounds,
+                cluster=cluster,
             )
             return finish(world, prepared, seeds, out, ensemble, "offline" if backend is None else "openai")
     finally:

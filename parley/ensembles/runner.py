@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # the LLM side (and openai) only for LLM ensembles: offline w
     from parley.llm.backend import LLMBackend
 
 BASELINE = "baseline"
-STATUSES = ("converged", "stalled", "breakdown", "max_rounds", "budget_exhausted")
+STATUSES = ("converged", "refused", "stalled", "breakdown", "max_rounds", "budget_exhausted")
 VARIANT_FILES = "variants"  # the folder of a run that keeps a copy of each variant file it played
 INDEX = "index.jsonl"
 LOCK = ".compare.lock"  # held by the compare writing to an output folder
@@ -475,8 +475,10 @@ def run_ensemble(
     reuse: bool = True,
     on_run: OnRun | None = None,
     max_rounds: int | None = None,
+    cluster: str | None = None,
 ) -> Ensemble:
-    """Play every arm over every seed into `out/runs`, reusing what `out` already holds."""
+    """Play every arm over every seed into `out/runs`, reusing what `out` already holds; on a Dask
+    cluster (`parley.ensembles.cluster`) when `cluster` names one."""
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     index = Index(out)
@@ -525,7 +527,15 @@ def run_ensemble(
             on_run(row["arm"], row, False)
 
     n = max(1, min(workers or default_workers(), len(todo) or 1))
-    if todo and llm is not None:
+    if todo and cluster is not None:
+        from parley.ensembles.cluster import play_on_cluster  # dask: only for cluster ensembles
+
+        settings = None if llm is None else llm.settings
+        result.stopped, removed = play_on_cluster(
+            cluster, world, arms, runs_dir, max_rounds, todo, record, keys, settings
+        )
+        result.removed += removed
+    elif todo and llm is not None:
         result.stopped = _play_threads(world, arms, runs_dir, max_rounds, llm, prepared, todo, n, record)
     elif todo and n == 1:
         player = Player(world, arms, runs_dir, max_rounds, None, dict(enumerate(prepared)))

@@ -4,6 +4,12 @@ An `Answerer` gives one `Completion` for a persona's messages and move schema. T
 stack, each layer wrapping the next (`LLMBackend` builds it): `Cached` (answers stored by request and
 server), `Budgeted` (the ledger and the dollar limit), then `ChatClient` (the transport). A saved
 run is answered by `RecordedAnswers`, which may wrap the live stack to go on where its log ends.
+
+A request asks for a structured move in one of MODES: a compact GBNF `grammar` (llama.cpp), a strict
+`json_schema`, the same without the length bounds some strict servers refuse (OpenAI's strict mode
+takes no `maxLength`; the parser enforces them instead), `json_object`, or the schema in the prompt alone. Its `max_tokens` is derived from the
+schema's bound, with the whitespace that mode lets a model write, so an answer that follows the
+schema always has room to finish.
 """
 
 from __future__ import annotations
@@ -14,14 +20,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-MODES = ("json_schema", "json_object", "prompt")
+from parley.llm.bounds import GAP_WHITESPACE, answer_tokens
+from parley.llm.grammar import gbnf
+
+MODES = ("grammar", "json_schema", "json_schema_core", "json_object", "prompt")
+LENGTH_KEYWORDS = ("maxLength", "minLength", "uniqueItems")  # bounds some strict servers refuse to take
+GAPS = {"grammar": 1}  # whitespace a mode lets a model write in a gap of the JSON (else llama.cpp's worst)
+UNBOUNDED_MAX_TOKENS = 1000  # when a schema bounds nothing and no limit is given
 
 
 @dataclass(frozen=True)
 class ChatParams:
+    """How to sample. With `derive_max_tokens`, a request's `max_tokens` is what its schema needs
+    (`tokens_per_char` tokens per character of text), capped by `max_tokens` when that is set;
+    without, it is `max_tokens` itself (as runs recorded before bounds asked)."""
+
     temperature: float = 0.7
-    max_tokens: int = 1000
+    max_tokens: int | None = 1000
     seed: int | None = None
+    derive_max_tokens: bool = False
+    tokens_per_char: int = 1
 
 
 @dataclass
@@ -37,6 +55,13 @@ class Completion:
     latency_s: float
     retries: list[str] = field(default_factory=list)
     fallbacks: list[str] = field(default_factory=list)
+    finish_reason: str | None = None  # "length": cut off at max_tokens
+    max_tokens: int | None = None  # what the request that got this answer allowed
+    chars: int | None = None  # the answer's length as the server sent it, when `content` holds less
+
+    @property
+    def cut_off(self) -> bool:
+        return self.finish_reason == "length"
 
 
 class Answerer(Protocol):
@@ -47,20 +72,42 @@ class Answerer(Protocol):
     ) -> Completion: ...
 
 
+def core_schema(schema: object) -> object:
+    """The schema without LENGTH_KEYWORDS, for servers that refuse them."""
+    if isinstance(schema, dict):
+        return {k: core_schema(v) for k, v in schema.items() if k not in LENGTH_KEYWORDS}
+    if isinstance(schema, list):
+        return [core_schema(v) for v in schema]
+    return schema
+
+
+def max_tokens_for(schema: dict, params: ChatParams, mode: str) -> int:
+    """The `max_tokens` of a request in `mode`: room for the longest answer the schema allows."""
+    if not params.derive_max_tokens:
+        return params.max_tokens or UNBOUNDED_MAX_TOKENS
+    need = answer_tokens(schema, GAPS.get(mode, GAP_WHITESPACE), params.tokens_per_char)
+    if need is None:
+        return params.max_tokens or UNBOUNDED_MAX_TOKENS
+    return min(need, params.max_tokens) if params.max_tokens else need
+
+
 def build_request(model: str, messages: list[dict], schema: dict, name: str, params: ChatParams, mode: str) -> dict:
     """The chat-completion request for a structured move in one of MODES; its hash keys the cache."""
     request: dict = {
         "model": model,
         "messages": messages,
         "temperature": params.temperature,
-        "max_tokens": params.max_tokens,
+        "max_tokens": max_tokens_for(schema, params, mode),
     }
     if params.seed is not None:
         request["seed"] = params.seed
-    if mode == "json_schema":
+    if mode == "grammar":
+        request["grammar"] = gbnf(schema, name)  # sent alone: llama.cpp lets a response_format win over it
+    elif mode in ("json_schema", "json_schema_core"):
+        sent = schema if mode == "json_schema" else core_schema(schema)
         request["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": name, "strict": True, "schema": schema},
+            "json_schema": {"name": name, "strict": True, "schema": sent},
         }
     else:
         if mode == "json_object":
@@ -85,5 +132,8 @@ def requests_for(
 ) -> Iterator[tuple[str, dict, str]]:
     """The request in each mode, best first, with its hash: where a stored answer may be filed."""
     for mode in MODES:
-        request = build_request(model, messages, schema, name, params, mode)
+        try:
+            request = build_request(model, messages, schema, name, params, mode)
+        except ValueError:  # a schema the compact grammar cannot express: never asked in that mode
+            continue
         yield mode, request, request_hash(request)

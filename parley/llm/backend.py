@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from parley.llm.answerer import Answerer, ChatParams
 from parley.llm.cache import Cached, ResponseCache
@@ -19,7 +20,14 @@ from parley.world.scenario import Scenario, bundled
 class LLMBackend:
     """Built once per process; runs can share it (one client, one concurrency limit, one budget)."""
 
-    def __init__(self, settings: LLMSettings) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        ledger: Callable[[PriceTable], Ledger] = Ledger,
+        gate: Callable[[Answerer], Answerer] | None = None,
+    ) -> None:
+        """`ledger` and `gate` are for runs spread over many processes (a Dask cluster): a ledger that
+        keeps one spend for all, and a layer around the server that holds one limit on calls in flight."""
         self.settings = settings
         prices = (
             bundled(settings.prices or DEFAULT_PRICES) if settings.prices in (None, DEFAULT_PRICES) else settings.prices
@@ -28,7 +36,7 @@ class LLMBackend:
             raise InvalidInput([Problem("--prices", str(settings.prices), "file not found")])
         if settings.cache_dir is not None and settings.cache_dir.exists() and not settings.cache_dir.is_dir():
             raise InvalidInput([Problem("--cache-dir", str(settings.cache_dir), "not a folder")])
-        self.ledger = Ledger(PriceTable.load(prices))
+        self.ledger = ledger(PriceTable.load(prices))
         self.transport = ChatClient(
             settings.base(),
             os.environ.get("OPENAI_API_KEY"),
@@ -38,7 +46,8 @@ class LLMBackend:
             backoff=settings.backoff,
         )
         # the answerers, outermost first: the cache (free answers skip the budget), the budget, the server
-        self.client: Answerer = Budgeted(self.transport, self.ledger, settings.budget_usd)
+        server: Answerer = self.transport if gate is None else gate(self.transport)
+        self.client: Answerer = Budgeted(server, self.ledger, settings.budget_usd)
         if settings.cache_dir is not None:
             self.client = Cached(self.client, ResponseCache(settings.cache_dir, self.transport.server), self.ledger)
         self.loop = BackgroundLoop()
@@ -74,13 +83,22 @@ class LLMBackend:
 
     def persona_settings(self, scenario: Scenario, seed: int) -> dict[str, PersonaSettings]:
         world = scenario.world
+        bounded = self.settings.request_format >= 2
         params = ChatParams(
             temperature=self.settings.temperature if self.settings.temperature is not None else world.llm.temperature,
-            max_tokens=self.settings.max_tokens or world.llm.max_tokens,
+            # a cap on each answer; without one, each request allows what its schema needs (format 1: 1000)
+            max_tokens=self.settings.max_tokens or world.llm.max_tokens or (None if bounded else 1000),
             seed=seed,
+            derive_max_tokens=bounded,
         )
         return {
-            actor: PersonaSettings(model, params, self.settings.max_reasks, self.settings.memory_window)
+            actor: PersonaSettings(
+                model,
+                params,
+                self.settings.max_reasks,
+                self.settings.memory_window,
+                request_format=self.settings.request_format,
+            )
             for actor, model in self.models(scenario).items()
         }
 
@@ -97,6 +115,7 @@ class LLMBackend:
             "max_retries": self.settings.max_retries,
             "budget_usd": self.settings.budget_usd,
             "cache": self.settings.cache_dir is not None,
+            "request_format": self.settings.request_format,
         }
 
     def close(self) -> None:

@@ -56,22 +56,28 @@ class Cached:
     async def complete(
         self, actor: str, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams
     ) -> Completion:
-        for mode, _, key in requests_for(model, messages, schema, schema_name, params):
+        for mode, request, key in requests_for(model, messages, schema, schema_name, params):
             stored = self.cache.get(key)
             if stored is not None:
                 prompt, completion = stored["prompt_tokens"], stored["completion_tokens"]
                 if self.ledger is not None:
                     self.ledger.charge(actor, model, prompt, completion, cached=True)
-                return Completion(stored["content"], model, key, mode, prompt, completion, 0.0, True, 0.0)
+                return Completion(
+                    stored["content"], model, key, mode, prompt, completion, 0.0, True, 0.0,
+                    finish_reason=stored.get("finish_reason"), max_tokens=request["max_tokens"],
+                    chars=stored.get("chars"),
+                )  # fmt: skip
         answer = await self.inner.complete(actor, model, messages, schema, schema_name, params)
         if not answer.cached:
-            self.cache.put(
-                answer.request_hash,
-                {
-                    "content": answer.content,
-                    "prompt_tokens": answer.prompt_tokens,
-                    "completion_tokens": answer.completion_tokens,
-                    "model": model,
-                },
-            )
+            entry = {
+                "content": answer.content,
+                "prompt_tokens": answer.prompt_tokens,
+                "completion_tokens": answer.completion_tokens,
+                "model": model,
+            }
+            if answer.finish_reason not in (None, "stop"):
+                entry["finish_reason"] = answer.finish_reason
+            if answer.chars is not None:
+                entry["chars"] = answer.chars
+            self.cache.put(answer.request_hash, entry)
         return answer

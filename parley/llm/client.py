@@ -6,7 +6,12 @@
 - `timeout` bounds each attempt as a whole (connecting, sending, every byte of the answer), so a
   server that drips its answer is cut off; the openai client's own timeout only bounds each read.
 - Structured output is asked as a strict `json_schema`; a server that refuses it is asked with
-  `json_object`, then with the schema in the prompt alone. The mode that works is remembered per model.
+  `json_object`, then with the schema in the prompt alone. A llama.cpp server (its `/v1/models` says
+  `owned_by: llamacpp`) is first asked with a compact GBNF `grammar` instead, since the grammar it
+  makes of a `response_format` lets a model write whitespace in every gap. The mode that works is
+  remembered per model.
+- An answer larger than `max_body_bytes` is refused unread; why an answer ended (`finish_reason`,
+  "length" when cut off at `max_tokens`) is passed on.
 - One semaphore bounds the calls in flight across everything the process runs.
 - Secrets (the API key, a key in the base URL) are scrubbed from every answer and error it passes on.
 """
@@ -15,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx2  # the openai client's HTTP library (its documented way to change the transport)
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from parley.llm.answerer import MODES, Answerer, ChatParams, Completion, build_request, request_hash
+from parley.llm.answerer import LENGTH_KEYWORDS, MODES, Answerer, ChatParams, Completion, build_request, request_hash
 from parley.llm.errors import LLMError, TransientFailure
 from parley.llm.secrets import SCRUBBER, public_url, scrub
 
@@ -28,6 +35,66 @@ __all__ = ["Answerer", "ChatClient", "ChatParams", "Completion", "LLMError", "Tr
 
 RETRY_AFTER_CAP = 60.0
 OPENAI_API = "https://api.openai.com/v1"
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a move is a few kilobytes; a body this large is a broken or hostile server
+EXTRA_FIELDS = ("grammar",)  # request fields the openai client does not know: sent in the body as they are
+GRAMMAR_SERVERS = {"llamacpp"}  # `owned_by` of /v1/models on servers that take a GBNF `grammar`
+
+
+class AnswerTooLarge(openai.OpenAIError):
+    """The server's answer is larger than the client reads."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer is larger than {limit:,} bytes")
+        self.limit = limit
+
+
+class _Capped(httpx2.AsyncByteStream):
+    def __init__(self, inner: Any, limit: int) -> None:
+        self.inner, self.limit = inner, limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in self.inner:
+            seen += len(chunk)
+            if seen > self.limit:
+                raise AnswerTooLarge(self.limit)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class CappedTransport(httpx2.AsyncBaseTransport):
+    """HTTP that stops reading an answer once it passes `limit` bytes (whatever Content-Length says)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.inner = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await response.aclose()
+            raise AnswerTooLarge(self.limit)
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Capped(response.stream, self.limit),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def too_large(exc: BaseException) -> AnswerTooLarge | None:
+    """The AnswerTooLarge behind an exception (some openai versions wrap it as a connection error)."""
+    while exc is not None:
+        if isinstance(exc, AnswerTooLarge):
+            return exc
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
 
 
 # -- how failures are told apart ------------------------------------------------------------------
@@ -68,7 +135,18 @@ def _about_format(exc: openai.BadRequestError) -> bool:
     body = getattr(exc, "body", None)
     inner = body.get("error", body) if isinstance(body, dict) else None
     param = inner.get("param") if isinstance(inner, dict) else None
-    return param == "response_format" or "response_format" in text or "json_schema" in text or "json_object" in text
+    return param in ("response_format", "grammar") or any(
+        word in text for word in ("response_format", "json_schema", "json_object", "grammar", "schema")
+    )
+
+
+def next_mode(mode: str, refusal: str) -> str:
+    """The mode to ask in after `mode` was refused: a strict schema refused for its length bounds is
+    asked again without them (the parser enforces them); any other refusal goes on to a looser mode."""
+    after = MODES[MODES.index(mode) + 1]
+    if after == "json_schema_core" and not any(word.lower() in refusal.lower() for word in LENGTH_KEYWORDS):
+        return MODES[MODES.index(after) + 1]
+    return after
 
 
 # -- the transport --------------------------------------------------------------------------------
@@ -83,6 +161,7 @@ class ChatClient:
         timeout: float = 60.0,
         max_retries: int = 4,
         backoff: float = 1.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.base_url = base_url
         self.server = public_url(base_url) or OPENAI_API  # the server as it may be written (no secrets)
@@ -93,10 +172,13 @@ class ChatClient:
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
+        self.max_body_bytes = max_body_bytes
         self.modes: dict[str, str] = {}
         self.answered = 0  # answers received; while none has come, a dead server is fatal, not a pass
+        self.kind: str | None = None  # what /v1/models says owns the models ("llamacpp"), once asked
         self._client: openai.AsyncOpenAI | None = None
         self._semaphore: asyncio.Semaphore | None = None
+        self._asking: asyncio.Lock | None = None
 
     def _where(self, model: str) -> str:
         return f"model '{model}' at {self.server if self.base_url else 'the OpenAI API'}"
@@ -106,17 +188,43 @@ class ChatClient:
     ) -> Completion:
         """One answer from the server, in the best structured mode it takes."""
         fallbacks: list[str] = []
+        if model not in self.modes:
+            self.modes[model] = "grammar" if await self.server_kind() in GRAMMAR_SERVERS else "json_schema"
         while True:
-            mode = self.modes.get(model, MODES[0])
-            request = build_request(model, messages, schema, schema_name, params, mode)
+            mode = self.modes[model]
+            try:
+                request = build_request(model, messages, schema, schema_name, params, mode)
+            except ValueError as exc:  # a schema the compact grammar cannot express
+                self.modes[model] = MODES[MODES.index(mode) + 1]
+                fallbacks.append(f"{mode} not used: {exc}")
+                continue
             try:
                 return await self._answer(model, request, mode, fallbacks)
             except openai.BadRequestError as exc:
                 if mode != MODES[-1] and _about_format(exc):
-                    self.modes[model] = MODES[MODES.index(mode) + 1]
+                    self.modes[model] = next_mode(mode, _message(exc))
                     fallbacks.append(f"{mode} refused: {scrub(_message(exc))}")
                     continue
                 raise LLMError(f"{self._where(model)} refused the request: {scrub(_message(exc))}") from None
+
+    async def server_kind(self) -> str:
+        """Who serves the models, as `GET /models` says (`owned_by`), asked once; "" when it does not say."""
+        if self.kind is not None:
+            return self.kind
+        if self._asking is None:
+            self._asking = asyncio.Lock()
+        async with self._asking:
+            if self.kind is None:
+                client, _ = self._connection()
+                owners: set[str] = set()
+                try:
+                    async with asyncio.timeout(min(self.timeout, 30.0)):
+                        page = await client.models.list()
+                        owners = {str(getattr(m, "owned_by", "") or "") for m in page.data}
+                except Exception:  # any failure: not a server we know; ask as any other
+                    owners = set()
+                self.kind = next(iter(sorted(owners & GRAMMAR_SERVERS)), "")
+        return self.kind
 
     async def _answer(self, model: str, request: dict, mode: str, fallbacks: list[str]) -> Completion:
         key = request_hash(request)
@@ -127,13 +235,22 @@ class ChatClient:
         except openai.BadRequestError:
             raise
         except Exception as exc:
-            raise self._failure(exc, model, key) from None
+            big = too_large(exc)
+            if big is None:
+                raise self._failure(exc, model, key) from None
+            self.answered += 1  # an answer came, too large to read: the persona refuses it and asks again
+            latency = time.monotonic() - start
+            return Completion(
+                "", model, key, mode, 0, 0, 0.0, False, latency, retries, fallbacks,
+                finish_reason="too_large", max_tokens=request["max_tokens"], chars=big.limit + 1,
+            )  # fmt: skip
         latency = time.monotonic() - start
-        content, prompt_tokens, completion_tokens = self._read(response, model, key)
+        content, prompt_tokens, completion_tokens, finish_reason = self._read(response, model, key)
         self.answered += 1
         return Completion(
-            content, model, key, mode, prompt_tokens, completion_tokens, 0.0, False, latency, retries, fallbacks
-        )
+            content, model, key, mode, prompt_tokens, completion_tokens, 0.0, False, latency, retries, fallbacks,
+            finish_reason=finish_reason, max_tokens=request["max_tokens"],
+        )  # fmt: skip
 
     async def _send(self, request: dict, retries: list[str]) -> Any:
         """The server's response, after as many retries of transient failures as allowed."""
@@ -163,9 +280,11 @@ class ChatClient:
     async def _attempt(self, client: openai.AsyncOpenAI, request: dict) -> Any:
         """One request, cut off when the whole of it (not each read) takes longer than the timeout."""
         deadline = asyncio.timeout(self.timeout)
+        known = {k: v for k, v in request.items() if k not in EXTRA_FIELDS}
+        extra = {k: v for k, v in request.items() if k in EXTRA_FIELDS}
         try:
             async with deadline:
-                return await client.chat.completions.create(**request)
+                return await client.chat.completions.create(**known, extra_body=extra or None)
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -175,7 +294,11 @@ class ChatClient:
         if self._client is None or self._semaphore is None:
             try:
                 self._client = openai.AsyncOpenAI(
-                    api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
+                    api_key=self._api_key,
+                    base_url=self.base_url,
+                    max_retries=0,
+                    timeout=self.timeout,
+                    http_client=openai.DefaultAsyncHttpxClient(transport=CappedTransport(self.max_body_bytes)),
                 )
             except Exception as exc:  # a base URL the client cannot use: its text may hold the key
                 raise LLMError(f"{self.server}: the openai client refused it ({scrub(_message(exc))})") from None
@@ -209,11 +332,12 @@ class ChatClient:
             return LLMError(f"{where}: {scrub(_message(exc))} ({exc.status_code})")
         return LLMError(f"{where}: {scrub(_message(exc))} ({type(exc).__name__})")
 
-    def _read(self, response: Any, model: str, key: str) -> tuple[str, int, int]:
-        """The answer's text (scrubbed) and token counts, or why it is not a chat completion."""
+    def _read(self, response: Any, model: str, key: str) -> tuple[str, int, int, str | None]:
+        """The answer's text (scrubbed), token counts and why it ended, or why it is not a chat completion."""
         try:
             choice = response.choices[0] if response.choices else None
             content = scrub((choice.message.content or "") if choice else "")
+            finish_reason = str(choice.finish_reason) if choice is not None and choice.finish_reason else None
             prompt_tokens = response.usage.prompt_tokens if response.usage else 0
             completion_tokens = response.usage.completion_tokens if response.usage else 0
         except (AttributeError, TypeError, IndexError) as exc:
@@ -222,7 +346,7 @@ class ChatClient:
                     f"{self._where(model)}: its answer is not a chat completion ({type(exc).__name__}); is --base-url right?"
                 ) from None
             raise TransientFailure(f"{self._where(model)}: its answer is not a chat completion", key) from None
-        return content, prompt_tokens, completion_tokens
+        return content, prompt_tokens, completion_tokens, finish_reason
 
     async def aclose(self) -> None:
         if self._client is not None:

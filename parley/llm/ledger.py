@@ -61,6 +61,7 @@ class Ledger:
     prices: PriceTable
     accounts: dict[str, Account] = field(default_factory=dict)
     dearest_call: float = 0.0
+    reserved: float = 0.0  # the most the calls in flight may cost
 
     def charge(self, actor: str, model: str, prompt_tokens: int, completion_tokens: int, cached: bool) -> float:
         account = self.accounts.setdefault(actor, Account())
@@ -87,6 +88,16 @@ class Ledger:
     @property
     def spent(self) -> float:
         return sum(a.usd for a in self.accounts.values())
+
+    def reserve(self, usd: float, limit_usd: float) -> bool:
+        """Hold `usd` for a call in flight unless spending, what is held and it could pass the limit."""
+        if self.spent + self.reserved + usd > limit_usd:
+            return False
+        self.reserved += usd
+        return True
+
+    def release(self, usd: float) -> None:
+        self.reserved -= usd
 
     def summary(self) -> dict:
         return {
@@ -146,7 +157,6 @@ class Budgeted:
         self.inner = inner
         self.ledger = ledger
         self.limit_usd = limit_usd
-        self._reserved = 0.0  # the most the calls in flight may cost
 
     async def complete(
         self, actor: str, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams
@@ -154,24 +164,28 @@ class Budgeted:
         ceiling = 0.0
         if self.limit_usd is not None:
             ceiling = self.ceiling(model, messages, schema, schema_name, params)
-            if self.ledger.spent + self._reserved + ceiling > self.limit_usd:
+            if not self.ledger.reserve(ceiling, self.limit_usd):
                 raise BudgetExhausted(
                     f"a call for {actor} could cost up to ${ceiling:.4f}; "
                     f"${self.ledger.spent:.4f} of ${self.limit_usd:.4f} is spent"
                 )
-        self._reserved += ceiling
         try:
             answer = await self.inner.complete(actor, model, messages, schema, schema_name, params)
         finally:
-            self._reserved -= ceiling
+            if ceiling:
+                self.ledger.release(ceiling)
         usd = self.ledger.charge(actor, model, answer.prompt_tokens, answer.completion_tokens, cached=answer.cached)
         return replace(answer, usd=usd)
 
     def ceiling(self, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams) -> float:
         """The most a call can cost, in whichever structured mode the server ends up taking."""
-        chars = max(
-            sum(len(str(m.get("content", ""))) for m in request["messages"])
-            + len(json.dumps(request.get("response_format", "")))
+        return max(
+            self.ledger.prices.cost(
+                model,
+                sum(len(str(m.get("content", ""))) for m in request["messages"])
+                + len(json.dumps(request.get("response_format", "")))
+                + len(request.get("grammar", "")),
+                request["max_tokens"],
+            )
             for _, request, _ in requests_for(model, messages, schema, schema_name, params)
         )
-        return self.ledger.prices.cost(model, chars, params.max_tokens)

@@ -42,14 +42,15 @@ class RecordedAnswers:
     async def complete(
         self, actor: str, model: str, messages: list[dict], schema: dict, schema_name: str, params: ChatParams
     ) -> Completion:
-        for mode, _, key in requests_for(model, messages, schema, schema_name, params):
+        for mode, request, key in requests_for(model, messages, schema, schema_name, params):
             if self.answers.get(key):
                 e = self.answers[key].popleft()
                 usd = float(e.get("transport", {}).get("usd", 0.0))
                 self.ledger.charge_usd(actor, e["tokens"]["prompt"], e["tokens"]["completion"], usd)
                 return Completion(
-                    e["raw"], model, key, mode, e["tokens"]["prompt"], e["tokens"]["completion"], usd, True, 0.0
-                )
+                    e["raw"], model, key, mode, e["tokens"]["prompt"], e["tokens"]["completion"], usd, True, 0.0,
+                    finish_reason=e.get("finish_reason"), max_tokens=request["max_tokens"], chars=e.get("raw_chars"),
+                )  # fmt: skip
             if self.failures.get(key):
                 raise TransientFailure(self.failures[key].popleft()["error"], key)
         if self.live is not None:
@@ -57,5 +58,6 @@ class RecordedAnswers:
         if self.halt is not None:
             raise BudgetExhausted(self.halt)
         raise NotRecorded(
-            f"no recorded answer for {actor}'s call to {model}: its prompt differs from every recorded one"
+            f"no recorded answer for {actor}'s call to {model}: its request (prompt, schema or limits) differs "
+            "from every recorded one"
         )

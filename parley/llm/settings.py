@@ -10,6 +10,10 @@ from parley.llm.secrets import REDACTED, public_url
 
 DEFAULT_PRICES = Path("prices.yaml")
 DEFAULT_CACHE = Path(".parley-cache/llm")
+# How moves are asked for. 1: one unbounded list of actions, a fixed max_tokens, re-asks that pile up
+# (runs recorded before bounds; a manifest without `request_format` is one of those). 2: bounded
+# schemas with proposals apart, max_tokens derived from the schema, re-asks of a fixed size.
+REQUEST_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class LLMSettings:
     prices: Path | None = None  # None: prices.yaml here, else Parley's own
     memory_window: int = 2
     backoff: float = 1.0
+    request_format: int = REQUEST_FORMAT
 
     def base(self) -> str | None:
         """The server: `base_url`, else OPENAI_BASE_URL, else None (the OpenAI API). A URL a run

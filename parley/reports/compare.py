@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 STATUS_COLOURS = {
     "converged": "#2e7d32",
+    "refused": "#ef6c00",
     "stalled": "#f9a825",
     "breakdown": "#c62828",
     "max_rounds": "#90a4ae",

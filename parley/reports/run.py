@@ -708,7 +708,7 @@ def render_report(run: SavedRun, scenario: Scenario, rounds: list[int] | None = 
     env.filters["num"] = lambda x, digits=3: "n/a" if not isinstance(x, int | float) else f"{x:.{digits}f}"
     env.filters["signed"] = lambda x, digits=2: "n/a" if not isinstance(x, int | float) else f"{x:+.{digits}f}"
     env.filters["pct"] = lambda x: "n/a" if not isinstance(x, int | float) else f"{100 * x:.0f}%"
-    return templates.render(TEMPLATE, **report_context(run, scenario, rounds)) + "\n"
+    return templates.render_run_page(TEMPLATE, len(run.events), **report_context(run, scenario, rounds)) + "\n"
 
 
 def write_run_report(folder: Path | str, rounds: list[int] | None = None) -> Path:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
+from parley.engine import RULES
 from parley.world.injects import Inject
 from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
 from parley.world.scenario import BUNDLED, Scenario, VariantFile, load_variant_file, sha256_file
@@ -33,7 +34,7 @@ Backend = Literal["offline", "openai"]
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
+    out = {"python": platform.python_version(), "rules": RULES}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
@@ -79,6 +80,7 @@ class LLMRecord(Part):
     max_retries: int = 4
     budget_usd: int | float | None = None
     cache: bool = False
+    request_format: int = 1  # how moves were asked for (parley.llm.settings.REQUEST_FORMAT); older runs: 1
 
 
 class InjectsRecord(Part):
@@ -250,6 +252,7 @@ class Manifest(Part):
             else None,
             "injects": m.get("injects"),
             "parent": m.get("parent"),
+            "rules": self.versions.get("rules", "1"),  # a run played by other rules is not reused
         }
         return hashlib.sha256(json.dumps(basis, sort_keys=True).encode("utf-8")).hexdigest()
 

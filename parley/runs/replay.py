@@ -22,6 +22,7 @@ from parley.engine.model import Change, NegotiationModel
 from parley.engine.policy import Observation
 from parley.llm.backend import LLMBackend, LLMSettings
 from parley.llm.recorded import NotRecorded, RecordedAnswers
+from parley.llm.settings import REQUEST_FORMAT
 from parley.players.seat import Abandoned, MoveSource, NoRecordedMove, SeatView
 from parley.runs.cast import Cast, llm_cast, offline_cast, seat_people
 from parley.runs.folder import TRANSCRIPT, Diverged, EventSink, RunFolder, comparable
@@ -150,6 +151,7 @@ def rebuild(
         budget_usd=llm_m.budget_usd,
         base_url=base_url or llm_m.base_url,
         cache_dir=None,
+        request_format=llm_m.request_format,
     )
     backend = LLMBackend(settings)
     recorded = RecordedAnswers(saved.events, backend.ledger, backend.client if go_live else None)
@@ -216,13 +218,18 @@ def _diverged(saved: Saved, recorded: dict | None, produced: dict, changed: list
     if changed:
         cause = "changed since the run: " + ", ".join(changed)
     else:
-        then, now = saved.manifest.versions, versions()
-        moved = [f"{k} {then[k]} -> {now.get(k)}" for k in then if now.get(k) != then[k]]
+        then, now = {"rules": "1", **saved.manifest.versions}, versions()  # runs before `rules` were 1
+        moved = [f"{k} {then.get(k, '(not recorded)')} -> {now.get(k)}" for k in now if now.get(k) != then.get(k)]
+        moved += [f"{k} {then[k]} -> (none)" for k in then if k not in now]
         cause = (
             ("versions differ: " + ", ".join(moved))
             if moved
             else f"no file or version changed (python {platform.python_version()})"
         )
+    llm = saved.manifest.llm
+    asked = llm.request_format if llm is not None and saved.backend == "openai" else None
+    if asked is not None and asked != REQUEST_FORMAT:
+        cause += f"; its LLM requests are format {asked}, replayed as asked, but answers are now read with limits"
     seq = recorded.get("seq") if recorded else "end"
     message = f"diverges at event {seq} (round {recorded.get('round') if recorded else '-'}, {recorded.get('type') if recorded else 'end of log'}): likely cause: {cause}"
     return ReplayReport(False, 0, "", message, {"recorded": recorded, "produced": comparable(produced)})

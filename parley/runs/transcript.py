@@ -42,8 +42,9 @@ def render_transcript(
     markdown.env.filters["name"] = lambda a: names.get(a, a)
     markdown.env.filters["upper_first"] = lambda text: text[:1].upper() + text[1:]
     return (
-        markdown.render(
+        markdown.render_run_page(
             "transcript.md.j2",
+            len(events),
             world=world,
             run_id=run_id,
             seed=seed,

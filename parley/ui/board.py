@@ -10,18 +10,21 @@ and reports like any other. Nothing here draws anything: the page only reads thi
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from parley.engine.actions import Move
+from parley.engine.actions import Move, Pass
 from parley.engine.events import EventType
 from parley.engine.measures import BOARD_AGENT_REPORTERS
 from parley.engine.model import NegotiationModel
 from parley.engine.policy import Observation
+from parley.engine.table import Proposal
 from parley.llm.loop import BackgroundLoop
+from parley.players.offline import OfflineStrategy
 from parley.players.seat import HumanSeat, SeatView
 from parley.reports.text import describe
 from parley.runs.cast import llm_cast, offline_cast, seat_people
@@ -48,15 +51,19 @@ class NoMoveYet(Exception):
 
 
 class MoveAtTheBoard:
-    """Where the seat's moves come from on a board: the move the person entered for this round."""
+    """Where the seats' moves come from on a board: the move each person entered for this round."""
 
     def __init__(self) -> None:
-        self.move: Move | None = None
+        self.moves: dict[str, Move] = {}
+
+    @property
+    def move(self) -> Move | None:  # the one seat of a board with a single person
+        return next(iter(self.moves.values()), None)
 
     def choose(self, observation: Observation, view: SeatView) -> Move:
-        move, self.move = self.move, None
+        move = self.moves.pop(observation.actor, None)
         if move is None:
-            raise NoMoveYet(f"round {observation.round}: no move entered yet")
+            raise NoMoveYet(f"round {observation.round}: no move entered yet for {observation.actor}")
         return move
 
 
@@ -115,8 +122,11 @@ class BoardModel(NegotiationModel):
         llm: LLMBackend | None = None,
         replay_of: str = "",
         seat: str = NOBODY,
+        seats: str = "",
         **variants: str,
     ) -> None:
+        """`seat`: the actor a person plays from the facilitator's page; `seats`: actors played by
+        teams from their own pages, comma-separated (`parley board --seat`)."""
         self.runs_dir = Path(runs_dir)
         self.notices: list[str] = []  # what the board should tell the room about how this game was set up
         self.problem: str | None = None  # why the game stopped early, in plain words
@@ -125,9 +135,14 @@ class BoardModel(NegotiationModel):
         self.forked_at: int | None = None
         self.rebuilt: Rebuilt | None = None
         self.llm = llm
-        self.seat: str | None = None  # the actor a person plays on this board, if any
+        self.seat: str | None = None  # the actor a person plays on the facilitator's page, if any
+        self.seats: list[str] = []  # every actor people play on this board (teams, and `seat`)
         self.seat_moves = MoveAtTheBoard()
-        self.awaiting_move = False  # a round is open, waiting for the person's move
+        self.awaiting_move = False  # a round is open, waiting for the people's moves
+        self.moved_by_persona: list[str] = []  # seats whose move in the last closed round their persona made
+        self.lock = threading.RLock()  # pages in several threads (facilitator, seats, timer) share this game
+        self.version = 0  # goes up with every change a page should show
+        self.support_by_round: list[dict[str, float]] = []  # per round: each standing proposal's share of yes
         if replay_of:
             from parley.runs.replay import load_saved, rebuild
 
@@ -149,11 +164,19 @@ class BoardModel(NegotiationModel):
                 cast = llm_cast(llm, self.templates, seed)
             else:
                 cast = offline_cast(self.templates, seed)
-            if seat and seat != NOBODY and seat in scenario.world.actor_ids():
+            actors = scenario.world.actor_ids()
+            wanted_seats = [a.strip() for a in seats.split(",") if a.strip()]
+            if seat and seat != NOBODY:
+                wanted_seats.append(seat)
+            for actor in dict.fromkeys(wanted_seats):
+                if actor in actors:
+                    self.seats.append(actor)
+                else:
+                    self.notices.append(f"This world has no actor '{actor}', so no one sits in that seat.")
+            if seat in self.seats:
                 self.seat = seat
-                cast = seat_people(cast, {seat: self.seat_moves}, self.templates, BoardSeat)
-            elif seat and seat != NOBODY:
-                self.notices.append(f"This world has no actor '{seat}', so no one sits at the table.")
+            if self.seats:
+                cast = seat_people(cast, dict.fromkeys(self.seats, self.seat_moves), self.templates, BoardSeat)
             rounds, injects, scheduled = scenario.world.protocol.max_rounds, [], {}
             self.sink = EventSink(None)
         self.cast = cast
@@ -161,7 +184,7 @@ class BoardModel(NegotiationModel):
         self.as_set_up = replace(scenario, variants=dict(scenario.variants), personas=dict(scenario.personas))
         arguments = cast.model_arguments(scenario, space)
         self._loop: BackgroundLoop | None = None
-        if self.seat is not None and arguments["runner"] is None:  # a page's clicks arrive inside an event loop
+        if self.seats and arguments["runner"] is None:  # a page's clicks arrive inside an event loop
             self._loop = BackgroundLoop()
             arguments["runner"] = self._loop.run
         super().__init__(
@@ -176,21 +199,70 @@ class BoardModel(NegotiationModel):
         )
         self.seed = seed
 
-    def seat_view(self) -> SeatView | None:
-        """What the person at the table sees now, while the board waits for their move."""
-        if not self.awaiting_move or self.seat is None:
+    def close_round(self) -> None:
+        """The round closed, then each proposal's support as it stood at its end: a deal that passed
+        keeps its yeses (the table's open list no longer holds it), so support never drops at agreement."""
+        super().close_round()
+        voters = self.rule.voters
+        standing = [p for p in self.table.proposals.values() if p.status == "open" or p is self.deal]
+        self.support_by_round.append(
+            {p.id: len([a for a in p.accepted_by if a in voters]) / len(voters) for p in standing}
+        )
+
+    def seat_view(self, actor: str | None = None) -> SeatView | None:
+        """What a seat (the facilitator's person by default) sees now, while the board waits for its move."""
+        actor = actor or self.seat
+        if not self.awaiting_move or actor is None or actor not in self.seats:
             return None
-        agent = self.by_actor[self.seat]
+        agent = self.by_actor[actor]
         if agent.observation is None or not isinstance(agent.policy, BoardSeat):
             return None
         return agent.policy.view(agent.observation)
 
-    def play_move(self, move: Move) -> None:
-        """The person's move for the open round: the round is played with it."""
+    @property
+    def waiting_for(self) -> list[str]:
+        """The seats whose move the open round still waits for (those still at the table)."""
         if not self.awaiting_move:
-            raise InvalidInput([Problem("move", "", "no round is waiting for a move: press Step first")])
-        self.seat_moves.move = move
-        self.step()
+            return []
+        return [a for a in self.seats if a not in self.seat_moves.moves and self.by_actor[a].observation is not None]
+
+    def play_move(self, move: Move, actor: str | None = None) -> None:
+        """A seat's move for the open round (the facilitator's person by default); once every seat
+        has moved, the round is played."""
+        with self.lock:
+            actor = actor or self.seat
+            if not self.awaiting_move:
+                raise InvalidInput([Problem("move", "", "no round is waiting for a move: press Step first")])
+            if actor not in self.waiting_for:
+                why = "it has moved already this round" if actor in self.seat_moves.moves else "it is not seated"
+                raise InvalidInput([Problem("move", str(actor), f"no move is waited for: {why}")])
+            self.seat_moves.moves[actor] = move
+            self.version += 1
+            if not self.waiting_for:
+                self.step()
+
+    def close_now(self, persona: bool = False) -> list[str]:
+        """The facilitator's timer ran out (or they closed the round): each seat that has not moved
+        passes, or is played by its persona's built-in strategy for this round; then the round is played.
+        Returns the seats that had not moved."""
+        with self.lock:
+            late = self.waiting_for
+            if not late:
+                return []
+            for actor in late:
+                if persona:
+                    observation = self.by_actor[actor].observation
+                    assert observation is not None
+                    strategy = OfflineStrategy(actor, self.setting, self.space, self.templates, self.seed)
+                    self.seat_moves.moves[actor] = strategy.decide(observation)
+                else:
+                    self.seat_moves.moves[actor] = Move(actions=[Pass(reason="no move before the time ran out")])
+            self.moved_by_persona = late if persona else []
+            who = ", ".join(self.names()[a] for a in late)
+            how = "their personas played for them" if persona else "they pass"
+            self.notices.append(f"Round {self.round} closed before {who} moved: {how}.")
+            self.step()
+            return late
 
     def _playable(self, world: str, wanted: dict[str, str]) -> dict[str, str]:
         """The chosen variants this world's cards hold; the others are noted and played as written."""
@@ -235,6 +307,11 @@ class BoardModel(NegotiationModel):
     def step(self) -> None:
         """One round; a failure (a replay that no longer matches its log, an LLM server gone) stops
         the game with a plain reason on the board instead of ending the page."""
+        with self.lock:
+            self._step()
+            self.version += 1
+
+    def _step(self) -> None:
         if self.replaying and self.round >= self.recorded_rounds:
             self.running = False
             self.notices.append("The saved run ends here. Fork it to play on from this round.")
@@ -255,18 +332,23 @@ class BoardModel(NegotiationModel):
     def _play(self) -> None:
         """A round; with a person at the table, in two halves: open it and wait for their move (they
         see the table as it stands after the round's news), then close it with that move."""
-        if self.seat is None or self.replaying:
+        if not self.seats or self.replaying:
             super().step()
         elif self.awaiting_move:
-            if self.seat_moves.move is None:
-                waiting = f"{self.names()[self.seat]} has not chosen a move yet: the round waits for it."
+            if self.waiting_for:
+                late = " and ".join(self.names()[a] for a in self.waiting_for)
+                waiting = (
+                    f"{late} {'has' if len(self.waiting_for) == 1 else 'have'} not chosen a move yet: the round waits."
+                )
                 if not self.notices or self.notices[-1] != waiting:
                     self.notices.append(waiting)
                 return
             self.awaiting_move = False
             self.close_round()
         elif self.open_round():
-            if self.by_actor[self.seat].observation is None:  # the person's actor has left the table
+            self.seat_moves.moves.clear()
+            self.moved_by_persona = []
+            if all(self.by_actor[a].observation is None for a in self.seats):  # every seat has left the table
                 self.close_round()
             else:
                 self.awaiting_move = True
@@ -291,8 +373,8 @@ class BoardModel(NegotiationModel):
         manifest = Manifest.for_run(self.as_set_up, self.seed, self.cast.backend, self.max_rounds)
         if self.cast.backend == LLM and self.llm is not None:
             manifest.llm = LLMRecord.model_validate(self.llm.describe(self.as_set_up))
-        if self.seat is not None:
-            manifest.human = [self.seat]
+        if self.seats:
+            manifest.human = list(self.seats)
         self.run_folder = RunFolder.create(self.runs_dir, self._with_injects(manifest))
         self.sink = self.run_folder.sink()
 
@@ -377,6 +459,29 @@ class BoardModel(NegotiationModel):
             self._loop.close()
 
 
+def what_news_does(inject: Inject, names: dict[str, str], offline: bool) -> list[str]:
+    """What a piece of news changes, in words, for the facilitator before it lands: its declared
+    effects, each as the engine will apply it. The built-in strategy reads the table, its trust and its
+    channels, not the news's text: offline, news with no effects changes nothing, and the board says so."""
+    e = inject.effects
+    out = [
+        f"{names.get(t.source, t.source)}'s trust in {names.get(t.target, t.target)} {t.delta:+.2f}" for t in e.trust
+    ]
+    out += [
+        f"{names.get(c.source, c.source)} {'opens' if c.open else 'closes'} its channel to {names.get(c.target, c.target)}"
+        for c in e.channels
+    ]
+    out += [f"option {w.option} of {w.issue} withdrawn from the table" for w in e.withdraw]
+    out += [f"{names.get(a, a)} is played as '{v}' from now on" for a, v in e.variants.items()]
+    if not out:
+        return [
+            "No effects: offline actors will not act on the text alone (add a trust or channel change)"
+            if offline
+            else "No effects: only what language-model actors make of the text"
+        ]
+    return out
+
+
 def typed_inject(model: BoardModel, text: str, audience: list[str], trust: list[dict], channels: list[dict]) -> Inject:
     """The news a facilitator typed in, checked by the Inject schema and against the world.
 
@@ -420,6 +525,19 @@ def transcript(model: BoardModel) -> list[tuple[int, list[str]]]:
     return sorted(rounds.items(), reverse=True)
 
 
+def open_proposals(model: BoardModel) -> list[Proposal]:
+    """The proposals still open to answer: none once the game has ended (a deal closes the table)."""
+    if model.outcome is not None or model.deal is not None:
+        return []
+    return model.table.open()
+
+
+def leading_support(model: BoardModel) -> list[float]:
+    """Per round, the share of signatories who said yes to the best-supported proposal standing at
+    its end (the deal, in the round it passed)."""
+    return [max(r.values(), default=0.0) for r in model.support_by_round]
+
+
 def proposals_in_flight(model: BoardModel) -> list[str]:
     """The open proposals, from whom to whom and who has said yes or no so far."""
     names = model.names()
@@ -428,7 +546,7 @@ def proposals_in_flight(model: BoardModel) -> list[str]:
         return ", ".join(names.get(a, a) for a in actors) or "nobody"
 
     lines = []
-    for p in model.table.open():
+    for p in open_proposals(model):
         line = f"{p.id}: {names.get(p.proposer, p.proposer)} → {who(p.recipients or p.addressed)}; yes: {who(p.accepted_by)}"
         if p.rejected_by:
             line += f"; no: {who(p.rejected_by)}"
@@ -462,9 +580,18 @@ def status(model: BoardModel) -> str:
 
 
 # -- serving the board ------------------------------------------------------------------------------
-def serve(port: int, runs_dir: Path, model: str | None = None, base_url: str | None = None) -> None:
-    """Become the board's Solara server on 127.0.0.1 (this process is replaced, so stopping it,
-    even with kill, stops the server).
+def serve(
+    port: int,
+    runs_dir: Path,
+    model: str | None = None,
+    base_url: str | None = None,
+    host: str = "127.0.0.1",
+    seats: dict[str, str] | None = None,
+    key: str = "",
+) -> None:
+    """Become the board's Solara server on `host` (this process is replaced, so stopping it,
+    even with kill, stops the server). `seats` (actor -> token) and `key` go to the server in its
+    environment, which other users cannot read (a command line they can).
 
     The page loads nothing from the internet: the browser code comes from solara-assets through
     Solara's local copy, whose fetch-on-miss is pointed at a closed local port; the version check,
@@ -479,11 +606,15 @@ def serve(port: int, runs_dir: Path, model: str | None = None, base_url: str | N
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
         "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/",  # the discard port: a missing asset fails here, never online
     }
+    from parley.ui.room import encode_seats
+
+    env["PARLEY_BOARD_SEATS"] = encode_seats(seats or {})
+    env["PARLEY_BOARD_KEY"] = key
     if model:
         env["PARLEY_BOARD_MODEL"] = model
     if base_url:
         env["PARLEY_BOARD_BASE_URL"] = base_url
-    command = [sys.executable, "-m", "solara", "run", "parley.ui.board_app", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "solara", "run", "parley.ui.board_app", "--host", host, "--port", str(port)]
     command += ["--production", "--no-open", "--no-check-version", "--log-level", "warning"]
     sys.stdout.flush()
     sys.stderr.flush()

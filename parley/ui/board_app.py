@@ -26,6 +26,7 @@ from parley.engine.actions import Act, Message, Move, Pass, Propose, Respond
 from parley.players.seat import SeatOptions, default_package
 from parley.reports.text import describe_action
 from parley.runs.saved import BrowseError, list_runs
+from parley.ui.agreement import agreement
 from parley.ui.board import (
     LLM,
     NOBODY,
@@ -33,13 +34,19 @@ from parley.ui.board import (
     VARIANT,
     BoardModel,
     inject_files,
+    leading_support,
     proposals_in_flight,
     status,
     transcript,
     typed_inject,
     variant_choices,
+    what_news_does,
     world_files,
 )
+from parley.ui.projector import DebriefPage, Html, ProjectorPage, Refused, use_room
+from parley.ui.room import PASS, PERSONA, ROOM, query
+from parley.ui.seat_page import SeatPage
+from parley.ui.table_view import agreement_html, trust_colour
 from parley.world.injects import InjectFile
 from parley.world.problems import InvalidInput, display_path
 from parley.world.scenario import DEFAULT_WORLD, read_yaml
@@ -49,7 +56,9 @@ if TYPE_CHECKING:
 
 RUNS_DIR = Path(os.environ.get("PARLEY_BOARD_RUNS_DIR", "runs"))
 WORLDS = world_files()
-TRUST_COLOURS = mpl.colormaps["RdYlGn"]
+TRUST_COLOURS = mpl.colors.LinearSegmentedColormap.from_list(  # the projector's scale: vermilion, grey, blue
+    "trust", [trust_colour(-1.0), trust_colour(0.0), trust_colour(1.0)]
+)
 TEXT = 15  # points, for figures read from the back of a room
 
 CSS = """
@@ -67,6 +76,11 @@ CSS = """
 .parley-seat pre { white-space: pre-wrap; font-size: 15px; max-height: 420px; overflow-y: auto; }
 .v-application .v-label, .v-application .v-select__selection, .v-application .v-btn,
 .v-application .v-card__title { font-size: 17px; }
+/* Mesa's developer controls: its intervals and threads (the card with the only checkbox), its step
+   counter (the only card with neither an input nor a button) and the tab of its single page */
+.v-navigation-drawer .v-card:has(.v-input--checkbox) .v-input { display: none; }
+.v-navigation-drawer .v-card:not(:has(.v-input, .v-btn)) { display: none; }
+.v-tabs { display: none; }
 """
 
 
@@ -115,6 +129,7 @@ def model_params() -> dict:
             "values": variants,
             "label": f"{name} plays as",
         }
+    params["seats"] = ",".join(ROOM.seats)  # the teams' seats, fixed when the board was started
     params["runs_dir"] = str(RUNS_DIR)
     params["llm"] = LLM_PLAYERS
     return params
@@ -152,7 +167,9 @@ def draw_table(model: BoardModel) -> Figure:
         )
     present = [a for a in actors if a in graph.present]
     gone = [a for a in actors if a not in graph.present]
-    nx.draw_networkx_nodes(graph.g, pos, nodelist=present, ax=ax, node_size=2600, node_color="#dde6f5")
+    nx.draw_networkx_nodes(
+        graph.g, pos, nodelist=present, ax=ax, node_size=2600, node_color="#ffffff", edgecolors="#222222"
+    )
     nx.draw_networkx_nodes(graph.g, pos, nodelist=gone, ax=ax, node_size=2600, node_color="#bbbbbb")
     labels = {a: names[a] + ("\n(walked out)" if a in gone else "") for a in actors}
     nx.draw_networkx_labels(graph.g, pos, labels=labels, ax=ax, font_size=TEXT, font_weight="bold")
@@ -192,7 +209,7 @@ def draw_over_rounds(model: BoardModel, measure: str, title: str, ylabel: str) -
 def draw_support(model: BoardModel) -> Figure:
     fig = Figure(figsize=(7.5, 3.9), dpi=90)
     ax = fig.subplots()
-    values = model.datacollector.model_vars.get("leading_support", [])
+    values = leading_support(model)
     ax.plot(range(1, len(values) + 1), [100 * v for v in values], marker="o", lw=3, color="#1f5fa8")
     ax.set_ylim(0, 105)
     finish(ax, "Support for the leading proposal", "% of the signatories who said yes")
@@ -218,6 +235,7 @@ def GraphView(model: BoardModel) -> None:
             solara.Info(notice, dense=True)
         if model.problem:
             solara.Error(model.problem, dense=True)
+        DealView(model)
         with solara.Row(classes=["parley-graph"]):
             solara.FigureMatplotlib(draw_table(model), format="png", bbox_inches="tight")
             with solara.Column(classes=["parley-proposals"]):
@@ -302,7 +320,8 @@ def Facilitator(game: solara.Reactive[BoardModel]) -> None:
         except InvalidInput as exc:
             message.set(("error", "Not planned: " + "; ".join(str(p) for p in exc.problems)))
             return
-        message.set(("success", f"Planned for round {inject.round}."))
+        does = "; ".join(what_news_does(inject, names, model.cast.backend == OFFLINE))
+        message.set(("success", f"Planned for round {inject.round}. What it does: {does}."))
         text.set("")
         audience.set([])
         effects.set([])
@@ -336,6 +355,8 @@ def Facilitator(game: solara.Reactive[BoardModel]) -> None:
         for inject in model.planned():
             told = "everyone" if inject.to == "all" else ", ".join(names.get(a, a) for a in inject.to)
             solara.Text(f"Round {inject.round}, to {told}: {inject.text}")
+            for line in what_news_does(inject, names, model.cast.backend == OFFLINE):
+                solara.Text(f"  → {line}")
 
 
 ACTIONS = ["Propose a package", "Answer a proposal", "Send a message"]
@@ -540,17 +561,45 @@ def saved_runs() -> dict[str, Path]:
 COMPONENTS = [GraphView, TranscriptView, UtilityPlot, SupportPlot, TrustPlot]
 
 
+def shared_game() -> BoardModel:
+    """The room's game: the one every page shows (made on the first visit to the facilitator's page)."""
+    if ROOM.game is None:
+        ROOM.set_game(new_game())
+    assert ROOM.game is not None
+    return ROOM.game
+
+
 @solara.component
 def Page() -> None:
-    first = solara.use_memo(new_game, [])
-    game = solara.use_reactive(first)
+    """The facilitator's page: Mesa's controls and parameters, the board, news, seats and saved runs."""
+    router = solara.use_router()
+    if not ROOM.lets_in(query(router.search, "key")):
+        Refused("This page needs the facilitator's link (with its key).")
+    else:
+        FacilitatorPage()
+
+
+@solara.component
+def FacilitatorPage() -> None:
+    first: BoardModel = solara.use_memo(shared_game, [])
+    first_seen = solara.use_memo(ROOM.version, [])
+    game: solara.Reactive[BoardModel] = solara.use_reactive(first)
     generation = solara.use_reactive(0)  # a new number remounts Mesa's controls for a game they did not build
+    seen = use_room(active=bool(ROOM.seats))  # with teams, a round may close from a seat's page or the timer
+    solara.use_effect(lambda: force_update() if seen != first_seen else None, [seen])  # Mesa's parts redraw too
 
     def on_new_game(model: BoardModel) -> None:
         game.set(model)
         generation.set(generation.value + 1)
 
-    solara.use_effect(lambda: game.value.close, [game.value])  # a game replaced (Reset, Load) lets go of its log
+    def share() -> None:  # a game made here (Reset, Load) becomes the room's; one made elsewhere is taken up
+        if game.value is not ROOM.game:
+            previous = ROOM.game
+            ROOM.set_game(game.value)
+            if previous is not None and previous is not game.value:
+                previous.close()  # a game replaced lets go of its log
+
+    solara.use_effect(share, [game.value])
     solara.Style(CSS)
     SolaraViz(
         game,
@@ -568,6 +617,74 @@ def BoardSidebar(game: solara.Reactive[BoardModel], on_new_game: Callable[[Board
     """The board's own cards. Solara orders the sidebar by how deep in the page each part asks for it:
     rendered one component deeper than SolaraViz, they come after Mesa's controls."""
     with solara.Sidebar():
+        Teams(game)
         PersonAtTheTable(game)
         Facilitator(game)
         SavedRuns(game, on_new_game)
+
+
+@solara.component
+def Teams(game: solara.Reactive[BoardModel]) -> None:
+    """The teams' seats: who has moved, the round's timer, and closing the round by hand."""
+    update_counter.get()
+    use_room(active=bool(ROOM.seats))
+    model = game.value
+    seconds = solara.use_reactive(ROOM.timer_seconds)
+    late = solara.use_reactive(ROOM.on_timeout)
+    names = model.names()
+    if not ROOM.seats:
+        return
+
+    def set_timer() -> None:
+        ROOM.set_timer(seconds.value, late.value)
+        force_update()
+
+    def close() -> None:
+        model.close_now(persona=late.value == PERSONA)
+        force_update()
+
+    with solara.Card("Teams", classes=["parley-panel"]):
+        for actor in ROOM.seats:
+            if actor not in model.seats:
+                solara.Text(f"{names.get(actor, actor)}: not in this world (no seat)")
+                continue
+            state = (
+                "moved"
+                if model.awaiting_move and actor not in model.waiting_for
+                else ("to move" if model.awaiting_move else "waiting for the round")
+            )
+            solara.Text(f"{names[actor]}: {state}")
+        left = ROOM.seconds_left()
+        if left is not None:
+            solara.Text(f"{left} s left in this round", classes=["parley-status"])
+        solara.InputInt("Seconds per round (0: no timer)", value=seconds, continuous_update=True)
+        solara.Select("When the time runs out, a team that has not moved", value=late, values=[PASS, PERSONA])
+        solara.Button("Set the timer", on_click=set_timer, outlined=True)
+        solara.Button("Close the round now", on_click=close, color="primary", disabled=not model.waiting_for)
+
+
+def DealView(model: BoardModel) -> None:
+    """What the game came to: the deal (or the closest offer) issue by issue, once it has ended."""
+    if model.outcome is None:
+        return
+    solara.Text("The outcome", classes=["parley-heading"])
+    Html(agreement_html(agreement(model)))
+
+
+@solara.component
+def Layout(children: list | None = None) -> None:
+    """Mesa's app layout (toolbar, sidebar) for the facilitator; the other pages stand alone, with
+    no navigation to the facilitator's page."""
+    route, _ = solara.use_route()
+    if route is not None and route.path == "/":
+        solara.AppLayout(children=children or [], navigation=False)
+    else:
+        solara.Column(children=children or [], style={"width": "100%"})
+
+
+routes = [
+    solara.Route(path="/", component=Page, label="Facilitator", layout=Layout),
+    solara.Route(path="projector", component=ProjectorPage, label="Projector"),
+    solara.Route(path="seat", component=SeatPage, label="Seat"),
+    solara.Route(path="debrief", component=DebriefPage, label="Debrief"),
+]

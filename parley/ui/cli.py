@@ -304,17 +304,30 @@ def run(
 
 
 @app.command()
-def validate(world: WorldArg = DEFAULT_WORLD) -> None:
-    """Check a world, its persona cards (every variant) and its templates; list every problem."""
+def validate(
+    world: WorldArg = DEFAULT_WORLD,
+    inject: Annotated[list[Path], typer.Option(help="an inject file to check against the world too (repeatable)")] = [],  # noqa: B006 (typer reads the default, never mutates it)
+    strict: Annotated[bool, typer.Option("--strict", help="fail (exit 2) on warnings too")] = False,
+) -> None:
+    """Check a world, its persona cards (every variant) and its templates; list every problem, then
+    warnings for what loads but cannot work as meant (signatories cut off, injects never reached...)."""
     from parley.runs.play import prepare
+    from parley.world.soundness import world_warnings
 
     with exit_codes():
         scenario, _, space = prepare(world)
+        warnings = world_warnings(scenario, list(inject))
+    for warning in warnings:
+        text = printable(scrub(str(warning)))
+        err.print(Text.assemble(("warning:", "yellow"), " ", text), highlight=False, soft_wrap=True)
+    if warnings and strict:
+        fail([f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}, and --strict"])
     w = scenario.world
     claims = f", {len(w.claims)} claim{'s' if len(w.claims) != 1 else ''}" if w.claims else ""
+    noted = f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
     out.print(
         f"[green]ok[/green] {escape(str(world))}: {len(w.actors)} actors, {len(w.issues)} issues "
-        f"({space.size:,} packages), {len(w.edges)} edges, rule {w.protocol.rule}{escape(claims)}",
+        f"({space.size:,} packages), {len(w.edges)} edges, rule {w.protocol.rule}{escape(claims)}{noted}",
         highlight=False,
         soft_wrap=True,
     )
@@ -399,25 +412,58 @@ def fork(
 
 @app.command()
 def board(
-    port: Annotated[int, number("the port on 127.0.0.1 to serve the board on", 1, 65535)] = 8765,
+    port: Annotated[int, number("the port to serve the board on", 1, 65535)] = 8765,
     runs_dir: Annotated[Path, typer.Option(help="where board runs are saved, and saved runs are loaded from")] = Path(
         "runs"
     ),
     model: Annotated[str | None, typer.Option(help="offer LLM personas played by this model (openai backend)")] = None,
     base_url: BaseUrl = None,
+    seat: Annotated[
+        list[str] | None,
+        typer.Option(help="an actor a team plays from its own page (repeat for several); each gets a private link"),
+    ] = None,
+    host: Annotated[
+        str,
+        typer.Option(help="the address to serve on; anything but 127.0.0.1 lets other machines in (links need keys)"),
+    ] = "127.0.0.1",
 ) -> None:
     """The workshop board in a browser: play a world round by round, add news, replay and fork saved runs."""
     import socket
 
     from parley.ui.board import serve
+    from parley.ui.room import new_token
 
-    with socket.socket() as probe:  # a port taken is the user's to change: say so in one line
+    seats = list(dict.fromkeys(a.strip() for a in seat or [] if a.strip()))
+    known = {a for path in world_choices() for a in path}
+    unknown = [a for a in seats if a not in known]
+    if unknown:
+        fail([f"--seat: no world offers an actor '{a}' (actors: {', '.join(sorted(known))})" for a in unknown])
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:  # a port taken is the user's to change: say so in one line
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError as exc:
             fail([f"--port: {port}: cannot serve the board there ({exc.strerror or exc}); try another port"])
-    out.print(f"The board is at http://127.0.0.1:{port} (Ctrl-C stops it)", highlight=False)
-    serve(port, runs_dir, model, base_url)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    key = "" if loopback else new_token()
+    tokens = {a: new_token() for a in seats}
+    shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+    base = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+    facilitator = f"{base}/?key={key}" if key else f"{base}/"
+    out.print(f"The board is at {facilitator} (Ctrl-C stops it)", highlight=False)
+    out.print(f"Projector: {base}/projector" + (f"?key={key}" if key else ""), highlight=False)
+    out.print(f"Debrief: {base}/debrief" + (f"?key={key}" if key else ""), highlight=False)
+    for actor, token in tokens.items():
+        out.print(f"Seat {actor}: {base}/seat?token={token}", highlight=False)
+    serve(port, runs_dir, model, base_url, host=host, seats=tokens, key=key)
+
+
+def world_choices() -> list[list[str]]:
+    """The actors of each world the board offers."""
+    from parley.ui.board import world_files
+    from parley.world.scenario import load_scenario
+
+    return [load_scenario(p).world.actor_ids() for p in world_files()]
 
 
 @app.command()
@@ -493,6 +539,14 @@ def compare(
     max_rounds: MaxRounds = None,
     reuse: Annotated[bool, typer.Option(help="reuse the runs --out already holds for the same arm and seed")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="play on Dask: a scheduler's ADDRESS (tcp://host:8786; --out on a folder the workers share) "
+            "or local:N worker processes here (pip install 'parley[cluster]')",
+        ),
+    ] = None,
     backend: BackendOption = Backend.offline,
     llm: LLMOptions = LLMOptions(),  # noqa: B008  # the 13 LLM options, on the command line
 ) -> None:
@@ -513,6 +567,7 @@ def compare(
             reuse=reuse,
             on_run=progress.on_run,
             on_start=progress.on_start,
+            cluster=cluster,
         )
     print_comparison(out, err, result)
 

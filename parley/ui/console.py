@@ -302,13 +302,14 @@ def print_comparison(out: Console, err: Console, result: Comparison) -> None:
         return "-" if x != x else f"{x:.0%}"  # NaN: an arm without a completed run
 
     table = Table(box=SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
-    for col in ("Arm", "Runs", "Deal (95% interval)", "Stalled", "Breakdown", "Max rounds", "Median rounds"):
+    for col in ("Arm", "Runs", "Deal (95% interval)", "Refused", "Stalled", "Breakdown", "Max rounds", "Median rounds"):
         table.add_column(col, justify="left" if col == "Arm" else "right")
     for _, r in result.summary.iterrows():
         table.add_row(
             Text(str(r["arm"])),
             str(int(r["runs"])),
             f"{share(r['share_converged'])} ({share(r['share_converged_lo'])}-{share(r['share_converged_hi'])})",
+            share(r["share_refused"]),
             share(r["share_stalled"]),
             share(r["share_breakdown"]),
             share(r["share_max_rounds"]),

@@ -109,7 +109,11 @@ class TerminalSource:
             self.say("Your move so far: " + ("nothing yet" if not draft else ""))
             for action in draft:
                 self.say(f"  - {describe_action(action)}")
-            command = self.ask_until(self.menu(options), actor, partial(self.command, options=options, draft=draft))
+            try:
+                command = self.ask_until(self.menu(options), actor, partial(self.command, options=options, draft=draft))
+            except Back:  # `back` at the menu itself: there is nothing to go back to, so ask again
+                self.say("  You are at the menu: type an action, done to end your move, or help.")
+                continue
             if command == "done":
                 return Move(actions=draft or [Pass()])
             if command == "help":

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+MAX_SHOWN = 200  # the longest field name shown (a message may be four times as long): a line, not a page
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -18,8 +20,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.field}" if self.field else self.file
-        return " ".join(f"{where}: {self.message}".splitlines())  # one line per problem, always
+        field = self.field if len(self.field) <= MAX_SHOWN else self.field[: MAX_SHOWN - 3] + "..."
+        message = self.message if len(self.message) <= 4 * MAX_SHOWN else self.message[: 4 * MAX_SHOWN - 3] + "..."
+        where = f"{self.file}: {field}" if field else self.file
+        return " ".join(f"{where}: {message}".splitlines())  # one line per problem, always
 
 
 class InvalidInput(Exception):
@@ -34,7 +38,7 @@ def display_path(path: Path) -> str:
     """A path as the user would recognise it: relative to the working directory when possible."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a link that loops
         return str(path)
 
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 from pydantic import ValidationError
 
 from parley.world.claims import Claim, claim_problems
 from parley.world.persona import SPEECH_ACTS, Persona, VariantInfo, apply_variant
 from parley.world.problems import InvalidInput, Problem, display_path, from_validation_error
+from parley.world.sandbox import template_files
 from parley.world.templates import DEFAULT_PROMPTS, Templates
 from parley.world.world import ID_PATTERN, World, cross_reference_problems
 
@@ -47,7 +48,7 @@ class Scenario:
         """Content hashes of every file the run depends on, keyed by a readable path."""
         files = [self.world_path, *self.persona_paths.values()]
         for folder in dict.fromkeys([self.prompts_dir.resolve(), DEFAULT_PROMPTS.resolve()]):
-            files += sorted(p for p in folder.rglob("*.j2") if p.is_file())
+            files += template_files(folder)[0]
         return {display_path(p): sha256_file(p) for p in files}
 
 
@@ -105,12 +106,60 @@ def load_variant_file(path: Path | str, shown_as: str | None = None) -> VariantF
     return VariantFile(data["actor"], data["name"], overlay, path, text)
 
 
+MAX_FILE_BYTES = 10_000_000  # a source text
+MAX_YAML_BYTES = 1_000_000  # a world, a persona card, an inject or variant file (the largest bundled: 18 kB)
+MAX_DEPTH = 64  # levels of nesting in a YAML file (a world needs six or so)
+MAX_VALUES = 100_000  # values in a YAML file once its aliases are expanded (a world has a few thousand)
+
+
+class _Refused(yaml.YAMLError):
+    """A YAML file refused for its shape (too deep, too many values once aliases are expanded)."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.problem = message
+        self.problem_mark = mark
+
+
 class _Loader(yaml.SafeLoader):
-    """A safe loader that notes duplicate keys, which plain YAML loading silently drops."""
+    """A safe loader that notes duplicate keys, which plain YAML loading silently drops, and refuses
+    what would bring a reader down: nesting deeper than MAX_DEPTH (Python's recursion limit), and
+    aliases that expand to more than MAX_VALUES values ("billion laughs": nine aliases of nine
+    aliases of nine... are a few lines that every walk over the data multiplies) or contain
+    themselves."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[int, int, Any]] = []
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # id(node) -> how many values it stands for, aliases expanded
+        self._total = 0  # values read so far, aliases expanded: refused as soon as it is too many
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+            alias = self.check_event(yaml.AliasEvent)
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if alias and id(node) not in self._sizes:  # an alias of a node still being read: itself, or a parent
+            raise _Refused("an alias inside its own anchor: the value would contain itself", node.start_mark)
+        self._total += self._sizes[id(node)] if alias else 1
+        if self._total > MAX_VALUES:
+            raise _Refused(f"more than {MAX_VALUES:,} values (each alias counted as all it repeats)", node.start_mark)
+        if id(node) not in self._sizes:
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            size = 1
+            for child in children:
+                size += self._sizes[id(child)]
+            self._sizes[id(node)] = size
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -141,14 +190,30 @@ def _mark(mark: Any) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
 
 
+def unreadable(path: Path, what: str = "file", most: int = MAX_FILE_BYTES) -> str:
+    """Why `path` cannot be read as a file, in the user's words; "" when it can (a regular file, not
+    a folder, a device, a pipe, a link to nowhere, or bigger than `most` bytes)."""
+    try:
+        info = path.stat()
+    except (OSError, RuntimeError):
+        if path.is_symlink():
+            return "a link that leads nowhere (its target is missing, or it links to itself)"
+        return "file not found"
+    if stat.S_ISDIR(info.st_mode):
+        return f"a folder, not a {what}"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a device, a pipe or a socket)"
+    if info.st_size > most:
+        return f"{info.st_size:,} bytes: too big (at most {most:,})"
+    return ""
+
+
 def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     """A YAML mapping from a file, or None with the reason added to problems."""
     name = display_path(path)
-    if path.is_dir():
-        problems.append(Problem(name, "", "a folder, not a YAML file"))
-        return None
-    if not path.is_file():
-        problems.append(Problem(name, "", "file not found"))
+    why = unreadable(path, "YAML file", MAX_YAML_BYTES)
+    if why:
+        problems.append(Problem(name, "", why))
         return None
     try:
         text = path.read_text(encoding="utf-8")
@@ -172,7 +237,15 @@ def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
         context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
             reason += f" ({context} on line {context_mark.line + 1})"
-        problems.append(Problem(name, "", f"not valid YAML: {where}{reason}"))
+        refused = "cannot be used" if isinstance(exc, _Refused) else "not valid YAML"
+        problems.append(Problem(name, "", f"{refused}: {where}{reason}"))
+        return None
+    except ValueError as exc:  # an integer of more than 4,300 digits, Python's limit
+        why = "a number of more than 4,300 digits" if "digits" in str(exc) else str(exc).splitlines()[0]
+        problems.append(Problem(name, "", f"cannot be used: {why}"))
+        return None
+    except RecursionError:  # MAX_DEPTH is below Python's limit: a backstop only
+        problems.append(Problem(name, "", "cannot be used: nested too deeply"))
         return None
     finally:
         loader.dispose()
@@ -189,8 +262,9 @@ def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
 
 def read_text(path: Path, owner: str, field: str, problems: list[Problem]) -> str | None:
     """A text file named by `field` of `owner`, or None with the reason added to problems."""
-    if not path.is_file():
-        problems.append(Problem(owner, field, f"file not found: {display_path(path)}"))
+    why = unreadable(path)
+    if why:
+        problems.append(Problem(owner, field, f"{why}: {display_path(path)}"))
         return None
     try:
         return path.read_text(encoding="utf-8")
@@ -240,24 +314,8 @@ def pull_quotes(paragraphs: tuple[str, ...]) -> dict[int, int]:
 
 
 def template_problems(folder: Path) -> list[Problem]:
-    """Every template in the folder that cannot be read or does not parse."""
-    env = Templates(folder).env
-    out = []
-    for path in sorted(folder.rglob("*.j2")):
-        name = display_path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            out.append(Problem(name, "", "not a UTF-8 text file"))
-            continue
-        except OSError as exc:
-            out.append(Problem(name, "", f"cannot read the file: {exc.strerror or exc}"))
-            continue
-        try:
-            env.parse(text, name=path.relative_to(folder).as_posix())
-        except jinja2.TemplateSyntaxError as exc:
-            out.append(Problem(name, f"line {exc.lineno}", exc.message or "syntax error"))
-    return out
+    """Every template in the folder that cannot be read or does not parse, and every link out of it."""
+    return Templates(folder).syntax_problems()
 
 
 def _str(value: Any, default: str | None = None) -> str | None:
@@ -331,6 +389,8 @@ def load_scenario(
         prompts_dir = base / prompts
     if not prompts_dir.is_dir():
         problems.append(Problem(wname, "prompts", f"folder not found: {display_path(prompts_dir)}"))
+    elif (crowded := template_files(prompts_dir)[1]) and crowded[0][0] == prompts_dir:
+        problems.append(Problem(wname, "prompts", f"{display_path(prompts_dir)} {crowded[0][1]}"))
     else:
         problems += template_problems(prompts_dir)
     for section in ("issues", "edges"):
@@ -371,9 +431,9 @@ def load_scenario(
             continue  # the schema check has reported it
         path = base / persona_file
         persona_paths[actor] = path
-        if not path.is_file():
-            what = "a folder, not a persona card" if path.is_dir() else "file not found"
-            problems.append(Problem(wname, f"actors[{idx}].persona", f"{what}: {display_path(path)}"))
+        why = unreadable(path, "persona card", MAX_YAML_BYTES)
+        if why:
+            problems.append(Problem(wname, f"actors[{idx}].persona", f"{why}: {display_path(path)}"))
             continue
         card = read_yaml(path, problems)
         if card is None:

@@ -1,20 +1,23 @@
 """Jinja2 templates from a world's prompts folder, rendered in a sandbox with strict undefined names.
 
-Templates are user data (a facilitator edits them), so errors name the template file and line.
+Templates are user data (a facilitator edits them, maybe from someone else's world), so errors name
+the template file and line, and a template reads only its own folder and is bounded in the work it
+does and what it writes (`parley.world.sandbox`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from parley.world.escaping import html, markdown
 from parley.world.problems import InvalidInput, Problem, display_path
+from parley.world.sandbox import BoundedSandbox, ConfinedLoader, RenderLimit, TemplateOutside, budgeted, template_files
 
 Medium = Literal["text", "markdown", "html"]
 
@@ -69,8 +72,8 @@ class Templates:
         self.folder = folder
         self.medium = medium
         folders = list(dict.fromkeys([str(folder), str(DEFAULT_PROMPTS)]))
-        self.env = ImmutableSandboxedEnvironment(
-            loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(f) for f in folders]),
+        self.env = BoundedSandbox(
+            loader=jinja2.ChoiceLoader([ConfinedLoader(Path(f)) for f in folders]),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -98,24 +101,67 @@ class Templates:
     def _where(self, name: str) -> str:
         return display_path(self.folder / name)
 
-    def render(self, name: str, **context: Any) -> str:
+    def render(self, name: str, /, **context: Any) -> str:
+        """The template rendered with `context`, within a prompt's limits."""
+        return self._render(name, 0, context)
+
+    def render_run_page(self, name: str, run_events: int, /, **context: Any) -> str:
+        """A page of a whole run (its transcript, its report): limits that grow with its events."""
+        return self._render(name, run_events, context)
+
+    def _render(self, name: str, run_events: int, context: dict[str, Any]) -> str:
         try:
-            return self.env.get_template(name).render(**context).strip()
-        except jinja2.TemplateNotFound:
-            raise TemplateError([Problem(self._where(name), "", "template not found")]) from None
+            with budgeted(run_events):
+                return self.env.get_template(name).render(**context).strip()
+        except jinja2.TemplateNotFound as exc:
+            missing = exc.name if isinstance(exc.name, str) else name
+            why = "template not found" if missing == name else f"includes '{missing}': template not found"
+            raise TemplateError([Problem(self._where(name), "", why)]) from None
+        except TemplateOutside as exc:
+            file = display_path(Path(exc.path)) if exc.path else self._failing(name, exc)[0]
+            raise TemplateError([Problem(file, "", exc.message or "refused")]) from None
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(
-                [Problem(self._where(name), f"line {exc.lineno}", exc.message or "syntax error")]
-            ) from None
-        except (jinja2.UndefinedError, jinja2.sandbox.SecurityError, TypeError, ValueError) as exc:
-            raise TemplateError([Problem(self._where(name), "", f"cannot render: {exc}")]) from None
+            where = display_path(Path(exc.filename)) if exc.filename else self._where(name)
+            raise TemplateError([Problem(where, f"line {exc.lineno}", exc.message or "syntax error")]) from None
+        except RenderLimit as exc:
+            raise TemplateError([Problem(*self._failing(name, exc), exc.message or "stopped")]) from None
+        except RecursionError as exc:
+            why = "includes or calls itself without end (recursion too deep)"
+            raise TemplateError([Problem(*self._failing(name, exc), why)]) from None
+        except MemoryError as exc:
+            raise TemplateError([Problem(*self._failing(name, exc), "stopped: out of memory")]) from None
+        except (
+            jinja2.UndefinedError,
+            jinja2.sandbox.SecurityError,
+            TypeError,
+            ValueError,
+            ArithmeticError,
+            LookupError,
+            AttributeError,
+        ) as exc:
+            raise TemplateError([Problem(*self._failing(name, exc), f"cannot render: {exc}")]) from None
+
+    def _failing(self, name: str, exc: BaseException) -> tuple[str, str]:
+        """The template file and line where a render failed: the innermost frame of a template
+        (Jinja2 rewrites a render's traceback to the templates' own files and lines)."""
+        file, line = self._where(name), ""
+        tb = exc.__traceback__
+        roots = [Path(os.path.realpath(f)) for f in (self.folder, DEFAULT_PROMPTS) if f.is_dir()]
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            filename = Path(code.co_filename)
+            real = Path(os.path.realpath(filename))
+            if filename.suffix in (".j2", ".jinja") and any(r in real.parents for r in roots):
+                file, line = display_path(filename), f"line {tb.tb_lineno}"
+            tb = tb.tb_next
+        return file, line
 
     def names_used(self, name: str) -> tuple[str, ...]:
         """The context names a template reads: what its output can depend on."""
         used = self._names.get(name)
         if used is None:
             try:
-                source = self.env.loader.get_source(self.env, name)[0]
+                source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
                 used = tuple(sorted(meta.find_undeclared_variables(self.env.parse(source))))
             except jinja2.TemplateError:
                 used = ("*",)  # unknown: render every time, and let render() report the problem
@@ -123,12 +169,21 @@ class Templates:
         return used
 
     def syntax_problems(self) -> list[Problem]:
-        """Every template in the folder that does not parse."""
-        out = []
-        for path in sorted(self.folder.rglob("*.j2")):
+        """Every template in the folder that cannot be read or does not parse, and every link in it
+        that leads out of it."""
+        files, refused = template_files(self.folder)
+        out = [Problem(display_path(path), "", why) for path, why in refused]
+        for path in files:
             rel = path.relative_to(self.folder).as_posix()
             try:
-                self.env.parse(path.read_text(encoding="utf-8"), name=rel)
+                source = self.env.loader.get_source(self.env, rel)[0]  # type: ignore[union-attr]
+                self.env.parse(source, name=rel)
+            except TemplateOutside as exc:
+                out.append(Problem(display_path(Path(exc.path or path)), "", exc.message or "refused"))
             except jinja2.TemplateSyntaxError as exc:
                 out.append(Problem(display_path(path), f"line {exc.lineno}", exc.message or "syntax error"))
+            except jinja2.TemplateNotFound:
+                out.append(Problem(display_path(path), "", "cannot be read"))
+            except OSError as exc:
+                out.append(Problem(display_path(path), "", f"cannot read the file: {exc.strerror or exc}"))
         return out

@@ -145,7 +145,9 @@ class LLMDefaults(Strict):
     model: str | None = None
     models: dict[str, str] = Field(default_factory=dict, description="a model of its own for some actors")
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=1000, ge=16)
+    max_tokens: int | None = Field(
+        default=None, ge=16, description="a cap on each answer's tokens (default: what the move schema needs)"
+    )
 
 
 class World(Strict):
