@@ -245,10 +245,11 @@ def MoveEditor(game: BoardModel, actor: str, view: SeatView) -> None:
     def router_search() -> str | None:
         return router.search
 
-    solara.Select("What do you want to do?", value=kind, values=ACTIONS)
+    # keyed, so that a widget shown for several kinds of action keeps what was typed when the kind changes
+    solara.Select("What do you want to do?", value=kind, values=ACTIONS).key("kind")
     if kind.value in (ACTIONS[1], ACTIONS[2]):
         if options.answerable:
-            solara.Select("Which proposal", value=answer_to, values=list(answerable))
+            solara.Select("Which proposal", value=answer_to, values=list(answerable)).key("which-proposal")
             if answer_to.value in answerable:
                 picked = answerable[answer_to.value]
                 Html(package_lines(game, picked.package))
@@ -257,16 +258,16 @@ def MoveEditor(game: BoardModel, actor: str, view: SeatView) -> None:
         else:
             solara.Text("No proposal is open for you to answer.")
     if kind.value == ACTIONS[0]:
-        solara.Select("Start from", value=start_from, values=list(offers))
+        solara.Select("Start from", value=start_from, values=list(offers)).key("start-from")
     if kind.value in (ACTIONS[0], ACTIONS[1]):
-        PackageEditor(options, chosen(), package, view)
+        PackageEditor(options, chosen(), package, view).key("package")
     if kind.value == ACTIONS[2]:
-        solara.Select("Answer", value=accept, values=["Accept", "Reject"])
+        solara.Select("Answer", value=accept, values=["Accept", "Reject"]).key("answer")
     if kind.value == ACTIONS[3]:
-        solara.Select("Kind of message", value=message_kind, values=options.message_kinds)
+        solara.Select("Kind of message", value=message_kind, values=options.message_kinds).key("message-kind")
     if kind.value == ACTIONS[4]:
         labels = [c.name for c in options.channels]
-        solara.Select("Channel to", value=channel_to, values=labels)
+        solara.Select("Channel to", value=channel_to, values=labels).key("channel-to")
         for c in options.channels:
             if c.name == channel_to.value:
                 solara.Text(
@@ -278,11 +279,11 @@ def MoveEditor(game: BoardModel, actor: str, view: SeatView) -> None:
             values=to.value,
             on_value=to.set,
             all_values=[r.name for r in options.recipients],
-        )
+        ).key("to")
     if kind.value in (ACTIONS[0], ACTIONS[1], ACTIONS[3]):
-        solara.InputText("What you say", value=text)
+        solara.InputText("What you say", value=text, continuous_update=True).key("what-you-say")
     if kind.value in (ACTIONS[1], ACTIONS[2], ACTIONS[4], ACTIONS[5]):
-        solara.InputText("Your reason", value=reason)
+        solara.InputText("Your reason", value=reason, continuous_update=True).key("your-reason")
     with solara.Row(style={"flex-wrap": "wrap"}):
         if kind.value == ACTIONS[5]:
             solara.Button("Walk out for good", on_click=add, color="error")
