@@ -201,6 +201,7 @@ def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_pers
     facilitator.get_by_label("When the time runs out, a team that has not moved").click(force=True)
     facilitator.get_by_role("option", name="persona", exact=True).click()
     facilitator.get_by_role("button", name="Set the timer").click()
+    facilitator.get_by_text("Timer: 3 s per round; a team that has not moved is played by its persona.").wait_for()
     facilitator.get_by_text("Round 2 closed before Russia moved: their personas played for them.").wait_for()
     (folder,) = [p for p in room["runs"].iterdir() if p.is_dir()]
     events = read_events(folder / "events.jsonl")
