@@ -173,13 +173,9 @@ def test_two_teams_play_a_round_from_their_own_screens_and_the_projector_follows
     assert json.loads((folder / "manifest.json").read_text())["human"] == ["ukraine", "russia"]
 
 
-@pytest.mark.xfail(
-    reason="not yet reliable in a browser on a loaded machine: one run never saw the timer's notice on the "
-    "facilitator's page, another never saw the counter added; the timer and persona are proven in process "
-    "(tests/test_table.py)",
-    strict=False,
-)
 def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_persona(room, browser) -> None:
+    from playwright.sync_api import expect
+
     facilitator = open_page(browser, room["facilitator"])
     facilitator.get_by_text("Teams").first.wait_for()
     facilitator.get_by_role("button", name="Step", exact=True).click()
@@ -191,7 +187,9 @@ def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_pers
     ukraine.get_by_role("option", name="Counter a proposal", exact=True).click()
     ukraine.get_by_label("Which proposal").click(force=True)
     ukraine.get_by_role("option", name=re.compile(r"from Russia \(worth")).click()
+    ukraine.get_by_text("This package is worth").wait_for()  # the editor has redrawn from Russia's package
     ukraine.get_by_label("Your reason").fill("Not while you hold Kherson.")
+    expect(ukraine.get_by_label("Your reason")).to_have_value("Not while you hold Kherson.")
     ukraine.get_by_role("button", name="Add to my move").click()
     ukraine.get_by_text(re.compile(r"- counter P\d+ to Russia")).wait_for()
     ukraine.get_by_role("button", name="Send my move").click()
@@ -203,6 +201,7 @@ def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_pers
     facilitator.get_by_label("When the time runs out, a team that has not moved").click(force=True)
     facilitator.get_by_role("option", name="persona", exact=True).click()
     facilitator.get_by_role("button", name="Set the timer").click()
+    facilitator.get_by_text("Timer: 3 s per round; a team that has not moved is played by its persona.").wait_for()
     facilitator.get_by_text("Round 2 closed before Russia moved: their personas played for them.").wait_for()
     (folder,) = [p for p in room["runs"].iterdir() if p.is_dir()]
     events = read_events(folder / "events.jsonl")

@@ -2,8 +2,9 @@
 folder is one line naming the file (and the field), exit 2, no traceback, no hang (issue 14, items
 12, 14, 15), and `parley validate` warns of worlds that load but cannot work (item 17).
 
-Each case breaks a copy of the mini world in tmp_path, then runs `python -m parley validate` (or
-`run`) in a subprocess as a user would. The cases run concurrently, a few at a time, once per worker.
+Each case breaks a copy of the mini world in tmp_path, then runs `parley validate` through the
+command's own entry point, in process (`tests.conftest.parley`: a traceback still shows); one case
+runs `parley run` in a real subprocess as a user would.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import MINI, ROOT
+from tests.conftest import MINI, ROOT, parley
 
 
 def append(path: str, text: str) -> Callable[[Path], None]:
@@ -312,23 +312,13 @@ def _run(case: tuple[str, Callable[[Path], None], list[str]], base: Path) -> sub
     folder = base / name
     shutil.copytree(MINI.parent, folder)
     change(folder)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "300", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "parley", "validate", "world.yaml"],
-        cwd=folder,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=300,
-    )
+    return parley("validate", "world.yaml", cwd=folder, env={**os.environ, "COLUMNS": "300", "NO_COLOR": "1"})
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
     base = tmp_path_factory.mktemp("hostile-worlds")
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        done = pool.map(lambda c: _run(c, base), CASES)
-        return {case[0]: result for case, result in zip(CASES, done, strict=True)}
+    return {case[0]: _run(case, base) for case in CASES}  # in process, one after another (each changes cwd)
 
 
 @pytest.mark.parametrize(("name", "words"), [(c[0], c[2]) for c in CASES], ids=[c[0] for c in CASES])
@@ -366,15 +356,7 @@ def test_a_run_with_a_leaking_template_saves_nothing(mini_copy: Path, tmp_path: 
 
 # -- item 17: warnings -------------------------------------------------------------------------
 def validate(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "300", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "parley", "validate", "world.yaml", *args],
-        cwd=folder,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=300,
-    )
+    return parley("validate", "world.yaml", *args, cwd=folder, env={**os.environ, "COLUMNS": "300", "NO_COLOR": "1"})
 
 
 def edit_yaml(path: Path, change: Callable[[Any], None]) -> None:
@@ -432,14 +414,5 @@ def test_a_claims_inject_moved_beyond_the_last_round_is_warned(mini_copy: Path) 
 
 def test_good_worlds_have_no_warnings() -> None:
     for world in (MINI, ROOT / "worlds" / "ukraine-2024.yaml"):
-        result = validate(world.parent, "--strict") if world == MINI else None
-        if result is None:
-            env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "300", "NO_COLOR": "1"}
-            result = subprocess.run(
-                [sys.executable, "-m", "parley", "validate", str(world), "--strict"],
-                env=env,
-                text=True,
-                capture_output=True,
-                timeout=300,
-            )
+        result = parley("validate", str(world), "--strict", env={**os.environ, "COLUMNS": "300", "NO_COLOR": "1"})
         assert result.returncode == 0 and not result.stderr.strip(), result.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,16 +14,12 @@ from parley.runs.play import play
 from parley.runs.replay import load_saved
 from parley.runs.saved import persona_names, read_run
 from parley.world.problems import InvalidInput
-from tests.conftest import MINI, ROOT
+from tests.conftest import MINI, ROOT, parley
 
 FIXTURES = ROOT / "tests" / "fixtures" / "runs"
 OFFLINE = FIXTURES / "20261202-021630-mini-s3"  # recorded before the regroup, offline
 LLM = FIXTURES / "20261202-021643-mini-s1"  # recorded before the regroup against tests/fake_openai.py
 RECORDED = [OFFLINE, LLM]
-
-
-def parley(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "parley", *args], cwd=cwd, capture_output=True, text=True, timeout=180)
 
 
 def raw(folder: Path) -> dict:

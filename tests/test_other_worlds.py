@@ -14,8 +14,6 @@ import math
 import os
 import random
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +31,7 @@ from parley.runs.play import RunResult, play
 from parley.ui.cli import app
 from parley.ui.console import print_summary
 from parley.world.problems import InvalidInput
-from tests.conftest import ROOT
+from tests.conftest import ROOT, parley
 from tests.fake_openai import FakeOpenAI
 
 KEY = "sk-canary-XYZ"
@@ -258,17 +256,6 @@ def cli(*args: str, cwd: Path) -> tuple[int, str, str, BaseException | None]:
         result = CliRunner().invoke(app, list(args))
     exc = result.exception
     return result.exit_code, result.stdout, result.stderr, None if isinstance(exc, SystemExit) else exc
-
-
-def parley(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "parley", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def lines(text: str) -> list[str]:

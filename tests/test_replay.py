@@ -16,16 +16,10 @@ from parley.llm.backend import LLMBackend, LLMSettings
 from parley.runs.folder import read_events
 from parley.runs.play import play
 from parley.runs.replay import load_saved, replay
-from tests.conftest import MINI, ROOT, UKRAINE
+from tests.conftest import MINI, ROOT, UKRAINE, parley
 from tests.fake_openai import FakeOpenAI
 
 INJECTS = ROOT / "worlds" / "injects"
-
-
-def parley(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "parley", *args], cwd=cwd, capture_output=True, text=True, timeout=180, env=env
-    )
 
 
 def without_transport(events: list[dict]) -> list[dict]:

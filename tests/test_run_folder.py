@@ -21,12 +21,8 @@ from parley.runs.manifest import Manifest
 from parley.runs.play import play
 from parley.runs.replay import load_saved, replay
 from parley.world.scenario import load_scenario
-from tests.conftest import MINI, ROOT
+from tests.conftest import MINI, ROOT, parley
 from tests.fake_openai import FakeOpenAI
-
-
-def parley(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "parley", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 def start(*args: str) -> subprocess.Popen:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import yaml
 from parley.runs.folder import read_events
 from parley.runs.play import play
 from parley.world.scenario import load_scenario
-from tests.conftest import MINI, ROOT, UKRAINE
+from tests.conftest import MINI, ROOT, UKRAINE, parley
 
 
 def events_of(folder: Path) -> list[dict]:
@@ -74,7 +72,8 @@ def variant_settings() -> list[dict[str, str]]:
 )
 def test_no_one_ever_accepts_across_its_red_lines(tmp_path: Path, variants: dict[str, str]) -> None:
     scenario = load_scenario(UKRAINE, variants)
-    for seed in (1, 2, 3):
+    # one seed per setting, a different one for each (the claims check covers 50 seeds per arm)
+    for seed in (1 + sum(map(ord, repr(sorted(variants.items())))) % 7,):
         result = play(UKRAINE, seed=seed, variants=variants, runs_dir=tmp_path)
         events = events_of(result.folder)
         packages = {e["proposal"]: e["package"] for e in events if e["type"] == "proposal"}
@@ -105,8 +104,6 @@ def test_offline_outcomes_vary_with_persona_and_seed(tmp_path: Path) -> None:
 
 
 # -- the CLI, as a user runs it -------------------------------------------------------------------
-def parley(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "parley", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def test_cli_run_default_world(tmp_path: Path) -> None:

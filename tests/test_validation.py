@@ -12,7 +12,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from parley.runs.play import prepare
 from parley.ui.cli import app
 from parley.world.problems import InvalidInput
 from parley.world.scenario import load_scenario, paragraphs_of, pull_quotes
-from tests.conftest import MINI, ROOT, UKRAINE
+from tests.conftest import MINI, ROOT, UKRAINE, parley
 
 # ---------------------------------------------------------------- helpers
 
@@ -65,27 +64,9 @@ def assert_line(lines: list[str], *words: str) -> None:
 
 
 def cli_many(*calls: tuple[list[str], Path]) -> list[subprocess.CompletedProcess[str]]:
-    """Run `python -m parley.ui.cli ARGS` in a subprocess for each (args, cwd), concurrently (startup is slow)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80", "NO_COLOR": "1"}
-    procs = [
-        (
-            args,
-            subprocess.Popen(
-                [sys.executable, "-m", "parley", *args],
-                cwd=cwd,
-                env=env,
-                text=True,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            ),
-        )
-        for args, cwd in calls
-    ]
-    results = []
-    for args, proc in procs:
-        out, err = proc.communicate(timeout=120)
-        results.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
-    return results
+    """`parley ARGS` in `cwd` for each (args, cwd), through the command's entry point in process."""
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    return [parley(*args, cwd=cwd, env=env) for args, cwd in calls]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -77,9 +77,9 @@ CSS = """
 .v-application .v-label, .v-application .v-select__selection, .v-application .v-btn,
 .v-application .v-card__title { font-size: 17px; }
 /* Mesa's developer controls: its intervals and threads (the card with the only checkbox), its step
-   counter (the only card with neither an input nor a button) and the tab of its single page */
+   counter (the only card of its own with neither an input nor a button) and the tab of its single page */
 .v-navigation-drawer .v-card:has(.v-input--checkbox) .v-input { display: none; }
-.v-navigation-drawer .v-card:not(:has(.v-input, .v-btn)) { display: none; }
+.v-navigation-drawer .v-card:not(.parley-panel):not(:has(.v-input, .v-btn)) { display: none; }
 .v-tabs { display: none; }
 """
 
@@ -435,7 +435,7 @@ def SeatForm(game: solara.Reactive[BoardModel]) -> None:
             solara.Select("Kind", value=message_kind, values=options.message_kinds)
         if kind.value != ACTIONS[1]:
             solara.SelectMultiple("To (nobody chosen: everyone at the table)", values=to, all_values=recipients)
-        solara.InputText("What you say", value=text)
+        solara.InputText("What you say", value=text, continuous_update=True).key("what-you-say")
 
         def add() -> None:
             action = build_action(
@@ -629,18 +629,22 @@ def Teams(game: solara.Reactive[BoardModel]) -> None:
     update_counter.get()
     use_room(active=bool(ROOM.seats))
     model = game.value
-    seconds = solara.use_reactive(ROOM.timer_seconds)
-    late = solara.use_reactive(ROOM.on_timeout)
     names = model.names()
     if not ROOM.seats:
         return
 
+    def typed_seconds(value: int | None) -> None:
+        ROOM.draft_seconds = max(0, value or 0)
+
+    def typed_late(value: str) -> None:
+        ROOM.draft_on_timeout = value
+
     def set_timer() -> None:
-        ROOM.set_timer(seconds.value, late.value)
+        ROOM.set_timer(ROOM.draft_seconds, ROOM.draft_on_timeout)
         force_update()
 
     def close() -> None:
-        model.close_now(persona=late.value == PERSONA)
+        model.close_now(persona=ROOM.draft_on_timeout == PERSONA)
         force_update()
 
     with solara.Card("Teams", classes=["parley-panel"]):
@@ -656,11 +660,22 @@ def Teams(game: solara.Reactive[BoardModel]) -> None:
             solara.Text(f"{names[actor]}: {state}")
         left = ROOM.seconds_left()
         if left is not None:
-            solara.Text(f"{left} s left in this round", classes=["parley-status"])
-        solara.InputInt("Seconds per round (0: no timer)", value=seconds, continuous_update=True)
-        solara.Select("When the time runs out, a team that has not moved", value=late, values=[PASS, PERSONA])
-        solara.Button("Set the timer", on_click=set_timer, outlined=True)
-        solara.Button("Close the round now", on_click=close, color="primary", disabled=not model.waiting_for)
+            # keyed (as are the controls below), so the clock appearing does not redraw what is being typed
+            solara.Text(f"{left} s left in this round", classes=["parley-status"]).key("timer-left")
+        solara.Text(ROOM.timer_says()).key("timer-says")
+        solara.InputInt(
+            "Seconds per round (0: no timer)", value=ROOM.draft_seconds, on_value=typed_seconds, continuous_update=True
+        ).key("timer-seconds")
+        solara.Select(
+            "When the time runs out, a team that has not moved",
+            value=ROOM.draft_on_timeout,
+            on_value=typed_late,
+            values=[PASS, PERSONA],
+        ).key("timer-late")
+        solara.Button("Set the timer", on_click=set_timer, outlined=True).key("timer-set")
+        solara.Button("Close the round now", on_click=close, color="primary", disabled=not model.waiting_for).key(
+            "timer-close"
+        )
 
 
 def DealView(model: BoardModel) -> None:

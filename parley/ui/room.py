@@ -58,6 +58,10 @@ class Room:
     key: str = ""  # the facilitator's and projector's key; '' on loopback, where none is asked
     timer_seconds: int = 0  # 0: no timer, the round waits for every seat
     on_timeout: str = PASS  # what a seat that has not moved does when the time runs out: pass | persona
+    # what the facilitator has typed but not yet set: kept here, not in the page, so a redraw of the
+    # sidebar (Mesa rebuilds it) never loses it
+    draft_seconds: int = 0
+    draft_on_timeout: str = PASS
     game: BoardModel | None = None
     deadline: float | None = None  # when the open round closes, by the monotonic clock
     _deadline_round: int = -1
@@ -102,6 +106,13 @@ class Room:
         self.on_timeout = on_timeout if on_timeout in (PASS, PERSONA) else PASS
         self.deadline = None
         self._deadline_round = -1
+
+    def timer_says(self) -> str:
+        """The timer as it is set, in words."""
+        if self.timer_seconds <= 0:
+            return "Timer: off (a round waits for every team)."
+        then = "is played by its persona" if self.on_timeout == PERSONA else "passes"
+        return f"Timer: {self.timer_seconds} s per round; a team that has not moved {then}."
 
     def seconds_left(self) -> int | None:
         if self.deadline is None:

@@ -245,56 +245,57 @@ def MoveEditor(game: BoardModel, actor: str, view: SeatView) -> None:
     def router_search() -> str | None:
         return router.search
 
-    solara.Select("What do you want to do?", value=kind, values=ACTIONS)
+    # keyed, so that a widget shown for several kinds of action keeps what was typed when the kind changes
+    solara.Select("What do you want to do?", value=kind, values=ACTIONS).key("kind")
     if kind.value in (ACTIONS[1], ACTIONS[2]):
         if options.answerable:
-            solara.Select("Which proposal", value=answer_to, values=list(answerable))
+            solara.Select("Which proposal", value=answer_to, values=list(answerable)).key("which-proposal")
             if answer_to.value in answerable:
                 picked = answerable[answer_to.value]
-                Html(package_lines(game, picked.package))
+                solara.HTML(tag="div", unsafe_innerHTML=package_lines(game, picked.package)).key("picked-package")
                 if not picked.can_accept:
-                    solara.Warning(f"You can only reject it: {picked.accept_problem}.")
+                    solara.Warning(f"You can only reject it: {picked.accept_problem}.").key("only-reject")
         else:
-            solara.Text("No proposal is open for you to answer.")
+            solara.Text("No proposal is open for you to answer.").key("nothing-to-answer")
     if kind.value == ACTIONS[0]:
-        solara.Select("Start from", value=start_from, values=list(offers))
+        solara.Select("Start from", value=start_from, values=list(offers)).key("start-from")
     if kind.value in (ACTIONS[0], ACTIONS[1]):
-        PackageEditor(options, chosen(), package, view)
+        PackageEditor(options, chosen(), package, view).key("package")
     if kind.value == ACTIONS[2]:
-        solara.Select("Answer", value=accept, values=["Accept", "Reject"])
+        solara.Select("Answer", value=accept, values=["Accept", "Reject"]).key("answer")
     if kind.value == ACTIONS[3]:
-        solara.Select("Kind of message", value=message_kind, values=options.message_kinds)
+        solara.Select("Kind of message", value=message_kind, values=options.message_kinds).key("message-kind")
     if kind.value == ACTIONS[4]:
         labels = [c.name for c in options.channels]
-        solara.Select("Channel to", value=channel_to, values=labels)
+        solara.Select("Channel to", value=channel_to, values=labels).key("channel-to")
         for c in options.channels:
             if c.name == channel_to.value:
                 solara.Text(
                     f"Your channel to {c.name} is {'open: this closes it' if c.open else 'closed: this opens it'}."
-                )
+                ).key("channel-state")
     if kind.value in (ACTIONS[0], ACTIONS[1], ACTIONS[3]):
         solara.SelectMultiple(
             "To (nobody chosen: everyone at the table)",
             values=to.value,
             on_value=to.set,
             all_values=[r.name for r in options.recipients],
-        )
+        ).key("to")
     if kind.value in (ACTIONS[0], ACTIONS[1], ACTIONS[3]):
-        solara.InputText("What you say", value=text)
+        solara.InputText("What you say", value=text, continuous_update=True).key("what-you-say")
     if kind.value in (ACTIONS[1], ACTIONS[2], ACTIONS[4], ACTIONS[5]):
-        solara.InputText("Your reason", value=reason)
-    with solara.Row(style={"flex-wrap": "wrap"}):
+        solara.InputText("Your reason", value=reason, continuous_update=True).key("your-reason")
+    with solara.Row(style={"flex-wrap": "wrap"}).key("buttons"):
         if kind.value == ACTIONS[5]:
             solara.Button("Walk out for good", on_click=add, color="error")
         else:
             solara.Button("Add to my move", on_click=add, outlined=True)
             solara.Button("Clear my move", on_click=lambda: draft.set([]), outlined=True)
     if problem.value:
-        solara.Error(problem.value)
-    solara.Text("Your move so far: " + ("nothing (you pass)" if not draft.value else ""))
-    for action in draft.value:
-        solara.Text(f"- {say(action, names, game)}")
-    solara.Button("Send my move", on_click=lambda: send(draft.value), color="primary")
+        solara.Error(problem.value).key("problem")
+    solara.Text("Your move so far: " + ("nothing (you pass)" if not draft.value else "")).key("so-far")
+    for n, action in enumerate(draft.value):
+        solara.Text(f"- {say(action, names, game)}").key(f"action-{n}")
+    solara.Button("Send my move", on_click=lambda: send(draft.value), color="primary").key("send")
 
 
 @solara.component
