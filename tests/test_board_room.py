@@ -173,7 +173,7 @@ def test_two_teams_play_a_round_from_their_own_screens_and_the_projector_follows
     assert json.loads((folder / "manifest.json").read_text())["human"] == ["ukraine", "russia"]
 
 
-def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_persona(room, browser) -> None:
+def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_persona(room, browser, tmp_path) -> None:
     from playwright.sync_api import expect
 
     facilitator = open_page(browser, room["facilitator"])
@@ -197,11 +197,7 @@ def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_pers
 
     # Russia does not move: the facilitator gives it a few seconds, then its persona plays its round
     facilitator.get_by_text("Ukraine: moved").wait_for()
-    facilitator.get_by_label("Seconds per round (0: no timer)").fill("3")
-    facilitator.get_by_label("When the time runs out, a team that has not moved").click(force=True)
-    facilitator.get_by_role("option", name="persona", exact=True).click()
-    facilitator.get_by_role("button", name="Set the timer").click()
-    facilitator.get_by_text("Timer: 3 s per round; a team that has not moved is played by its persona.").wait_for()
+    set_the_timer(facilitator, tmp_path)
     facilitator.get_by_text("Round 2 closed before Russia moved: their personas played for them.").wait_for()
     (folder,) = [p for p in room["runs"].iterdir() if p.is_dir()]
     events = read_events(folder / "events.jsonl")
@@ -210,3 +206,23 @@ def test_a_team_counters_and_the_timer_closes_the_round_with_the_late_teams_pers
     assert counter["move"]["actions"][0]["reason"] == "Not while you hold Kherson."
     assert any(e["type"] == "human_move" and e["actor"] == "russia" and e["round"] == 2 for e in events)
     assert any(e["type"] == "proposal" and e["actor"] == "ukraine" and e["round"] == 2 for e in events)
+
+
+def set_the_timer(facilitator, tmp_path) -> None:
+    """3 s, then the persona plays a late team. On a loaded machine a setting typed while the sidebar
+    redraws has been seen not to reach the board (issue 12, open): the facilitator sees the sidebar's
+    "Timer: ..." line and sets it again, as a person would; a screenshot is kept if it never takes."""
+    says = "Timer: 3 s per round; a team that has not moved is played by its persona."
+    for _ in range(4):
+        facilitator.get_by_label("Seconds per round (0: no timer)").fill("3")
+        facilitator.get_by_label("When the time runs out, a team that has not moved").click(force=True)
+        facilitator.get_by_role("option", name="persona", exact=True).click()
+        facilitator.get_by_role("button", name="Set the timer").click()
+        try:
+            facilitator.get_by_text(says).wait_for(timeout=20_000)
+            return
+        except Exception:  # playwright's TimeoutError: not set yet
+            continue
+    shot = artifact(tmp_path, "facilitator-timer-not-set.png")
+    facilitator.screenshot(path=str(shot), full_page=True)
+    raise AssertionError(f"the timer never took; see {shot}")
