@@ -11,7 +11,7 @@ the fake's fixed latency or, against a real server, the mean latency of one call
 actors' calls in a round run at once and no round needs a second call).
 
 Against the fake (no --base-url) the actors propose a new package every round and never accept, in
-answers that follow the bounded schema, so the run lasts every round.
+answers that follow the bounded schema and meet their core aims, so the run lasts every round.
 """
 
 from __future__ import annotations
@@ -35,18 +35,23 @@ from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 
 def scripted_moves(world_path: Path, rounds: int) -> dict[str, list[dict]]:
-    """A new proposal every round, never an acceptance, as moves that follow the bounded schema."""
+    """A new proposal every round, never an acceptance, as moves that follow the bounded schema and the
+    rules it cannot state (a proposal meets the proposer's core aims: "at least k of these" is not a
+    schema a strict server takes, so a model that misses it is asked again)."""
     scenario = load_scenario(world_path)
     world = scenario.world
     actors = world.actor_ids()
     moves: dict[str, list[dict]] = {}
     for k, actor in enumerate(actors):
         moves[actor] = []
-        barred = {(line.issue, o) for line in scenario.personas[actor].red_lines for o in line.excludes}
+        persona = scenario.personas[actor]
+        barred = {(line.issue, o) for line in persona.red_lines for o in line.excludes}
+        core = {aim.issue: aim.options for aim in persona.core.of} if persona.core else {}
         for r in range(rounds):
             package = {}
             for i in world.issues:
                 allowed = [o for o in i.option_ids() if (i.id, o) not in barred]  # never across its own red lines
+                allowed = [o for o in allowed if o in core.get(i.id, allowed)] or allowed  # every core aim met
                 package[i.id] = allowed[(r + k) % len(allowed)]
             others = [a for a in actors if a != actor]
             propose = {"type": "propose", "package": package, "to": others, "text": f"round {r + 1} offer"}
