@@ -178,3 +178,13 @@ def test_the_debrief_tells_the_outcome_and_the_turning_points(tmp_path: Path) ->
     page = debrief_html(model)
     assert "The outcome, in words" in page and f"proposal {model.deal.id} passed" in page
     assert "Turning points" in page and "Round 1" in page
+
+
+def test_the_board_names_options_in_the_worlds_words(tmp_path: Path) -> None:
+    """Option ids become titles cased as the world writes its words (issue 12: "Return to ukraine")."""
+    model = BoardModel(world=str(UKRAINE), runs_dir=str(tmp_path))
+    card = card_html(model, "ukraine")
+    for title in ("Return to Ukraine", "US Europe guarantee", "Ceded to Russia", "DMZ Ukrainian side"):
+        assert title in card
+    for wrong in ("Return to ukraine", "Us europe guarantee", "Ceded to russia"):
+        assert wrong not in card

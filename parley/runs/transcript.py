@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from parley.engine.events import EventType
+from parley.world.labels import Labels
 from parley.world.scenario import Scenario
 from parley.world.templates import Templates
 
@@ -78,37 +78,6 @@ def by_round(events: Iterable[Mapping[str, Any]]) -> dict[int, list[Mapping[str,
         if isinstance(e.get("round"), int) and e["round"] > 0 and e.get("type") != EventType.OUTCOME:
             rounds.setdefault(e["round"], []).append(e)
     return rounds
-
-
-class Labels:
-    """Short names for issues and options, made from their ids and written as the world writes them
-    ("us_military_aid" -> "US military aid", "fortified_dmz" -> "fortified DMZ"): the transcript names
-    options briefly, the log and `parley show` keep their full meaning."""
-
-    def __init__(self, world: Any) -> None:
-        texts = [i.title for i in world.issues] + [i.meaning for i in world.issues]
-        texts += [o.meaning for i in world.issues for o in i.options]
-        forms: dict[str, dict[str, int]] = {}  # how each word is written where it is not a sentence's first
-        anywhere: dict[str, set[str]] = {}
-        for text in texts:
-            for sentence in re.split(r"[.;:!?(]\s+", text):
-                for k, word in enumerate(re.findall(r"[A-Za-z]+", sentence)):
-                    anywhere.setdefault(word.lower(), set()).add(word)
-                    if k:
-                        forms.setdefault(word.lower(), {}).setdefault(word, 0)
-                        forms[word.lower()][word] += 1
-        self.forms = {low: max(seen, key=lambda w: (seen[w], w == low)) for low, seen in forms.items()}
-        for low, seen_as in anywhere.items():
-            if low not in self.forms:  # only ever first in a sentence: lower case, unless never written so
-                self.forms[low] = low if low in seen_as else sorted(seen_as)[0]
-
-    def word(self, token: str) -> str:
-        if token in self.forms:
-            return self.forms[token]
-        return token.upper() if len(token) <= 3 else token  # a short word the world never writes: an acronym
-
-    def __call__(self, ident: str) -> str:
-        return " ".join(self.word(t) for t in str(ident).split("_"))
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 from parley.engine.events import EventType
 from parley.engine.model import NegotiationModel
 from parley.engine.rules import red_lines_of
+from parley.world.labels import Labels
 from parley.world.world import World
 
 ENDINGS = {
@@ -29,9 +30,10 @@ ENDINGS = {
 }
 
 
-def option_title(option_id: str) -> str:
-    """An option as a short title for a table cell: its id in words (`neutral_monitors`: Neutral monitors)."""
-    words = option_id.replace("_", " ").strip()
+def option_title(option_id: str, labels: Labels | None = None) -> str:
+    """An option as a short title for a table cell: its id in the world's words (`return_to_ukraine`:
+    Return to Ukraine), or, without the world's labels, its id in words."""
+    words = labels(option_id) if labels is not None else option_id.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
 
 
@@ -65,6 +67,7 @@ class Agreement:
 def terms_of(world: World, package: Mapping[str, str], model: NegotiationModel, names: Mapping[str, str]) -> list[Term]:
     """A package issue by issue, with the red lines it crosses and whose ideal each option is."""
     out = []
+    labels = Labels(world)
     for issue in world.issues:
         chosen = package.get(issue.id)
         if chosen is None:
@@ -80,7 +83,7 @@ def terms_of(world: World, package: Mapping[str, str], model: NegotiationModel, 
                 best = max(pref.values.get(o.id, 0.0) for o in issue.options)
                 if pref.values.get(chosen, 0.0) == best:
                     ideal.append(names.get(actor, actor))
-        out.append(Term(issue.title, option_title(chosen), meaning, crosses, ideal))
+        out.append(Term(issue.title, option_title(chosen, labels), meaning, crosses, ideal))
     return out
 
 

@@ -26,6 +26,7 @@ from parley.ui.projector import PAGE_CSS, Html, Refused, use_room
 from parley.ui.room import ROOM, query
 from parley.ui.table_view import agreement_html
 from parley.world.escaping import html
+from parley.world.labels import Labels
 from parley.world.problems import InvalidInput
 
 SEAT_CSS = """
@@ -53,6 +54,7 @@ def card_html(game: BoardModel, actor: str) -> str:
     red = {line.issue: set(line.excludes) for line in persona.red_lines}
     total = sum(p.weight for p in persona.preferences.values()) or 1.0
     rows = []
+    labels = Labels(game.world)
     for issue in game.world.issues:
         pref = persona.preferences.get(issue.id)
         weight = 0.0 if pref is None else pref.weight / total
@@ -60,7 +62,9 @@ def card_html(game: BoardModel, actor: str) -> str:
         for o in sorted(issue.options, key=lambda o: -(pref.values.get(o.id, 0.0) if pref else 0.0)):
             value = pref.values.get(o.id, 0.0) if pref else 0.0
             mark = ' <span class="parley-red">your red line</span>' if o.id in red.get(issue.id, set()) else ""
-            options.append(f'<span title="{html(o.meaning)}">{html(option_title(o.id))} ({value:.2f})</span>{mark}')
+            options.append(
+                f'<span title="{html(o.meaning)}">{html(option_title(o.id, labels))} ({value:.2f})</span>{mark}'
+            )
         rows.append(f"<tr><th>{html(issue.title)}</th><td>{weight:.0%}</td><td>{'; '.join(options)}</td></tr>")
     return (
         f"<p>{html(persona.name)}: no deal is worth <b>{persona.no_deal.value:.2f}</b> to you; "
@@ -93,11 +97,12 @@ def inbox_lines(game: BoardModel, actor: str) -> list[tuple[int, str]]:
 
 def package_lines(game: BoardModel, package: Mapping[str, str]) -> str:
     rows = []
+    labels = Labels(game.world)
     for issue in game.world.issues:
         option = package.get(issue.id, "")
         meaning = next((o.meaning for o in issue.options if o.id == option), "")
         rows.append(
-            f'<tr><th>{html(issue.title)}</th><td title="{html(meaning)}">{html(option_title(option))}</td></tr>'
+            f'<tr><th>{html(issue.title)}</th><td title="{html(meaning)}">{html(option_title(option, labels))}</td></tr>'
         )
     return '<table class="parley-card-table">' + "".join(rows) + "</table>"
 
@@ -301,8 +306,9 @@ def MoveEditor(game: BoardModel, actor: str, view: SeatView) -> None:
 @solara.component
 def PackageEditor(options: SeatOptions, current: dict[str, str], package: solara.Reactive, view: SeatView) -> None:
     """One select per issue, starting from the chosen offer; only what the seat may offer is listed."""
+    words = Labels(view.observation.world)
     for issue in options.issues:
-        labels = {f"{option_title(o.id)} (worth {o.value:.2f} to you)": o.id for o in issue.options}
+        labels = {f"{option_title(o.id, words)} (worth {o.value:.2f} to you)": o.id for o in issue.options}
         now = next((label for label, o in labels.items() if o == current.get(issue.id)), None)
         solara.Select(
             f"{issue.title} ({issue.weight:.0%} of what you care about)",
@@ -315,6 +321,7 @@ def PackageEditor(options: SeatOptions, current: dict[str, str], package: solara
 
 def say(action: Act, names: Mapping[str, str], game: BoardModel) -> str:
     """An action in words, its package in option titles."""
+    words = Labels(game.world)
 
     def who(actors: list[str]) -> str:
         return ", ".join(names.get(a, a) for a in actors)
@@ -322,7 +329,9 @@ def say(action: Act, names: Mapping[str, str], game: BoardModel) -> str:
     if isinstance(action, Propose | Counter):
         head = f"counter {action.proposal}" if isinstance(action, Counter) else "propose"
         changed = "; ".join(
-            f"{i.title}: {option_title(action.package[i.id])}" for i in game.world.issues if i.id in action.package
+            f"{i.title}: {option_title(action.package[i.id], words)}"
+            for i in game.world.issues
+            if i.id in action.package
         )
         return f"{head} to {who(action.to)}: {changed}"
     if isinstance(action, Respond):

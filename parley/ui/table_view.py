@@ -20,6 +20,7 @@ from parley.reports.text import describe
 from parley.ui.agreement import Agreement, option_title
 from parley.ui.board import BoardModel, open_proposals
 from parley.world.escaping import html
+from parley.world.labels import Labels
 
 HOSTILE, NEUTRAL, TRUSTED = (213, 94, 0), (190, 190, 190), (0, 90, 181)
 TALK_TYPES = {EventType.MESSAGE, EventType.PROPOSAL, EventType.RESPONSE}
@@ -130,12 +131,13 @@ def proposals_html(model: BoardModel) -> str:
         for p in proposals
     )
     rows = []
+    labels = Labels(model.world)
     for issue in model.world.issues:
         cells = []
         for p in proposals:
             option = p.package.get(issue.id, "")
             meaning = next((o.meaning for o in issue.options if o.id == option), "")
-            cells.append(f'<td title="{html(meaning)}">{html(option_title(option))}</td>')
+            cells.append(f'<td title="{html(meaning)}">{html(option_title(option, labels))}</td>')
         rows.append(f"<tr><th>{html(issue.title)}</th>{''.join(cells)}</tr>")
     support = []
     for p in proposals:
