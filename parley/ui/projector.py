@@ -134,6 +134,10 @@ def DebriefPage() -> None:
         with game.lock:
             body = debrief_html(game)
         Html(body)
+        from parley.ui.board_debrief import PersonaCompare  # pandas: only once a debrief is opened
+
+        solara.HTML(tag="h2", unsafe_innerHTML="Beside the personas")
+        PersonaCompare(game)
 
 
 def debrief_html(game) -> str:  # noqa: ANN001 - a BoardModel
