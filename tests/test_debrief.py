@@ -169,7 +169,7 @@ def test_an_ensemble_of_another_world_is_refused(constructed: tuple) -> None:
 class South:
     """The person in South's seat: an offer the personas never make, threats, then waiting."""
 
-    def choose(self, observation, view) -> Move:  # noqa: ANN001 - the MoveSource protocol
+    def choose(self, observation, view) -> Move:
         if observation.round == 1:
             return Move(
                 actions=[
@@ -218,7 +218,7 @@ def test_parley_debrief_plays_the_ensemble_and_writes_the_section(room: Path, tm
     assert plain.returncode == 0 and 'id="debrief"' not in (room / "report.html").read_text(encoding="utf-8")
 
 
-def one_line_error(done, code: int = 2) -> str:  # noqa: ANN001 - a CompletedProcess
+def one_line_error(done, code: int = 2) -> str:
     assert done.returncode == code, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     (line,) = done.stderr.strip().splitlines()
@@ -248,19 +248,29 @@ def test_bad_input_is_one_line(room: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "ensembles").exists()
 
 
-def test_the_board_compares_a_finished_game_in_a_thread_of_its_own(tmp_path: Path) -> None:
-    from parley.ui.board import BoardModel
-    from parley.ui.board_debrief import comparison_html, comparison_of, start_comparison
+def test_the_board_compares_a_finished_game_in_a_thread_of_its_own(tmp_path: Path, monkeypatch) -> None:
+    """The /debrief page's button starts the comparison off the page's thread; the page then shows it."""
+    import ipyvuetify
+    import solara
 
+    from parley.ui import board_debrief
+    from parley.ui.board import BoardModel
+    from parley.ui.board_debrief import PersonaCompare, comparison_html, comparison_of, start_comparison
+
+    monkeypatch.setattr(board_debrief, "SEEDS", 3)
     game = BoardModel(world=str(MINI), seed=2, runs_dir=str(tmp_path / "runs"))
     with pytest.raises(ValueError, match="has not ended"):
-        start_comparison(game, seeds=3)
+        start_comparison(game)
     while game.running:
         game.step()
     version = game.version
-    job = start_comparison(game, seeds=3, workers=1)
-    assert start_comparison(game, seeds=3) is job and comparison_of(game) is job  # a second press: the same job
-    job.wait(120)
+    _, page = solara.render(PersonaCompare(game), handle_error=False)
+    button = page.find(ipyvuetify.Btn)
+    assert button.widget.children == ["Compare with the personas (3 runs)"]
+    button.widget.fire_event("click", {})
+    job = comparison_of(game)
+    assert job is not None and start_comparison(game) is job  # a second press finds the first
+    job.wait(300)
     assert job.state == "done", job.error
     assert game.version > version  # the pages watching the room redraw
     shown = comparison_html(job, 3)
@@ -268,3 +278,6 @@ def test_the_board_compares_a_finished_game_in_a_thread_of_its_own(tmp_path: Pat
     assert "No seat was played by people" in shown
     assert job.report is not None and 'id="debrief"' in job.report.read_text(encoding="utf-8")
     assert len(list((tmp_path / "ensembles" / "mini" / "runs").iterdir())) == 3
+    _, page = solara.render(PersonaCompare(game), handle_error=False)
+    assert not page.find(ipyvuetify.Btn)  # done: the comparison, no button
+    assert "Debrief: the room beside the personas" in page.find(solara.widgets.HTML).widget.unsafe_innerHTML

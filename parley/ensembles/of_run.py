@@ -48,7 +48,9 @@ class RunEnsemble:
 
 def _injects(manifest: Manifest) -> str:
     """The run's injects as comparable text (where they came from does not matter)."""
-    events = [] if manifest.injects is None else [i.model_dump(mode="json", by_alias=True) for i in manifest.injects.events]
+    events = (
+        [] if manifest.injects is None else [i.model_dump(mode="json", by_alias=True) for i in manifest.injects.events]
+    )
     return json.dumps(events, sort_keys=True)
 
 
@@ -63,7 +65,10 @@ def setting_words(manifest: Manifest, names: Mapping[str, str] | None = None) ->
     if names is None:
         text = ", ".join(f"{a}={v}" for a, v in sorted(every.items())) or BASELINE
     else:
-        text = ", ".join(f"{names.get(a, a)} as {v}" for a, v in sorted(every.items())) or "every persona as its card has it"
+        text = (
+            ", ".join(f"{names.get(a, a)} as {v}" for a, v in sorted(every.items()))
+            or "every persona as its card has it"
+        )
     n = len(manifest.injects.events) if manifest.injects is not None else 0
     return text + (f", {n} inject(s)" if n else "")
 
@@ -74,7 +79,9 @@ def check_room(run: SavedRun) -> Manifest:
     if run.manifest is None:
         raise InvalidInput(run.problems or [Problem(name, "", run.problem or "not a run folder (no manifest.json)")])
     if run.outcome is None:
-        raise InvalidInput([Problem(name, "", f"the run has no outcome yet ({run.status}): debrief it once it has ended")])
+        raise InvalidInput(
+            [Problem(name, "", f"the run has no outcome yet ({run.status}): debrief it once it has ended")]
+        )
     return run.manifest
 
 
@@ -135,7 +142,12 @@ def play_ensemble_of(
 
 def _comparable(manifest: Manifest) -> tuple[Any, ...]:
     every = {**manifest.variants, **{a: f.name for a, f in manifest.variant_files.items()}}
-    return (manifest.world.id, tuple(sorted(every.items())), tuple(sorted(_variant_files(manifest).items())), _injects(manifest))
+    return (
+        manifest.world.id,
+        tuple(sorted(every.items())),
+        tuple(sorted(_variant_files(manifest).items())),
+        _injects(manifest),
+    )
 
 
 def ensemble_in(folder: Path | str, run: SavedRun) -> RunEnsemble:
@@ -147,7 +159,9 @@ def ensemble_in(folder: Path | str, run: SavedRun) -> RunEnsemble:
     name = display_path(folder)
     runs_dir = folder / "runs"
     if not folder.is_dir():
-        raise InvalidInput([Problem("--ensemble", name, "no such folder (give the --out folder of a `parley compare`)")])
+        raise InvalidInput(
+            [Problem("--ensemble", name, "no such folder (give the --out folder of a `parley compare`)")]
+        )
     if not runs_dir.is_dir():
         raise InvalidInput([Problem("--ensemble", name, "not a compare's folder (it has no runs/ folder)")])
     wanted = _comparable(manifest)
@@ -165,7 +179,8 @@ def ensemble_in(folder: Path | str, run: SavedRun) -> RunEnsemble:
             continue
         held = found.get(theirs.seed)
         better = held is None or (
-            (theirs.max_rounds == manifest.max_rounds, theirs.created_at) > (held[0].max_rounds == manifest.max_rounds, held[0].created_at)
+            (theirs.max_rounds == manifest.max_rounds, theirs.created_at)
+            > (held[0].max_rounds == manifest.max_rounds, held[0].created_at)
         )
         if better:
             found[theirs.seed] = (theirs, sub)

@@ -312,7 +312,11 @@ def check_ensemble(room: SavedRun, ensemble: Sequence[SavedRun]) -> None:
     if worlds != {room.manifest.world.id}:
         other = ", ".join(sorted(worlds - {room.manifest.world.id})) or "unknown"
         raise InvalidInput(
-            [Problem("ensemble", "", f"is of another world ({other}) than run {room.run_id} ({room.manifest.world.id})")]
+            [
+                Problem(
+                    "ensemble", "", f"is of another world ({other}) than run {room.run_id} ({room.manifest.world.id})"
+                )
+            ]
         )
 
 
@@ -342,10 +346,7 @@ def debrief(
         {
             "status": [str(r.outcome.get("status")) for r in runs if r.outcome],
             "rounds": [r.rounds for r in runs],
-            **{
-                f"u_{a}": [_float((r.outcome or {}).get("utilities", {}).get(a)) for r in runs]
-                for a in actors
-            },
+            **{f"u_{a}": [_float((r.outcome or {}).get("utilities", {}).get(a)) for r in runs] for a in actors},
         }
     )
     status = str(room.outcome.get("status"))
@@ -406,7 +407,9 @@ def debrief(
             )
         )
 
-    seat_rows = [seat_differences(a, names.get(a, a), room, runs, space, scenario, labels) for a in people if a in actors]
+    seat_rows = [
+        seat_differences(a, names.get(a, a), room, runs, space, scenario, labels) for a in people if a in actors
+    ]
     all_notes = list(notes)
     if room.manifest.parent is not None:
         all_notes.append(f"The room's run is a fork of {room.manifest.parent.run_id}.")
@@ -454,15 +457,16 @@ def seat_differences(
                 share=share,
             )
         )
-    rare, missed = [], []
+    rare: list[OptionNote] = []
+    missed: list[OptionNote] = []
     n = len(per_run)
     for issue in scenario.world.issues:
         for o in issue.options:
-            share = sum(1 for _, theirs in per_run if o.id in theirs.get(issue.id, set())) / n if n else math.nan
-            note = OptionNote(issue.title, option_title(labels, o.id), o.meaning, share, o.id)
-            if o.id in offered.get(issue.id, set()) and share <= RARE:
+            often = sum(1 for _, theirs in per_run if o.id in theirs.get(issue.id, set())) / n if n else math.nan
+            note = OptionNote(issue.title, option_title(labels, o.id), o.meaning, often, o.id)
+            if o.id in offered.get(issue.id, set()) and often <= RARE:
                 rare.append(note)
-            elif offered and o.id not in offered.get(issue.id, set()) and share >= USUAL:
+            elif offered and o.id not in offered.get(issue.id, set()) and often >= USUAL:
                 missed.append(note)
     missed = sorted(missed, key=lambda o: -o.share)[:MISSED]
     return SeatDifferences(actor, name, comparisons, rare, missed, bool(offered))

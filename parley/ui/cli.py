@@ -518,7 +518,9 @@ def debrief(
     run_spec: RunArg,
     ensemble: Annotated[
         Path | None,
-        typer.Option(help="a `parley compare --out` folder holding runs of the run's setting (instead of playing them)"),
+        typer.Option(
+            help="a `parley compare --out` folder holding runs of the run's setting (instead of playing them)"
+        ),
     ] = None,
     seeds: Annotated[int, number("persona runs to play, seeds 1..N (without --ensemble)", 1, 100_000)] = 50,
     out_dir: Annotated[
