@@ -138,7 +138,9 @@ def test_the_constructed_room_sits_where_the_figures_say(constructed: tuple) -> 
     missed = {(o.issue_title, o.option_title): o.share for o in seat.missed_offers}
     assert missed == {("Aid", "Some"): 0.75, ("Price", "High"): 0.5}
     words = " ".join(d.summary())
-    assert "South put Loans on Aid on the table; the personas never." in words
+    assert "South offered what the personas in this seat never did: Low (Price); Loans (Aid)." in words
+    assert "The personas in this seat usually offered what South never did: Some (Aid, in 75% of their runs)" in words
+    assert "South: threats a round 0.50, higher than in all of the personas' runs in this seat" in words
     assert "2 of 4 persona runs (50%) ended the same way" in words
     for ident in ("north_line", "middle_line", "loans "):
         assert ident not in words
@@ -196,14 +198,15 @@ def test_parley_debrief_plays_the_ensemble_and_writes_the_section(room: Path, tm
     done = parley("debrief", str(room), "--seeds", "6", "--out", str(tmp_path / "ens"), "-q")
     assert done.returncode == 0, done.stderr
     assert "The room ended in " in done.stdout and "persona runs" in done.stdout
-    assert "South put Loans on Aid on the table; the personas never." in done.stdout
+    assert "South offered what the personas in this seat never did:" in done.stdout
+    assert "Loans (Aid)" in done.stdout
     assert "6 played, 0 reused" in done.stdout
     assert len(list((tmp_path / "ens" / "runs").iterdir())) == 6
     page = (room / "report.html").read_text(encoding="utf-8")
     assert '<a href="#debrief">Debrief</a>' in page
     part = section(page)
     assert "South (people)" in part and "of 6 persona runs" in part
-    assert "South put Loans on Aid on the table; the personas never." in part
+    assert "South offered what the personas in this seat never did:" in part and "Loans (Aid)" in part
     assert "threats a round" in part
     for ident in ("north_line", "middle_line", "south_line", "us=", "south="):
         assert ident not in part  # the world's words, never ids

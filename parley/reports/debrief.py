@@ -149,14 +149,21 @@ class SeatDifferences:
 
     def sentences(self) -> list[str]:
         out = [act_sentence(self.name, a) for a in self.unusual]
-        for o in self.rare_offers:
-            how = "never" if o.share == 0 else f"in only {o.share:.0%} of their runs"
-            out.append(f"{self.name} put {o.option_title} on {o.issue_title} on the table; the personas {how}.")
-        for o in self.missed_offers:
-            out.append(
-                f"The personas in this seat offered {o.option_title} on {o.issue_title} in {o.share:.0%} of their "
-                f"runs; {self.name} never did."
+        never = [o for o in self.rare_offers if o.share == 0]
+        rarely = [o for o in self.rare_offers if o.share > 0]
+        if never:
+            listed = "; ".join(f"{o.option_title} ({o.issue_title})" for o in never)
+            out.append(f"{self.name} offered what the personas in this seat never did: {listed}.")
+        if rarely:
+            listed = "; ".join(f"{o.option_title} ({o.issue_title}, in {o.share:.0%} of their runs)" for o in rarely)
+            out.append(f"{self.name} offered what the personas in this seat rarely did: {listed}.")
+        if self.missed_offers:
+            listed = "; ".join(
+                f"{o.option_title} ({o.issue_title}, in {o.share:.0%} of their runs)" for o in self.missed_offers
             )
+            out.append(f"The personas in this seat usually offered what {self.name} never did: {listed}.")
+        if not self.proposed:
+            out.append(f"{self.name} made no proposal.")
         if not out:
             out.append(f"{self.name} played much as the personas in that seat do: nothing stands out.")
         return out
@@ -168,6 +175,7 @@ class Debrief:
     run_id: str
     setting: str
     ensemble_runs: int
+    source: str  # where the ensemble's runs came from, in words
     ending: Ending
     standings: list[Standing]
     package_kind: str  # deal | framework | none
@@ -227,11 +235,13 @@ def act_sentence(name: str, a: ActComparison) -> str:
             return "n/a"
         return f"{x:.0%}" if a.share else f"{x:.2f}"
 
-    more = a.percentile >= 50
-    side = f"more than in {a.percentile:.0f}%" if more else f"less than in {100 - a.percentile:.0f}%"
+    higher = a.percentile >= 50
+    share = a.percentile if higher else 100 - a.percentile
+    than = "all" if share >= 99.5 else f"{share:.0f}%"
     return (
-        f"{name}: {a.label} {shown(a.room)}; the personas in this seat {shown(a.mean)} on average "
-        f"({shown(a.low)} to {shown(a.high)} in the middle 80% of {a.runs} runs): {side} of their runs."
+        f"{name}: {a.label} {shown(a.room)}, {'higher' if higher else 'lower'} than in {than} of the personas' "
+        f"runs in this seat (their mean {shown(a.mean)}; {shown(a.low)} to {shown(a.high)} in the middle 80% "
+        f"of {a.runs} runs)."
     )
 
 
@@ -327,6 +337,7 @@ def debrief(
     *,
     seats: Sequence[str] | None = None,
     setting: str = "",
+    source: str = "",
     notes: Sequence[str] = (),
 ) -> Debrief:
     """The room's run beside the ensemble. `scenario`: the world and cards the runs played (names,
@@ -418,6 +429,7 @@ def debrief(
         run_id=room.run_id,
         setting=setting,
         ensemble_runs=len(runs),
+        source=source or f"{len(runs)} runs",
         ending=ending,
         standings=standings,
         package_kind=kind,

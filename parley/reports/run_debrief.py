@@ -18,6 +18,7 @@ from parley.reports.debrief import Debrief, debrief
 from parley.reports.run import write_run_report
 from parley.runs.replay import load_saved
 from parley.runs.saved import SavedRun
+from parley.world.problems import display_path
 from parley.world.scenario import Scenario, load_scenario
 
 DEFAULT_SEEDS = 50
@@ -79,6 +80,13 @@ def debrief_run(
     runs = ensemble_for(run, ensemble, seeds, out, workers, on_run, on_start)
     assert run.manifest is not None
     names = {a: p.name for a, p in scenario.personas.items()}
-    result = debrief(run, runs.runs, scenario, setting=setting_words(run.manifest, names), notes=runs.notes)
+    source = (
+        f"the runs of {display_path(runs.folder)} that play it"
+        if ensemble is not None
+        else f"seeds 1 to {seeds}, kept in {display_path(runs.folder)}"
+    )
+    result = debrief(
+        run, runs.runs, scenario, setting=setting_words(run.manifest, names), source=source, notes=runs.notes
+    )
     path = write_run_report(run.folder, debrief=result) if write else None
     return Debriefed(result, runs, path)
