@@ -201,7 +201,9 @@ def test_parley_debrief_plays_the_ensemble_and_writes_the_section(room: Path, tm
     assert "South offered what the personas in this seat never did:" in done.stdout
     assert "Loans (Aid)" in done.stdout
     assert "6 played, 0 reused" in done.stdout
-    assert len(list((tmp_path / "ens" / "runs").iterdir())) == 6
+    played = sorted((tmp_path / "ens" / "runs").iterdir())
+    assert len(played) == 6
+    assert {json.loads((f / "manifest.json").read_text(encoding="utf-8"))["max_rounds"] for f in played} == {6}
     page = (room / "report.html").read_text(encoding="utf-8")
     assert '<a href="#debrief">Debrief</a>' in page
     part = section(page)
@@ -210,6 +212,9 @@ def test_parley_debrief_plays_the_ensemble_and_writes_the_section(room: Path, tm
     assert "threats a round" in part
     for ident in ("north_line", "middle_line", "south_line", "us=", "south="):
         assert ident not in part  # the world's words, never ids
+
+    replayed = parley("debrief", str(room), "--seeds", "6", "--out", str(tmp_path / "ens"), "-q")
+    assert replayed.returncode == 0 and "0 played, 6 reused" in replayed.stdout  # found again by key
 
     again = parley("debrief", str(room), "--ensemble", str(tmp_path / "ens"))
     assert again.returncode == 0, again.stderr
@@ -284,3 +289,37 @@ def test_the_board_compares_a_finished_game_in_a_thread_of_its_own(tmp_path: Pat
     _, page = solara.render(PersonaCompare(game), handle_error=False)
     assert not page.find(ipyvuetify.Btn)  # done: the comparison, no button
     assert "Debrief: the room beside the personas" in page.find(solara.widgets.HTML).widget.unsafe_innerHTML
+
+
+AID_CUT = """\
+title: Aid cut
+events:
+  - round: 1
+    text: Lots of aid is off the table.
+    effects:
+      withdraw: [{issue: aid, option: lots}]
+"""
+
+
+def test_the_ensemble_plays_the_rooms_variants_and_injects(room: Path, tmp_path: Path) -> None:
+    injects = tmp_path / "aid-cut.yaml"
+    injects.write_text(AID_CUT, encoding="utf-8")
+    varied = play(
+        MINI, seed=4, variants={"north": "hardliner"}, max_rounds=5, runs_dir=tmp_path / "runs",
+        injects=injects, human={"south": South()},
+    ).folder  # fmt: skip
+    done = parley("debrief", str(varied), "--seeds", "2", "--out", str(tmp_path / "ens"), "-q")
+    assert done.returncode == 0, done.stderr
+    theirs = sorted((tmp_path / "ens" / "runs").iterdir())
+    assert len(theirs) == 2
+    mine = json.loads((varied / "manifest.json").read_text(encoding="utf-8"))
+    for folder in theirs:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["variants"] == {"north": "hardliner"} and manifest["max_rounds"] == 5
+        assert manifest["injects"]["events"] == mine["injects"]["events"] and not manifest.get("human")
+        events = [json.loads(x) for x in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert any(e["type"] == "inject" and e["round"] == 1 for e in events)
+    assert "North as hardliner, 1 inject(s)" in section((varied / "report.html").read_text(encoding="utf-8"))
+
+    line = one_line_error(parley("debrief", str(room), "--ensemble", str(tmp_path / "ens")))
+    assert "holds no run of the room's setting (baseline); it plays: north=hardliner, 1 inject(s)" in line

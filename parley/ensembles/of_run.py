@@ -127,7 +127,9 @@ def play_ensemble_of(
         numbers = list(range(1, seeds + 1))
         if on_start is not None:
             on_start([arm.label], numbers, len(numbers))
-        ensemble = run_ensemble(world, [prepared], numbers, out, workers=workers, on_run=on_run)
+        ensemble = run_ensemble(
+            world, [prepared], numbers, out, workers=workers, on_run=on_run, max_rounds=manifest.max_rounds
+        )
     runs = [read_run(out / "runs" / row["run_id"]) for row in ensemble.rows]
     notes = []
     if manifest.backend != "offline":
