@@ -289,6 +289,12 @@ def test_the_board_compares_a_finished_game_in_a_thread_of_its_own(tmp_path: Pat
     _, page = solara.render(PersonaCompare(game), handle_error=False)
     assert not page.find(ipyvuetify.Btn)  # done: the comparison, no button
     assert "Debrief: the room beside the personas" in page.find(solara.widgets.HTML).widget.unsafe_innerHTML
+    replayed = BoardModel(replay_of=str(game.folder), runs_dir=str(tmp_path / "runs"))  # a saved run, stepped through
+    while replayed.running:
+        replayed.step()
+    assert replayed.folder is None and replayed.outcome is not None
+    again = start_comparison(replayed)
+    assert again is job  # the same run: the comparison already made
 
 
 AID_CUT = """\

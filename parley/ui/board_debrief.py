@@ -45,15 +45,22 @@ _JOBS: dict[Path, PersonaComparison] = {}
 _LOCK = threading.Lock()
 
 
+def folder_of(game: BoardModel) -> Path | None:
+    """The run the game is: its own folder when it is played live, or the saved run it steps through."""
+    if game.folder is not None:
+        return game.folder
+    return game.parent.folder if game.parent is not None and game.replaying else None
+
+
 def comparison_of(game: BoardModel) -> PersonaComparison | None:
-    folder = game.folder
+    folder = folder_of(game)
     with _LOCK:
         return None if folder is None else _JOBS.get(folder.resolve())
 
 
 def start_comparison(game: BoardModel, seeds: int | None = None, workers: int | None = None) -> PersonaComparison:
     """Start comparing the finished game with the personas (once per game: a second press finds the first)."""
-    folder = game.folder
+    folder = folder_of(game)
     if folder is None or game.outcome is None:
         raise ValueError("the game has not ended: there is nothing to compare yet")
     key = folder.resolve()
@@ -101,9 +108,11 @@ def comparison_html(job: PersonaComparison | None, seeds: int) -> str:
 
 
 @solara.component
-def PersonaCompare(game: BoardModel) -> None:
-    """The button, then the progress, then the comparison."""
-    if game.outcome is None or game.folder is None:
+def PersonaCompare(game: BoardModel, version: int = 0) -> None:
+    """The button, then the progress, then the comparison. `version`: the game's, so that the
+    page redraws this part whenever the comparison moves on."""
+    del version
+    if game.outcome is None or folder_of(game) is None:
         solara.Text("Once the game has ended, it can be compared with the personas playing the same setting.")
         return
     job = comparison_of(game)

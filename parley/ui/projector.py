@@ -137,7 +137,7 @@ def DebriefPage() -> None:
         from parley.ui.board_debrief import PersonaCompare  # pandas: only once a debrief is opened
 
         solara.HTML(tag="h2", unsafe_innerHTML="Beside the personas")
-        PersonaCompare(game)
+        PersonaCompare(game, game.version)
 
 
 def debrief_html(game) -> str:  # noqa: ANN001 - a BoardModel
