@@ -113,7 +113,7 @@ def PersonaCompare(game: BoardModel, version: int = 0) -> None:
     page redraws this part whenever the comparison moves on."""
     del version
     if game.outcome is None or folder_of(game) is None:
-        solara.Text("Once the game has ended, it can be compared with the personas playing the same setting.")
+        solara.Text("Once the game has ended, it can be set beside the personas playing the same setting.")
         return
     job = comparison_of(game)
     if job is None or job.state == "failed":

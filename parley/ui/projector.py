@@ -136,7 +136,6 @@ def DebriefPage() -> None:
         Html(body)
         from parley.ui.board_debrief import PersonaCompare  # pandas: only once a debrief is opened
 
-        solara.HTML(tag="h2", unsafe_innerHTML="Beside the personas")
         PersonaCompare(game, game.version)
 
 
