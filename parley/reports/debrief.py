@@ -191,9 +191,13 @@ class Debrief:
             f"{e.same} of {e.runs} persona runs ({e.same_share:.0%}) ended the same way.",
         ]
         for s in self.standings:
-            lines.append(
-                f"{s.name}: utility {s.utility:.2f} (no deal {s.no_deal:.2f}), "
+            where = (
                 f"above {s.percentile:.0f}% of the persona runs (their median {s.median:.2f})"
+                if math.isfinite(s.percentile)
+                else "no persona run to compare"
+            )
+            lines.append(
+                f"{s.name}: utility {s.utility:.2f} (no deal {s.no_deal:.2f}), {where}"
                 + (" [played by people]" if s.played_by_people else "")
             )
         if self.package_kind != "none":
@@ -204,7 +208,7 @@ class Debrief:
                 + (
                     "; ".join(f"{c.same} chose {c.option_title} on {c.title}" for c in rare)
                     if rare
-                    else "most chose as the room did on every issue"
+                    else f"at least {RARE:.0%} chose as the room did on every issue"
                 )
                 + "."
             )
