@@ -30,6 +30,7 @@ from parley.engine.graph import RelationshipGraph
 from parley.engine.issue_space import IssueSpace
 from parley.llm.ledger import costs_of
 from parley.reports.compare import Plot, arm_colour, png
+from parley.reports.debrief import FILTERS, Debrief, section_context
 from parley.reports.text import describe
 from parley.runs.replay import load_saved
 from parley.runs.saved import SavedRun, persona_names
@@ -702,25 +703,29 @@ def report_context(run: SavedRun, scenario: Scenario, rounds: list[int] | None) 
     }
 
 
-def render_report(run: SavedRun, scenario: Scenario, rounds: list[int] | None = None) -> str:
+def render_report(
+    run: SavedRun, scenario: Scenario, rounds: list[int] | None = None, debrief: Debrief | None = None
+) -> str:
+    """The page; `debrief`: the run beside the personas' ensemble, as a section of its own."""
     templates = Templates(scenario.prompts_dir, medium="html")
-    env = templates.env
-    env.filters["num"] = lambda x, digits=3: "n/a" if not isinstance(x, int | float) else f"{x:.{digits}f}"
-    env.filters["signed"] = lambda x, digits=2: "n/a" if not isinstance(x, int | float) else f"{x:+.{digits}f}"
-    env.filters["pct"] = lambda x: "n/a" if not isinstance(x, int | float) else f"{100 * x:.0f}%"
-    return templates.render_run_page(TEMPLATE, len(run.events), **report_context(run, scenario, rounds)) + "\n"
+    templates.env.filters.update(FILTERS)
+    context = report_context(run, scenario, rounds)
+    if debrief is not None:
+        context["debrief"] = section_context(debrief)
+    return templates.render_run_page(TEMPLATE, len(run.events), **context) + "\n"
 
 
-def write_run_report(folder: Path | str, rounds: list[int] | None = None) -> Path:
+def write_run_report(folder: Path | str, rounds: list[int] | None = None, debrief: Debrief | None = None) -> Path:
     """Write `folder/report.html` for a saved run and return its path.
 
     `rounds`: the rounds to draw the relationship graph at (0 is the start); by default the start,
-    a middle round and the end. An unsound run folder, a broken line of its log, a round it never
-    reached or a world that cannot be loaded is InvalidInput, one line per problem.
+    a middle round and the end. `debrief`: the run beside its setting's ensemble
+    (`parley.reports.debrief`), shown as a section. An unsound run folder, a broken line of its log,
+    a round it never reached or a world that cannot be loaded is InvalidInput, one line per problem.
     """
     run = load_saved(folder)
     scenario = scenario_of(run)
-    html = render_report(run, scenario, rounds)
+    html = render_report(run, scenario, rounds, debrief)
     path = run.folder / REPORT_FILE
     try:
         path.write_text(html, encoding="utf-8")

@@ -39,7 +39,7 @@ from parley.ui.console import (
     print_summary,
 )
 from parley.world.escaping import printable
-from parley.world.problems import InvalidInput
+from parley.world.problems import InvalidInput, display_path
 from parley.world.scenario import DEFAULT_WORLD
 from parley.world.world import MAX_ROUNDS
 
@@ -527,6 +527,43 @@ def report(
     with exit_codes():
         path = write_run_report(folder, parse_rounds(rounds) if rounds is not None else None)
     out.print(Text(str(path)), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def debrief(
+    run_spec: RunArg,
+    ensemble: Annotated[
+        Path | None,
+        typer.Option(
+            help="a `parley compare --out` folder holding runs of the run's setting (instead of playing them)"
+        ),
+    ] = None,
+    seeds: Annotated[int, number("persona runs to play, seeds 1..N (without --ensemble)", 1, 100_000)] = 50,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="where to play and keep the persona runs (default: ensembles/WORLD; reused)"),
+    ] = None,
+    workers: Annotated[int | None, number("runs at once (default: every CPU)", 1, 1024)] = None,
+    runs_dir: RunsDir = Path("runs"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Set a played run beside the personas playing the same world, variants and injects: where its
+    outcome sits among theirs, what the people at the table did differently. Written into RUN/report.html."""
+    from parley.reports.run_debrief import debrief_run  # pandas, the engine: only for this command
+
+    if ensemble is not None and out_dir is not None:
+        fail(["--out: give --ensemble (runs already played) or --out (where to play them), not both"])
+    folder = resolve(run_spec, runs_dir)
+    progress = ArmProgress(err, quiet or ensemble is not None)
+    with exit_codes(), progress:
+        done = debrief_run(
+            folder, ensemble, seeds, out_dir, workers, on_run=progress.on_run, on_start=progress.on_start
+        )
+    for line in done.result.summary():
+        out.print(Text(line), highlight=False, soft_wrap=True)
+    source = display_path(done.ensemble.folder)
+    counts = f"{done.ensemble.played} played, {done.ensemble.reused} reused"
+    out.print(Text(f"{done.report} (ensemble: {source}, {counts})"), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -134,6 +134,9 @@ def DebriefPage() -> None:
         with game.lock:
             body = debrief_html(game)
         Html(body)
+        from parley.ui.board_debrief import PersonaCompare  # pandas: only once a debrief is opened
+
+        PersonaCompare(game, game.version)
 
 
 def debrief_html(game) -> str:  # noqa: ANN001 - a BoardModel
