@@ -208,7 +208,7 @@ class Debrief:
                 + (
                     "; ".join(f"{c.same} chose {c.option_title} on {c.title}" for c in rare)
                     if rare
-                    else f"at least {RARE:.0%} chose as the room did on every issue"
+                    else agreeing([c.same_share for c in self.choices if c.option is not None and c.packages])
                 )
                 + "."
             )
@@ -220,6 +220,14 @@ class Debrief:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def agreeing(shares: Sequence[float]) -> str:
+    """How many of the personas' packages chose as the room did, on the issue where fewest did."""
+    least = min(shares, default=1.0)
+    if least >= 1.0:
+        return "every one chose as the room did on every issue"
+    return f"on every issue at least {least:.0%} of them chose as the room did"
+
+
 def percentile_of(value: float, values: Sequence[float]) -> float:
     """The share of `values` below `value`, ties counted half, as 0..100 (nan for none)."""
     s = pd.Series(values, dtype=float).dropna()
