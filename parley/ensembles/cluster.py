@@ -211,13 +211,13 @@ class SharedLedger(Ledger):
     def charge(self, actor: str, model: str, prompt_tokens: int, completion_tokens: int, cached: bool) -> float:
         usd = super().charge(actor, model, prompt_tokens, completion_tokens, cached)
         if usd:
-            self._update(lambda s: bool(s.__setitem__("spent", s["spent"] + usd)) or True)
+            self._update(_add("spent", usd))
         return usd
 
     def charge_usd(self, actor: str, prompt_tokens: int, completion_tokens: int, usd: float) -> None:
         super().charge_usd(actor, prompt_tokens, completion_tokens, usd)
         if usd:
-            self._update(lambda s: bool(s.__setitem__("spent", s["spent"] + usd)) or True)
+            self._update(_add("spent", usd))
 
     def reserve(self, usd: float, limit_usd: float) -> bool:
         def take(state: dict[str, float]) -> bool:
@@ -229,7 +229,17 @@ class SharedLedger(Ledger):
         return self._update(take)
 
     def release(self, usd: float) -> None:
-        self._update(lambda s: bool(s.__setitem__("reserved", s["reserved"] - usd)) or True)
+        self._update(_add("reserved", -usd))
+
+
+def _add(key: str, amount: float) -> Callable[[dict[str, float]], bool]:
+    """A change to the shared ledger that always applies: `amount` more under `key`."""
+
+    def change(state: dict[str, float]) -> bool:
+        state[key] += amount
+        return True
+
+    return change
 
 
 # -- on the client -------------------------------------------------------------------------------
