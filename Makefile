@@ -13,10 +13,12 @@ test:
 test-local-llm:
 	scripts/test-local-llm
 
+# ruff (style, and complexity at most 15 per function) over the code, tests and benchmarks; mypy over parley/.
 lint:
 	@scripts/bootstrap
 	.venv/bin/ruff check parley tests benchmarks
 	.venv/bin/ruff format --check parley tests benchmarks
+	.venv/bin/mypy parley
 
 bench:
 	@scripts/bootstrap

@@ -13,7 +13,7 @@ class RelationshipGraph:
     """Directed edges carry `trust` (-1..1), `influence` (0..1) and whether the channel is `open`."""
 
     def __init__(self, world: World) -> None:
-        self.g = nx.DiGraph()
+        self.g: nx.DiGraph[str] = nx.DiGraph()
         self.g.add_nodes_from(world.actor_ids())
         for e in world.edges:
             self.g.add_edge(e.source, e.target, trust=e.trust, influence=e.influence, open=e.open)
@@ -30,7 +30,7 @@ class RelationshipGraph:
 
     def trust_in(self, actor: str) -> list[float]:
         """The trust on every channel pointing at `actor`."""
-        return [edge["trust"] for edge in self.g._pred[actor].values()]
+        return [edge["trust"] for edge in self.g._pred[actor].values()]  # type: ignore[attr-defined]  # networkx's adjacency dict, which types-networkx omits
 
     def influence(self, a: str, b: str) -> float:
         return self.g.edges[a, b]["influence"] if self.g.has_edge(a, b) else 0.0
@@ -40,7 +40,7 @@ class RelationshipGraph:
 
     def channels(self, actor: str) -> list[dict]:
         """The actor's own view: its outgoing channels and the trust both ways."""
-        succ, here = self.g._succ, actor in self.present  # the adjacency itself: this runs for every actor every round
+        succ, here = self.g._succ, actor in self.present  # type: ignore[attr-defined]  # the adjacency itself (types-networkx omits it): this runs for every actor every round
         out = []
         for b, edge in succ[actor].items():
             back = succ[b].get(actor)
@@ -70,7 +70,7 @@ class RelationshipGraph:
         """Dijkstra over open channels between present actors, as networkx's `dijkstra_path` finds
         it (same order, same ties), without its views and callbacks: routing runs for every
         message and proposal, and graphs of a handful of actors made that overhead most of it."""
-        succ = self.g._succ
+        succ = self.g._succ  # type: ignore[attr-defined]  # the adjacency dict, which types-networkx omits
         dist: dict[str, float] = {}
         seen = {source: 0.0}
         paths = {source: [source]}

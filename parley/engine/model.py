@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Protocol
+from typing import Any, Protocol
 
 import mesa
 import numpy as np
@@ -42,7 +42,12 @@ class Budget(Protocol):
     def allows_round(self, deciders: int) -> bool: ...
 
 
-Runner = Callable[[Coroutine], object]
+class Runner(Protocol):
+    """Runs a coroutine to completion and hands back its result (e.g. `asyncio.Runner().run`)."""
+
+    def __call__[T](self, coroutine: Coroutine[Any, Any, T], /) -> T: ...
+
+
 Costs = Callable[[list[dict]], dict]  # the cost ledger of a run's events
 Change = Callable[["NegotiationModel"], None]
 
@@ -171,7 +176,7 @@ class NegotiationModel(mesa.Model):
         """Apply every valid action, phase by phase; a deal ends the round before new proposals."""
         valid = {actor: self.valid_actions(actor, move) for actor, move in moves.items()}
         for phase in (WalkOut, Channel, (Respond, Counter), "deal?", Message, (Propose, Counter)):
-            if phase == "deal?":
+            if isinstance(phase, str):  # "deal?"
                 self.check_for_deal()
                 continue
             if (self.deal is not None or self.framework is not None) and phase == (Propose, Counter):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from parley.engine.actions import Move
 from parley.world.persona import Persona
 from parley.world.world import World
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs is Python 3.13's
 
 
 @dataclass(frozen=True)
@@ -58,5 +61,5 @@ class RunHalted(Exception):
     status = "halted"
 
 
-def deliberates(policy: object) -> bool:
+def deliberates(policy: object) -> TypeIs[DeliberatingPolicy]:
     return hasattr(policy, "adecide")

@@ -154,39 +154,61 @@ class RunFacts:
 # -- conditions ----------------------------------------------------------------------------------
 def holds(cond: Condition, run: RunFacts, act: Act | None, who: str | None) -> bool:
     """Whether a run (or an act of it) meets every part of a condition; `who` stands for each/signatories."""
+    return (
+        _package_holds(cond, run, act)
+        and _ending_holds(cond, run, who)
+        and (act is None or _act_holds(cond, act, who))
+        and _measures_hold(cond, run, who)
+        and _parts_hold(cond, run, act, who)
+    )
 
-    def actor(name: str) -> str:
-        return who if name in EVERY and who is not None else name
 
-    if cond.options is not None:
-        package = act.package if act is not None else run.package
-        if package is None or any(package.get(i) not in opts for i, opts in cond.options.items()):
-            return False
+def _actor(name: str, who: str | None) -> str:
+    """An actor a condition names, with each/signatories standing for `who`."""
+    return who if name in EVERY and who is not None else name
+
+
+def _package_holds(cond: Condition, run: RunFacts, act: Act | None) -> bool:
+    if cond.options is None:
+        return True
+    package = act.package if act is not None else run.package
+    return package is not None and all(package.get(i) in opts for i, opts in cond.options.items())
+
+
+def _ending_holds(cond: Condition, run: RunFacts, who: str | None) -> bool:
+    """How the run ended: its outcome, who signed, refused or walked out, whether the war goes on."""
     if cond.outcome is not None and not any(outcome_is(run.status, o) for o in cond.outcome):
         return False
-    if cond.signed_by is not None and actor(cond.signed_by) not in run.signed:
+    if cond.signed_by is not None and _actor(cond.signed_by, who) not in run.signed:
         return False
-    if cond.refused_by is not None and actor(cond.refused_by) not in run.refused:
+    if cond.refused_by is not None and _actor(cond.refused_by, who) not in run.refused:
         return False
     if cond.war_continues is not None and run.war_continues is not cond.war_continues:
         return False
-    if cond.walked_out is not None and actor(cond.walked_out) not in run.walked_out:
+    return not (cond.walked_out is not None and _actor(cond.walked_out, who) not in run.walked_out)
+
+
+def _act_holds(cond: Condition, act: Act, who: str | None) -> bool:
+    if cond.by is not None and act.by != _actor(cond.by, who):
         return False
-    if act is not None:
-        if cond.by is not None and act.by != actor(cond.by):
-            return False
-        if cond.to is not None and actor(cond.to) not in act.to:
-            return False
-        if cond.kind is not None and act.message_kind != cond.kind:
-            return False
-    if cond.utility is not None and not cond.utility.holds(run.utilities[actor(cond.utility.actor)]):
+    if cond.to is not None and _actor(cond.to, who) not in act.to:
+        return False
+    return not (cond.kind is not None and act.message_kind != cond.kind)
+
+
+def _measures_hold(cond: Condition, run: RunFacts, who: str | None) -> bool:
+    """Utility, gain over no deal, and rounds played, each within its bounds."""
+    if cond.utility is not None and not cond.utility.holds(run.utilities[_actor(cond.utility.actor, who)]):
         return False
     if cond.gain is not None:
-        name = actor(cond.gain.actor)
+        name = _actor(cond.gain.actor, who)
         if not cond.gain.holds(run.utilities[name] - run.no_deal[name]):
             return False
-    if cond.rounds is not None and not cond.rounds.holds(run.rounds):
-        return False
+    return not (cond.rounds is not None and not cond.rounds.holds(run.rounds))
+
+
+def _parts_hold(cond: Condition, run: RunFacts, act: Act | None, who: str | None) -> bool:
+    """The condition's sub-conditions: at least `count` of, all of, any of, not."""
     if cond.count is not None and sum(holds(c, run, act, who) for c in cond.count.of) < cond.count.at_least:
         return False
     if cond.all_ is not None and not all(holds(c, run, act, who) for c in cond.all_):

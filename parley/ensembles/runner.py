@@ -488,20 +488,7 @@ def run_ensemble(
     rows: dict[tuple[int, int], dict[str, Any]] = {}
 
     indexed = index.load() if reuse else {}
-    wanted = {k: pair for pair, k in keys.items()}
-    for folder, key in index.strays(indexed.values()):
-        pair = wanted.get(key)
-        if pair is None:
-            continue
-        end = last_event(folder / "events.jsonl")
-        if end is None or end.get("type") != EventType.OUTCOME:
-            shutil.rmtree(folder, ignore_errors=True)  # an unfinished run of an interrupted compare: played again
-            result.removed.append(folder.name)
-        elif reuse and key not in indexed:  # it finished after the index was last written
-            row = saved_row(folder, *pair, key)
-            if row is not None:
-                indexed[key] = folder.name
-                index.add(row, arms[pair[0]].label)
+    result.removed += _settle_strays(index, indexed, keys, arms, reuse)
 
     todo: list[tuple[int, int]] = []
     for seed in seeds:  # seed by seed, so that an interrupted compare leaves whole pairs
@@ -545,6 +532,30 @@ def run_ensemble(
         _play_processes(world, arms, runs_dir, max_rounds, todo, n, record)
     result.rows = [rows[(i, s)] for i in range(len(prepared)) for s in seeds if (i, s) in rows]
     return result
+
+
+def _settle_strays(
+    index: Index, indexed: dict[str, str], keys: dict[tuple[int, int], str], arms: list[Arm], reuse: bool
+) -> list[str]:
+    """Run folders of this ensemble that the index does not list: an unfinished one (of an interrupted
+    compare) is removed, to be played again; with `reuse`, a finished one joins `indexed` and the index.
+    Returns the names of the folders removed."""
+    removed: list[str] = []
+    wanted = {k: pair for pair, k in keys.items()}
+    for folder, key in index.strays(indexed.values()):
+        pair = wanted.get(key)
+        if pair is None:
+            continue
+        end = last_event(folder / "events.jsonl")
+        if end is None or end.get("type") != EventType.OUTCOME:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+        elif reuse and key not in indexed:  # it finished after the index was last written
+            row = saved_row(folder, *pair, key)
+            if row is not None:
+                indexed[key] = folder.name
+                index.add(row, arms[pair[0]].label)
+    return removed
 
 
 def worker_context() -> multiprocessing.context.BaseContext:

@@ -36,7 +36,7 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (0.0 if k == 0 else max(0.0, centre - half)), (1.0 if k == n else min(1.0, centre + half))
 
 
-def bootstrap_mean(values: Sequence[float], rng: np.random.Generator, n_boot: int = BOOTSTRAP) -> tuple[float, float]:
+def bootstrap_mean(values: ArrayLike, rng: np.random.Generator, n_boot: int = BOOTSTRAP) -> tuple[float, float]:
     """Percentile bootstrap 95% interval of a mean (NaN, NaN for no values)."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
@@ -75,7 +75,7 @@ def sign_test(differences: Sequence[float], tolerance: float = 1e-12) -> tuple[i
 
 
 def paired_difference(
-    first: Sequence[float], other: Sequence[float], rng: np.random.Generator, n_boot: int = BOOTSTRAP
+    first: ArrayLike, other: ArrayLike, rng: np.random.Generator, n_boot: int = BOOTSTRAP
 ) -> tuple[float, float, float]:
     """Mean of other - first over paired seeds, with a bootstrap-over-seeds 95% interval."""
     a, b = np.asarray(first, dtype=float), np.asarray(other, dtype=float)

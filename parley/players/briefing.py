@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from parley.engine.actions import Move
 from parley.engine.issue_space import IssueSpace
@@ -180,9 +181,9 @@ def system_context(scenario: Scenario, space: IssueSpace, actor: str) -> dict:
     me = space.index(actor)
     excluded = {(line.issue, o) for line in persona.red_lines for o in line.excludes}
     total = float(space.weights[me].sum()) or 1.0
-    issues = []
+    issues: list[dict[str, Any]] = []
     for i, issue in enumerate(world.issues):
-        options = [
+        options: list[dict[str, Any]] = [
             {
                 "id": o.id,
                 "meaning": o.meaning,

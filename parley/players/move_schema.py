@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -206,7 +207,7 @@ def _unbounded_schema(world: World, obs: Observation) -> dict:
         "one option for every issue",
     )
     recipients = {"type": "array", "items": {"type": "string", "enum": others}, "minItems": 1}
-    kinds = {
+    kinds: dict[str, dict[str, Any]] = {
         "propose": {"package": package, "to": recipients, "text": _text("what you say as you propose it")},
         "message": {"kind": {"type": "string", "enum": KINDS}, "to": recipients, "text": _text("what you say")},
         "channel": {

@@ -33,7 +33,7 @@ import numpy as np
 from parley.engine.actions import Channel, Counter, Message, Move, Pass, Propose, Respond, WalkOut
 from parley.engine.issue_space import NEG, IssueSpace
 from parley.engine.policy import Observation
-from parley.world.persona import Persona
+from parley.world.persona import Core, Persona, RedLine
 from parley.world.scenario import Scenario
 from parley.world.templates import Templates, and_list
 
@@ -572,24 +572,24 @@ class OfflineStrategy:
                 rejected.append({**p, "reason": reason, "utility": mine})
         return out, rejected
 
-    def why_not(self, package: dict[str, str], crossed: object, mine: float, threshold: float) -> dict:
+    def why_not(self, package: dict[str, str], crossed: RedLine | Core | None, mine: float, threshold: float) -> dict:
         """Why I reject a package, as reject.j2 says it: a red line (issue and option), my core (the
         issues it misses), the ratifiers who would refuse it (it is good enough for me, not for them),
         or it is short of what I want (the issue where it costs me most)."""
         issues = {i.id: i for i in self.scenario.world.issues}
-        if crossed is not None and hasattr(crossed, "excludes"):
+        if isinstance(crossed, RedLine):
             issue = issues[crossed.issue]
             option = next(o.meaning for o in issue.options if o.id == package[crossed.issue])
             line = {"issue": issue.title, "option": option, "id": issue.id, "why": crossed.why}
             return {"because": "red_line", "red_line": line}
-        if crossed is not None and hasattr(crossed, "of"):
+        if isinstance(crossed, Core):
             missing = [issues[a.issue].title for a in crossed.of if package[a.issue] not in a.options]
             return {"because": "core", "missing": tuple(missing[:2]), "issue_id": crossed.of[0].issue}
         if mine >= threshold:
             return {"because": "ratifiers"}
         return {"because": "short"}
 
-    def crossed_red_line(self, package: dict[str, str]):  # noqa: ANN201
+    def crossed_red_line(self, package: dict[str, str]) -> RedLine | Core | None:
         """The red line a package crosses, or my core when it misses it (both say why)."""
         for line in self.persona.red_lines:
             if package[line.issue] in line.excludes:

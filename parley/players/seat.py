@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
-from parley.engine.actions import Act, Channel, Counter, Move, Propose, Respond
+from parley.engine.actions import Act, Action, Channel, Counter, Move, Propose, Respond
 from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.engine.policy import Observation, RunHalted
@@ -214,7 +214,7 @@ def draft_problem(obs: Observation, draft: Sequence[Act], action: Act) -> str | 
         return f"you have already answered proposal '{action.proposal}' in this move"
     if isinstance(action, Channel) and any(isinstance(a, Channel) and a.to == action.to for a in draft):
         return f"you have already changed your channel to {action.to} in this move"
-    move = Move(actions=[*draft, action])
+    move = Move(actions=cast(list[Action], [*draft, action]))  # a seat builds only the kinds Action lists
     index = len(draft)
     return next((problem for i, problem in observed_move_problems(obs.world, obs, move) if i == index), None)
 

@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jinja2
 import matplotlib
@@ -24,6 +24,8 @@ from parley.ensembles.compare import SHARES
 from parley.ensembles.stats import format_p
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from parley.ensembles.compare import Comparison
 
 STATUS_COLOURS = {
@@ -79,7 +81,9 @@ def outcome_plot(c: Comparison) -> Plot:
         left += shares
     summary = c.summary.set_index("arm")
     for yi, arm in zip(y, c.arms, strict=True):
-        lo, hi = summary.loc[arm, "share_converged_lo"], summary.loc[arm, "share_converged_hi"]
+        # one cell each: pandas-stubs type a cell as any scalar at all
+        lo = cast(float, summary.loc[arm, "share_converged_lo"])
+        hi = cast(float, summary.loc[arm, "share_converged_hi"])
         if not math.isnan(lo):
             ax.plot([lo, hi], [yi + 0.36, yi + 0.36], color="black", lw=1.2)
             ax.plot([lo, lo], [yi + 0.32, yi + 0.40], color="black", lw=1.2)
@@ -238,7 +242,7 @@ def differences_plot(c: Comparison) -> Plot | None:
     y2 = np.arange(len(rows))[::-1]
     table = c.paired.set_index(["arm", "measure"])
     for yi, (arm, actor) in zip(y2, rows, strict=True):
-        r = table.loc[(arm, f"utility_{actor}")]
+        r = cast("pd.Series", table.loc[(arm, f"utility_{actor}")])  # a full key of the MultiIndex: one row
         right.errorbar(
             [r["difference"]],
             [yi],
@@ -270,7 +274,7 @@ def pct(x: float) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
 
-def num(x: float, digits: int = 3) -> str:
+def num(x: object, digits: int = 3) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 

@@ -62,6 +62,11 @@ def _ids(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else ([] if value is None else [str(value)])
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A mapping field of a log (logs may be damaged: anything else is empty)."""
+    return value if isinstance(value, dict) else {}
+
+
 # -- the run and its world -------------------------------------------------------------------------
 def final_variants(run: SavedRun) -> tuple[dict[str, str], set[str]]:
     """The variant each actor was played as when the run ended (a fork or inject may switch one),
@@ -128,7 +133,7 @@ def graph_states(world: World, events: list[dict[str, Any]], last_round: int) ->
     states = [_snapshot(graph, 0)]
     for round_ in range(1, last_round + 1):
         for e in by_round.get(round_, []):
-            kind, actor = e.get("type"), e.get("actor")
+            kind, actor = e.get("type"), e.get("actor", "")  # "" is no actor's id, as None is not
             if (
                 kind == EventType.TRUST
                 and {actor, e.get("toward")} <= actors
@@ -395,11 +400,11 @@ def deal_section(run: SavedRun, scenario: Scenario, space: IssueSpace, names: di
         kind, package, pid, about = "none", {}, None, {}
     recorded = outcome.get("utilities") if kind == "deal" and run.outcome is not None else about.get("utilities")
     utilities = recorded if isinstance(recorded, dict) else (utilities_of(space, package) if package else None)
-    no_deal = outcome.get("no_deal") if isinstance(outcome.get("no_deal"), dict) else {}
-    no_deal = {a: no_deal.get(a, scenario.personas[a].no_deal.value) for a in actors}
-    nash = outcome.get("nash") if isinstance(outcome.get("nash"), dict) else {}
-    nash_package = nash.get("package") if isinstance(nash.get("package"), dict) else {}
-    nash_utilities = nash.get("utilities") if isinstance(nash.get("utilities"), dict) else {}
+    recorded_no_deal = _dict(outcome.get("no_deal"))
+    no_deal = {a: recorded_no_deal.get(a, scenario.personas[a].no_deal.value) for a in actors}
+    nash = _dict(outcome.get("nash"))
+    nash_package = _dict(nash.get("package"))
+    nash_utilities = _dict(nash.get("utilities"))
     withdrawn = {
         (str(w.get("issue")), str(w.get("option")))
         for e in run.events
@@ -410,12 +415,12 @@ def deal_section(run: SavedRun, scenario: Scenario, space: IssueSpace, names: di
     last_best = next(
         (e.get("best_offer_utility") for e in reversed(run.events) if e.get("type") == EventType.ROUND_ENDED), None
     )
-    last_best = last_best if isinstance(last_best, dict) else {}
-    rows = []
+    last_best = _dict(last_best)
+    rows: list[dict[str, Any]] = []
     for issue in world.issues:
         meanings = {o.id: o.meaning for o in issue.options}
         agreed = package.get(issue.id)
-        cells = []
+        cells: list[dict[str, Any]] = []
         for actor in actors:
             pref = scenario.personas[actor].preferences.get(issue.id)
             total = sum(p.weight for p in scenario.personas[actor].preferences.values()) or 1.0
@@ -446,7 +451,7 @@ def deal_section(run: SavedRun, scenario: Scenario, space: IssueSpace, names: di
             }
         )
     min_utility = dict(world.protocol.min_utility)
-    actor_rows = []
+    actor_rows: list[dict[str, Any]] = []
     for actor in actors:
         u = (utilities or {}).get(actor)
         actor_rows.append(
@@ -495,10 +500,7 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
     proposals = {str(e["proposal"]) for e in run.events if e.get("type") == EventType.PROPOSAL and "proposal" in e}
     changes = package_changes(run.events)
     answers: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    counter_of: dict[tuple[int, str, str], str] = {}  # (round, actor, countered proposal) -> the counter's id
-    for e in run.events:
-        if e.get("type") == EventType.PROPOSAL and e.get("counter_to"):
-            counter_of[(e["round"], str(e.get("actor")), str(e["counter_to"]))] = str(e.get("proposal"))
+    counter_of = counters(run.events)
 
     def name(actor: Any) -> str:
         return names.get(str(actor), str(actor))
@@ -527,7 +529,7 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
             counter_to = None if e.get("counter_to") is None else str(e["counter_to"])
             item["counter_to"] = counter_to
             item["counter_link"] = counter_to if counter_to in proposals else None
-            package = e.get("package") if isinstance(e.get("package"), dict) else {}
+            package = _dict(e.get("package"))
             moved = changes.get(seq) if isinstance(seq, int) else None
             shown = moved if moved is not None else {k: (None, str(v)) for k, v in package.items()}
             item["first"] = moved is None
@@ -544,7 +546,7 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
             worth = utilities_of(space, package)
             item["utilities"] = [{"name": name(a), "utility": u} for a, u in (worth or {}).items()]
             item["answers"] = answers[pid]
-            if item["counter_link"]:
+            if counter_to is not None and item["counter_link"]:
                 answers[counter_to].append(
                     {"kind": "counter", "who": item["who"], "proposal": pid, "anchor": item["anchor"]}
                 )
@@ -556,7 +558,11 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
                 answers[pid].append(
                     {"kind": "accept" if item["accept"] else "reject", "who": item["who"], "anchor": item["anchor"]}
                 )
-        elif kind in (EventType.PROPOSAL_REAFFIRMED, EventType.PROPOSAL_DEAD, EventType.DEAL) and item["proposal_link"]:
+        elif (
+            kind in (EventType.PROPOSAL_REAFFIRMED, EventType.PROPOSAL_DEAD, EventType.DEAL)
+            and pid is not None
+            and item["proposal_link"]
+        ):
             what = {"proposal_reaffirmed": "reaffirmed", "proposal_dead": "dead", "deal": "deal"}[kind]
             answers[pid].append({"kind": what, "who": item["who"], "anchor": item["anchor"]})
         elif kind == EventType.MESSAGE:
@@ -570,7 +576,23 @@ def transcript(run: SavedRun, world: World, space: IssueSpace, names: dict[str, 
                 folded[e["round"]].append(item["line"])
             continue
         items_by_round[e["round"]].append(item)
-    ended = {e["round"]: e for e in run.events if e.get("type") == EventType.ROUND_ENDED}
+    return rounds_of(run.events, items_by_round, folded)
+
+
+def counters(events: list[dict[str, Any]]) -> dict[tuple[int, str, str], str]:
+    """(round, actor, countered proposal) -> the counter's id."""
+    return {
+        (e["round"], str(e.get("actor")), str(e["counter_to"])): str(e.get("proposal"))
+        for e in events
+        if e.get("type") == EventType.PROPOSAL and e.get("counter_to")
+    }
+
+
+def rounds_of(
+    events: list[dict[str, Any]], items_by_round: dict[int, list[dict[str, Any]]], folded: dict[int, list[str]]
+) -> list[dict[str, Any]]:
+    """The transcript's rounds: each with its events, the lines folded away, and how it ended."""
+    ended = {e["round"]: e for e in events if e.get("type") == EventType.ROUND_ENDED}
     rounds = []
     for number in sorted(set(items_by_round) | set(folded)):
         end = ended.get(number, {})

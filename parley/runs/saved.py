@@ -134,8 +134,9 @@ class SavedRun:
             return None
         total = 0
         for e in calls:
-            tokens = e.get("tokens") if isinstance(e.get("tokens"), dict) else {}
-            total += sum(v for k, v in tokens.items() if k in ("prompt", "completion") and isinstance(v, int))
+            tokens = e.get("tokens")
+            if isinstance(tokens, dict):
+                total += sum(v for k, v in tokens.items() if k in ("prompt", "completion") and isinstance(v, int))
         return total
 
     @property

@@ -239,7 +239,7 @@ def sample_events(scenario: Scenario) -> list[dict]:
     a, b, *rest = scenario.world.actor_ids()
     c = rest[0] if rest else b
     package = {i.id: i.options[0].id for i in scenario.world.issues}
-    events = [
+    events: list[dict[str, Any]] = [
         {
             "type": EventType.PROPOSAL,
             "actor": a,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib as mpl
 import networkx as nx
@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import force_update, update_counter
 
-from parley.engine.actions import Act, Message, Move, Pass, Propose, Respond
+from parley.engine.actions import Act, Action, Message, MessageKind, Move, Pass, Propose, Respond
 from parley.players.seat import SeatOptions, default_package
 from parley.reports.text import describe_action
 from parley.runs.saved import BrowseError, list_runs
@@ -150,7 +150,8 @@ def draw_table(model: BoardModel) -> Figure:
     actors = model.world.actor_ids()
     fig = Figure(figsize=(5.6, 5.2), dpi=100)
     ax = fig.subplots()
-    pos = nx.circular_layout(actors)
+    # networkx takes a list of nodes as well as a graph; its stub says a graph
+    pos: dict[str, Any] = nx.circular_layout(actors)  # type: ignore[arg-type]
     for is_open, style in ((True, "solid"), (False, (0, (4, 3)))):
         edges = [(a, b) for a, b in graph.g.edges if graph.is_open(a, b) == is_open]
         nx.draw_networkx_edges(
@@ -159,7 +160,7 @@ def draw_table(model: BoardModel) -> Figure:
             edgelist=edges,
             ax=ax,
             edge_color=[TRUST_COLOURS((graph.trust(a, b) + 1) / 2) for a, b in edges],
-            style=style,
+            style=style,  # type: ignore[arg-type]  # a dash tuple is a line style too; the stub says str
             width=3.0,
             arrowsize=22,
             connectionstyle="arc3,rad=0.12",
@@ -288,8 +289,9 @@ def Facilitator(game: solara.Reactive[BoardModel]) -> None:
     files = {title_of(p): p for p in inject_files()}
     chosen_file = solara.use_reactive(next(iter(files), ""))
     text = solara.use_reactive("")
-    audience = solara.use_reactive([])
-    effects = solara.use_reactive([])  # (trust or channel, from, to, value)
+    audience = solara.use_reactive(cast(list[str], []))
+    # (trust or channel, from, to, value)
+    effects = solara.use_reactive(cast(list[tuple[str, str, str, float | bool]], []))
     source = solara.use_reactive(next(iter(names.values())))
     target = solara.use_reactive(list(names.values())[1])
     delta = solara.use_reactive(-0.3)
@@ -332,7 +334,11 @@ def Facilitator(game: solara.Reactive[BoardModel]) -> None:
             solara.Select("From a prepared file", value=chosen_file, values=list(files))
             solara.Button("Plan this news", on_click=plan_file, color="primary", outlined=True)
         solara.InputTextArea("Or type what happened", value=text, rows=3)
-        solara.SelectMultiple("Who is told (nobody chosen: everyone)", values=audience, all_values=list(names.values()))
+        solara.SelectMultiple(
+            "Who is told (nobody chosen: everyone)",
+            values=audience,  # type: ignore[arg-type]  # solara takes a Reactive too; its stub says list
+            all_values=list(names.values()),
+        )
         with solara.Row():
             solara.Select("From", value=source, values=list(names.values()))
             solara.Select("To", value=target, values=list(names.values()))
@@ -372,17 +378,17 @@ def PersonAtTheTable(game: solara.Reactive[BoardModel]) -> None:
 
 
 @solara.component
-def SeatForm(game: solara.Reactive[BoardModel]) -> None:
+def SeatForm(game: solara.Reactive[BoardModel]) -> None:  # noqa: C901  # issue 12: seat editors being merged
     """The move of the actor a person plays: built action by action from what the engine would
     accept (the seat's legal options), checked as it goes, then the round is played with it."""
     model = game.value
     view = model.seat_view()
     names = model.names()
     ids = {name: actor for actor, name in names.items()}
-    draft = solara.use_reactive([])
+    draft = solara.use_reactive(cast(list[Act], []))
     kind = solara.use_reactive(ACTIONS[0])
-    package = solara.use_reactive({})  # issue id -> option id; issues left out keep the default
-    to = solara.use_reactive([])
+    package = solara.use_reactive(cast(dict[str, str], {}))  # issue id -> option id; issues left out keep the default
+    to = solara.use_reactive(cast(list[str], []))
     text = solara.use_reactive("")
     answer_to = solara.use_reactive("")
     accept = solara.use_reactive("Reject")
@@ -412,29 +418,35 @@ def SeatForm(game: solara.Reactive[BoardModel]) -> None:
                 for issue in options.issues:
                     labels = {f"{o.id} (worth {o.value:.2f} to you)": o.id for o in issue.options}
                     current = next(label for label, o in labels.items() if o == chosen[issue.id])
+
+                    def pick(label: str, i: str = issue.id, labels: dict[str, str] = labels) -> None:
+                        package.set({**package.value, i: labels[label]})
+
                     solara.Select(
                         f"{issue.title} ({issue.weight:.0%} of what you care about)",
                         value=current,
                         values=list(labels),
-                        on_value=lambda label, i=issue.id, labels=labels: package.set(
-                            {**package.value, i: labels[label]}
-                        ),
+                        on_value=pick,
                     )
                 solara.Text(f"This package is worth {view.value(chosen):.2f} to you.")
         elif kind.value == ACTIONS[1]:
             if options.why_not_answer:
                 solara.Text(f"Nothing to answer: {options.why_not_answer}.")
             else:
-                labels = {
+                answerable = {
                     f"{p.id} from {names.get(p.proposer, p.proposer)} (worth {p.value:.2f} to you)": p
                     for p in options.answerable
                 }
-                solara.Select("Proposal", value=answer_to, values=list(labels))
+                solara.Select("Proposal", value=answer_to, values=list(answerable))
                 solara.Select("Answer", value=accept, values=["Accept", "Reject"])
         else:
             solara.Select("Kind", value=message_kind, values=options.message_kinds)
         if kind.value != ACTIONS[1]:
-            solara.SelectMultiple("To (nobody chosen: everyone at the table)", values=to, all_values=recipients)
+            solara.SelectMultiple(
+                "To (nobody chosen: everyone at the table)",
+                values=to,  # type: ignore[arg-type]  # solara takes a Reactive too; its stub says list
+                all_values=recipients,
+            )
         solara.InputText("What you say", value=text, continuous_update=True).key("what-you-say")
 
         def add() -> None:
@@ -464,11 +476,13 @@ def SeatForm(game: solara.Reactive[BoardModel]) -> None:
                 return Respond(proposal=picked.id, accept=accept.value == "Accept", reason=text.value)
             if not text.value.strip():
                 return "a message needs text: write what you say"
-            return Message(kind=message_kind.value, to=recipients, text=text.value)
+            kind_chosen = cast(MessageKind, message_kind.value)  # one of options.message_kinds
+            return Message(kind=kind_chosen, to=recipients, text=text.value)
 
         def play() -> None:
             try:
-                model.play_move(Move(actions=draft.value or [Pass(reason=f"{seat_name} passes")]))
+                actions = cast(list[Action], draft.value)  # a seat builds only the kinds Action lists
+                model.play_move(Move(actions=actions or [Pass(reason=f"{seat_name} passes")]))
             except InvalidInput as exc:
                 problem.set("; ".join(str(p) for p in exc.problems))
                 return

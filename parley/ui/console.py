@@ -72,9 +72,10 @@ def print_summary(console: Console, result: RunResult) -> None:
         f"[bold {colour}]Outcome: {o.status.replace('_', ' ')}[/bold {colour}] after {o.round} round(s)",
         highlight=False,
     )
-    package = o.deal or (o.closest or {}).get("package")
+    closest = o.closest or {}
+    package = o.deal or closest.get("package")
     if package:
-        title = "The deal" if o.deal else f"Closest offer: {o.closest['proposal']} by {names[o.closest['proposer']]}"
+        title = "The deal" if o.deal else f"Closest offer: {closest['proposal']} by {names[closest['proposer']]}"
         table = Table(title=title, title_justify="left")
         table.add_column("Issue")
         table.add_column("Option")

@@ -12,9 +12,21 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TextIO
+from typing import TextIO, cast
 
-from parley.engine.actions import Act, Channel, Counter, Message, Move, Pass, Propose, Respond, WalkOut
+from parley.engine.actions import (
+    Act,
+    Action,
+    Channel,
+    Counter,
+    Message,
+    MessageKind,
+    Move,
+    Pass,
+    Propose,
+    Respond,
+    WalkOut,
+)
 from parley.engine.policy import Observation
 from parley.players.seat import (
     Abandoned,
@@ -115,7 +127,7 @@ class TerminalSource:
                 self.say("  You are at the menu: type an action, done to end your move, or help.")
                 continue
             if command == "done":
-                return Move(actions=draft or [Pass()])
+                return Move(actions=cast(list[Action], draft) or [Pass()])  # a seat builds only the kinds Action lists
             if command == "help":
                 self.say(HELP)
                 continue
@@ -218,17 +230,17 @@ class TerminalSource:
             kind = self.ask_until(f"Kind ({listing}) [{kinds[0]}]: ", actor, pick_one(kinds, kinds[0]))
             to = self.recipients(options, actor, [r.id for r in options.recipients])
             text = self.ask_until("What do you say? ", actor, non_empty("a message needs some words"))
-            return Message(kind=kind, to=to, text=text)
+            return Message(kind=cast(MessageKind, kind), to=to, text=text)  # one of options.message_kinds
         if command != "channel":
             raise ValueError(f"unknown command {command!r}")
         self.say("Your channels (choosing one flips it):")
         for n, c in enumerate(options.channels, 1):
             self.say(f"  {n}) {c.to} ({c.name}): {'open, close it' if c.open else 'closed, open it'}")
         ids = [c.to for c in options.channels]
-        to = self.ask_until("Which channel? ", actor, pick_one(ids, None))
-        choice = next(c for c in options.channels if c.to == to)
+        target = self.ask_until("Which channel? ", actor, pick_one(ids, None))
+        choice = next(c for c in options.channels if c.to == target)
         reason = self.ask("Why? (Enter for no reason): ", actor)
-        return Channel(to=to, open=not choice.open, reason=reason)
+        return Channel(to=target, open=not choice.open, reason=reason)
 
     # -- the parts of an action ----------------------------------------------------------------
     def package(self, view: SeatView, options: SeatOptions, based_on: dict[str, str] | None) -> dict[str, str]:

@@ -126,74 +126,87 @@ def load_injects(path: Path | str, scenario: Scenario) -> list[Inject]:
 
 
 def inject_problems(name: str, injects: list[Inject], scenario: Scenario) -> list[Problem]:
-    world = scenario.world
-    actors = world.actor_ids()
-    listing = ", ".join(actors)
+    check = _InjectCheck(name, scenario)
     out: list[Problem] = []
-
-    def actor(field: str, who: str) -> None:
-        if who not in actors:
-            out.append(Problem(name, field, f"unknown actor '{who}' (actors: {listing})"))
-
     for n, inject in enumerate(injects):
         at = f"events[{n}]"
         if inject.to != "all":
             for k, who in enumerate(inject.to):
-                actor(f"{at}.to[{k}]", who)
-        for k, t in enumerate(inject.effects.trust):
-            actor(f"{at}.effects.trust[{k}].from", t.source)
-            actor(f"{at}.effects.trust[{k}].to", t.target)
-        for k, c in enumerate(inject.effects.channels):
-            actor(f"{at}.effects.channels[{k}].from", c.source)
-            actor(f"{at}.effects.channels[{k}].to", c.target)
-        issues = {i.id: i.option_ids() for i in world.issues}
-        for k, w in enumerate(inject.effects.withdraw):
-            if w.issue not in issues:
-                out.append(
-                    Problem(
-                        name,
-                        f"{at}.effects.withdraw[{k}].issue",
-                        f"unknown issue '{w.issue}' (issues: {', '.join(issues)})",
-                    )
-                )
-            elif w.option not in issues[w.issue]:
-                out.append(
-                    Problem(
-                        name,
-                        f"{at}.effects.withdraw[{k}].option",
-                        f"issue '{w.issue}' has no option '{w.option}' (options: {', '.join(issues[w.issue])})",
-                    )
-                )
-        for k, c in enumerate(inject.effects.no_deal):
-            actor(f"{at}.effects.no_deal[{k}].actor", c.actor)
-        for k, w in enumerate(inject.effects.weights):
-            actor(f"{at}.effects.weights[{k}].actor", w.actor)
-            if w.issue not in issues:
-                out.append(
-                    Problem(
-                        name,
-                        f"{at}.effects.weights[{k}].issue",
-                        f"unknown issue '{w.issue}' (issues: {', '.join(issues)})",
-                    )
-                )
+                out += check.actor(f"{at}.to[{k}]", who)
+        out += check.channel_problems(at, inject.effects)
+        out += check.issue_problems(at, inject.effects)
         for k, b in enumerate(inject.effects.beliefs):
-            actor(f"{at}.effects.beliefs[{k}].actor", b.actor)
-            actor(f"{at}.effects.beliefs[{k}].about", b.about)
+            out += check.actor(f"{at}.effects.beliefs[{k}].actor", b.actor)
+            out += check.actor(f"{at}.effects.beliefs[{k}].about", b.about)
             if b.actor == b.about:
                 out.append(Problem(name, f"{at}.effects.beliefs[{k}]", f"'{b.actor}' knows its own card"))
-        for who, variant in inject.effects.variants.items():
-            actor(f"{at}.effects.variants.{who}", who)
-            if who in actors:
-                have = variant_names(scenario, who)
+        out += check.variant_problems(at, inject.effects)
+    return out
+
+
+class _InjectCheck:
+    """What an inject file's effects name (actors, issues, options, variants) against its scenario."""
+
+    def __init__(self, name: str, scenario: Scenario) -> None:
+        self.name = name
+        self.scenario = scenario
+        self.actors = scenario.world.actor_ids()
+        self.issues = {i.id: i.option_ids() for i in scenario.world.issues}
+
+    def actor(self, field: str, who: str) -> list[Problem]:
+        if who in self.actors:
+            return []
+        return [Problem(self.name, field, f"unknown actor '{who}' (actors: {', '.join(self.actors)})")]
+
+    def unknown_issue(self, field: str, issue: str) -> list[Problem]:
+        if issue in self.issues:
+            return []
+        return [Problem(self.name, field, f"unknown issue '{issue}' (issues: {', '.join(self.issues)})")]
+
+    def channel_problems(self, at: str, effects: Effects) -> list[Problem]:
+        out: list[Problem] = []
+        for k, t in enumerate(effects.trust):
+            out += self.actor(f"{at}.effects.trust[{k}].from", t.source)
+            out += self.actor(f"{at}.effects.trust[{k}].to", t.target)
+        for k, c in enumerate(effects.channels):
+            out += self.actor(f"{at}.effects.channels[{k}].from", c.source)
+            out += self.actor(f"{at}.effects.channels[{k}].to", c.target)
+        return out
+
+    def issue_problems(self, at: str, effects: Effects) -> list[Problem]:
+        out: list[Problem] = []
+        for k, w in enumerate(effects.withdraw):
+            out += self.unknown_issue(f"{at}.effects.withdraw[{k}].issue", w.issue)
+            if w.issue in self.issues and w.option not in self.issues[w.issue]:
+                out.append(
+                    Problem(
+                        self.name,
+                        f"{at}.effects.withdraw[{k}].option",
+                        f"issue '{w.issue}' has no option '{w.option}' (options: {', '.join(self.issues[w.issue])})",
+                    )
+                )
+        for k, nd in enumerate(effects.no_deal):
+            out += self.actor(f"{at}.effects.no_deal[{k}].actor", nd.actor)
+        for k, wc in enumerate(effects.weights):
+            out += self.actor(f"{at}.effects.weights[{k}].actor", wc.actor)
+            out += self.unknown_issue(f"{at}.effects.weights[{k}].issue", wc.issue)
+        return out
+
+    def variant_problems(self, at: str, effects: Effects) -> list[Problem]:
+        out: list[Problem] = []
+        for who, variant in effects.variants.items():
+            out += self.actor(f"{at}.effects.variants.{who}", who)
+            if who in self.actors:
+                have = variant_names(self.scenario, who)
                 if variant not in ("base", *have):
                     out.append(
                         Problem(
-                            name,
+                            self.name,
                             f"{at}.effects.variants.{who}",
                             f"no variant '{variant}' for '{who}' (variants: {', '.join(have) or 'none'})",
                         )
                     )
-    return out
+        return out
 
 
 def variant_names(scenario: Scenario, actor: str) -> list[str]:

@@ -12,7 +12,7 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import yaml
 from pydantic import ValidationError
@@ -141,7 +141,9 @@ class _Loader(yaml.SafeLoader):
             if self._depth > MAX_DEPTH:
                 raise _Refused(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
             alias = self.check_event(yaml.AliasEvent)
-            node = super().compose_node(parent, index)
+            node = cast(
+                yaml.Node, super().compose_node(parent, index)
+            )  # the stub says `| None`; PyYAML never returns None
         finally:
             self._depth -= 1
         if alias and id(node) not in self._sizes:  # an alias of a node still being read: itself, or a parent
@@ -343,8 +345,9 @@ def issue_options(world: World | dict[str, Any]) -> dict[str, list[str] | None] 
             return None
         options = issue.get("options")
         ids = [o.get("id") for o in options if isinstance(o, dict)] if isinstance(options, list) else []
-        usable = isinstance(options, list) and len(ids) == len(options) and all(isinstance(i, str) for i in ids)
-        out[issue["id"]] = ids if usable else None
+        names = [i for i in ids if isinstance(i, str)]
+        usable = isinstance(options, list) and len(names) == len(options)
+        out[issue["id"]] = names if usable else None
     return out
 
 
@@ -382,17 +385,8 @@ def load_scenario(
     if source_text:
         text = read_text(base / source_text, wname, "source_text", problems)
         paragraphs = paragraphs_of(text) if text is not None else []
-    prompts = world.prompts if world is not None else _str(raw.get("prompts"))
-    if prompts is None:  # the conventional sibling folder, else Parley's own templates
-        prompts_dir = base / "../prompts" if (base / "../prompts").is_dir() else DEFAULT_PROMPTS
-    else:
-        prompts_dir = base / prompts
-    if not prompts_dir.is_dir():
-        problems.append(Problem(wname, "prompts", f"folder not found: {display_path(prompts_dir)}"))
-    elif (crowded := template_files(prompts_dir)[1]) and crowded[0][0] == prompts_dir:
-        problems.append(Problem(wname, "prompts", f"{display_path(prompts_dir)} {crowded[0][1]}"))
-    else:
-        problems += template_problems(prompts_dir)
+    prompts_dir = _prompts_dir(base, world.prompts if world is not None else _str(raw.get("prompts")))
+    problems += _prompts_problems(wname, prompts_dir)
     for section in ("issues", "edges"):
         items = raw.get(section)
         problems += citation_problems(
@@ -406,22 +400,9 @@ def load_scenario(
             paragraphs,
         )
 
-    actor_refs = raw.get("actors") if isinstance(raw.get("actors"), list) else []
+    actor_refs: list[Any] = _list(raw.get("actors"))
     actor_ids = [a["id"] for a in actor_refs if isinstance(a, dict) and isinstance(a.get("id"), str)]
-    for actor in variants:
-        if actor_ids and actor not in actor_ids:
-            problems.append(Problem("--variant", actor, f"unknown actor '{actor}' (actors: {', '.join(actor_ids)})"))
-    for actor, vfile in overlays.items():
-        fname = display_path(vfile.path)
-        if actor_ids and actor not in actor_ids:
-            problems.append(Problem(fname, "actor", f"unknown actor '{actor}' (actors: {', '.join(actor_ids)})"))
-        elif actor in variants:
-            problems.append(
-                Problem(
-                    fname, "actor", f"'{actor}' is also given the variant '{variants[actor]}': one variant per actor"
-                )
-            )
-
+    problems += _variant_choice_problems(variants, overlays, actor_ids)
     personas: dict[str, Persona] = {}
     persona_paths: dict[str, Path] = {}
     card_variants: dict[str, list[str]] = {}
@@ -429,19 +410,11 @@ def load_scenario(
         actor, persona_file = (_str(ref.get("id")), _str(ref.get("persona"))) if isinstance(ref, dict) else (None, None)
         if actor is None or not persona_file:
             continue  # the schema check has reported it
-        path = base / persona_file
-        persona_paths[actor] = path
-        why = unreadable(path, "persona card", MAX_YAML_BYTES)
-        if why:
-            problems.append(Problem(wname, f"actors[{idx}].persona", f"{why}: {display_path(path)}"))
-            continue
-        card = read_yaml(path, problems)
+        path = persona_paths[actor] = base / persona_file
+        card = _read_card(path, wname, f"actors[{idx}].persona", problems)
         if card is None:
             continue
-        if isinstance(card.get("variants"), dict):
-            card_variants[actor] = [str(v) for v in card["variants"]]
-        else:
-            card_variants[actor] = []
+        card_variants[actor] = [str(v) for v in card["variants"]] if isinstance(card.get("variants"), dict) else []
         if actor in overlays and actor not in variants:
             persona, found = check_variant_file(
                 card, path, actor, world if world is not None else raw, paragraphs, overlays[actor]
@@ -474,6 +447,51 @@ def load_scenario(
         raise InvalidInput(problems)
     chosen = {**variants, **{a: v.name for a, v in overlays.items()}}
     return Scenario(world, world_path, personas, persona_paths, prompts_dir, paragraphs, chosen, overlays)
+
+
+def _prompts_dir(base: Path, prompts: str | None) -> Path:
+    """The world's template folder: as named, else the conventional sibling folder, else Parley's own."""
+    if prompts is not None:
+        return base / prompts
+    return base / "../prompts" if (base / "../prompts").is_dir() else DEFAULT_PROMPTS
+
+
+def _prompts_problems(wname: str, prompts_dir: Path) -> list[Problem]:
+    if not prompts_dir.is_dir():
+        return [Problem(wname, "prompts", f"folder not found: {display_path(prompts_dir)}")]
+    if (crowded := template_files(prompts_dir)[1]) and crowded[0][0] == prompts_dir:
+        return [Problem(wname, "prompts", f"{display_path(prompts_dir)} {crowded[0][1]}")]
+    return template_problems(prompts_dir)
+
+
+def _variant_choice_problems(
+    variants: dict[str, str], overlays: dict[str, VariantFile], actor_ids: list[str]
+) -> list[Problem]:
+    """--variant and variant files that name no actor of the world, or an actor given two variants."""
+    out: list[Problem] = []
+    for actor in variants:
+        if actor_ids and actor not in actor_ids:
+            out.append(Problem("--variant", actor, f"unknown actor '{actor}' (actors: {', '.join(actor_ids)})"))
+    for actor, vfile in overlays.items():
+        fname = display_path(vfile.path)
+        if actor_ids and actor not in actor_ids:
+            out.append(Problem(fname, "actor", f"unknown actor '{actor}' (actors: {', '.join(actor_ids)})"))
+        elif actor in variants:
+            out.append(
+                Problem(
+                    fname, "actor", f"'{actor}' is also given the variant '{variants[actor]}': one variant per actor"
+                )
+            )
+    return out
+
+
+def _read_card(path: Path, wname: str, field: str, problems: list[Problem]) -> dict[str, Any] | None:
+    """A persona card, or None with the reason added to problems."""
+    why = unreadable(path, "persona card", MAX_YAML_BYTES)
+    if why:
+        problems.append(Problem(wname, field, f"{why}: {display_path(path)}"))
+        return None
+    return read_yaml(path, problems)
 
 
 def claim_inject_problems(world_path: Path, claims: list[Any], scenario: Scenario | None) -> list[Problem]:
@@ -619,7 +637,7 @@ def _inherited(field: str, message: str, base_found: set[tuple[str, str]], broke
     return message == "Field required" and any(field.startswith((f"{b}.", f"{b}[")) for b in broken)
 
 
-def _num(value: Any) -> bool:
+def _num(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -629,6 +647,9 @@ def _map(value: Any) -> dict[Any, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+IssueOptions = dict[str, list[str] | None]
 
 
 def persona_problems(
@@ -645,12 +666,24 @@ def persona_problems(
     if isinstance(ident, str) and ident != actor:
         out.append(("id", f"'{ident}' does not match the world's actor id '{actor}'"))
     issues = issue_options(world)
-    listing = ", ".join(issues or {})
-    preferences = _map(data.get("preferences")) if issues is not None else {}
+    if issues is not None:
+        out += _preference_problems(_map(data.get("preferences")), issues)
+        out += _red_line_problems(_list(data.get("red_lines")), issues)
+    out += limit_problems(data, world, issues)
+    out += cited_fields(data, paragraphs)
+    return out
+
+
+def _unknown_option(field: str, issue_id: str, opt: str, options: list[str]) -> tuple[str, str]:
+    return (field, f"issue '{issue_id}' has no option '{opt}' (options: {', '.join(options)})")
+
+
+def _preference_problems(preferences: dict[Any, Any], issues: IssueOptions) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     for issue_id, pref in preferences.items():
         field = f"preferences.{issue_id}"
         if issue_id not in issues:
-            out.append((field, f"unknown issue '{issue_id}' (issues: {listing})"))
+            out.append((field, f"unknown issue '{issue_id}' (issues: {', '.join(issues)})"))
             continue
         options = issues[issue_id]
         if options is None:
@@ -658,12 +691,7 @@ def persona_problems(
         values = _map(_map(pref).get("values"))
         for opt, value in values.items():
             if opt not in options:
-                out.append(
-                    (
-                        f"{field}.values.{opt}",
-                        f"issue '{issue_id}' has no option '{opt}' (options: {', '.join(options)})",
-                    )
-                )
+                out.append(_unknown_option(f"{field}.values.{opt}", issue_id, opt, options))
             elif _num(value) and not 0.0 <= value <= 1.0:
                 out.append((f"{field}.values.{opt}", f"{value} is outside 0..1"))
         missing = [o for o in options if o not in values]
@@ -671,15 +699,21 @@ def persona_problems(
         if missing and isinstance(_map(pref).get("values"), dict) and (not _num(weight) or weight > 0):
             out.append((f"{field}.values", f"no value for option(s) {', '.join(missing)} of issue '{issue_id}'"))
     weights = [_map(p).get("weight") for p in preferences.values()]
-    if weights and all(_num(w) for w in weights) and all(w <= 0 for w in weights):
+    numbers = [w for w in weights if _num(w)]
+    if weights and len(numbers) == len(weights) and all(w <= 0 for w in numbers):
         out.append(("preferences", "every weight is 0: the actor cares about nothing"))
-    for idx, line in enumerate(_list(data.get("red_lines"))):
-        line = _map(line)
+    return out
+
+
+def _red_line_problems(red_lines: list[Any], issues: IssueOptions) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for idx, item in enumerate(red_lines):
+        line = _map(item)
         issue_id = line.get("issue")
-        if not isinstance(issue_id, str) or issues is None:
+        if not isinstance(issue_id, str):
             continue
         if issue_id not in issues:
-            out.append((f"red_lines[{idx}].issue", f"unknown issue '{issue_id}' (issues: {listing})"))
+            out.append((f"red_lines[{idx}].issue", f"unknown issue '{issue_id}' (issues: {', '.join(issues)})"))
             continue
         options = issues[issue_id]
         if options is None:
@@ -687,36 +721,44 @@ def persona_problems(
         excludes = _list(line.get("excludes"))
         for j, opt in enumerate(excludes):
             if isinstance(opt, str) and opt not in options:
-                out.append(
-                    (
-                        f"red_lines[{idx}].excludes[{j}]",
-                        f"issue '{issue_id}' has no option '{opt}' (options: {', '.join(options)})",
-                    )
-                )
+                out.append(_unknown_option(f"red_lines[{idx}].excludes[{j}]", issue_id, opt, options))
         if options and set(options) <= {o for o in excludes if isinstance(o, str)}:
             out.append(
                 (f"red_lines[{idx}].excludes", f"excludes every option of '{issue_id}': no deal could ever pass")
             )
-    out += limit_problems(data, world, issues)
-    out += cited_fields(data, paragraphs)
     return out
 
 
 def limit_problems(
-    data: dict[str, Any], world: World | dict[str, Any], issues: dict[str, list[str] | None] | None
+    data: dict[str, Any], world: World | dict[str, Any], issues: IssueOptions | None
 ) -> list[tuple[str, str]]:
     """A card's core aims and information against its world: issues, options and actors that exist,
     and a core that its own red lines do not make impossible."""
+    out = _core_problems(data, issues) if issues is not None else []
+    actors = (
+        [a.id for a in world.actors]
+        if isinstance(world, World)
+        else [_map(a).get("id") for a in _list(_map(world).get("actors"))]
+    )
+    listing = ", ".join(map(str, actors))
+    for name in _map(_map(data.get("information")).get("about")):
+        if actors and name not in actors:
+            out.append((f"information.about.{name}", f"unknown actor '{name}' (actors: {listing})"))
+    out += _voice_problems(_map(data.get("voice")), issues, actors)
+    return out
+
+
+def _core_problems(data: dict[str, Any], issues: IssueOptions) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     core = _map(data.get("core"))
     excluded = {
         _map(line).get("issue"): set(_list(_map(line).get("excludes"))) for line in _list(data.get("red_lines"))
     }
     possible = 0
-    for idx, aim in enumerate(_list(core.get("of"))):
-        aim = _map(aim)
+    for idx, item in enumerate(_list(core.get("of"))):
+        aim = _map(item)
         issue_id, options = aim.get("issue"), _list(aim.get("options"))
-        if not isinstance(issue_id, str) or issues is None:
+        if not isinstance(issue_id, str):
             continue
         if issue_id not in issues:
             out.append((f"core.of[{idx}].issue", f"unknown issue '{issue_id}' (issues: {', '.join(issues)})"))
@@ -726,26 +768,17 @@ def limit_problems(
             continue
         for j, opt in enumerate(options):
             if isinstance(opt, str) and opt not in known:
-                out.append(
-                    (
-                        f"core.of[{idx}].options[{j}]",
-                        f"issue '{issue_id}' has no option '{opt}' (options: {', '.join(known)})",
-                    )
-                )
+                out.append(_unknown_option(f"core.of[{idx}].options[{j}]", issue_id, opt, known))
         if any(isinstance(o, str) and o in known and o not in excluded.get(issue_id, set()) for o in options):
             possible += 1
     at_least = core.get("at_least")
-    if _num(at_least) and core.get("of") and issues is not None and possible < at_least:
+    if _num(at_least) and core.get("of") and possible < at_least:
         out.append(("core.at_least", f"only {possible} of the aims can hold within the card's own red lines"))
-    actors = (
-        [a.id for a in world.actors]
-        if isinstance(world, World)
-        else [_map(a).get("id") for a in _list(_map(world).get("actors"))]
-    )
-    for name in _map(_map(data.get("information")).get("about")):
-        if actors and name not in actors:
-            out.append((f"information.about.{name}", f"unknown actor '{name}' (actors: {', '.join(map(str, actors))})"))
-    voice = _map(data.get("voice"))
+    return out
+
+
+def _voice_problems(voice: dict[Any, Any], issues: IssueOptions | None, actors: list[Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     for j, issue_id in enumerate(_list(voice.get("stresses"))):
         if issues is not None and isinstance(issue_id, str) and issue_id not in issues:
             out.append((f"voice.stresses[{j}]", f"unknown issue '{issue_id}' (issues: {', '.join(issues)})"))

@@ -42,10 +42,10 @@ def graph_warnings(scenario: Scenario) -> list[tuple[str, str]]:
     world = scenario.world
     if not world.edges:  # everyone talks to everyone
         return []
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(world.actor_ids())
     graph.add_edges_from((e.source, e.target) for e in world.edges if e.open)
-    everything = nx.DiGraph()
+    everything: nx.DiGraph[str] = nx.DiGraph()
     everything.add_nodes_from(world.actor_ids())
     everything.add_edges_from((e.source, e.target) for e in world.edges)
     fields = _signatory_fields(scenario)

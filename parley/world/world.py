@@ -7,7 +7,7 @@ its field.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -202,8 +202,27 @@ def _id(item: Any) -> str | None:
     return ident if isinstance(ident, str) else None
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+Problems = list[tuple[str, str]]
+
+
+class _Actors:
+    """The world's actor ids, for naming unknown actors in cross-references."""
+
+    def __init__(self, data: dict[Any, Any]) -> None:
+        items = _items(data.get("actors"))
+        self.ids = [i for i in (_id(a) for a in items) if i is not None]
+        # Only name unknown actors when every actor has an id: otherwise the schema problem explains it.
+        self.known = set(self.ids) if len(self.ids) == len(items) else set()
+        self.listing = ", ".join(self.ids)
+
+    def unknown(self, field: str, name: Any) -> Problems:
+        if self.known and isinstance(name, str) and name not in self.known:
+            return [(field, f"unknown actor '{name}' (actors: {self.listing})")]
+        return []
 
 
 def cross_reference_problems(world: World | dict[str, Any]) -> list[tuple[str, str]]:
@@ -214,41 +233,48 @@ def cross_reference_problems(world: World | dict[str, Any]) -> list[tuple[str, s
     the wrong type are skipped here: the schema check reports them.
     """
     data = world.model_dump(by_alias=True) if isinstance(world, World) else _mapping(world)
-    out: list[tuple[str, str]] = []
-    actors = [i for i in (_id(a) for a in _items(data.get("actors"))) if i is not None]
-    # Only name unknown actors when every actor has an id: otherwise the schema problem explains it.
-    known = set(actors) if len(actors) == len(_items(data.get("actors"))) else set()
-    listing = ", ".join(actors)
+    actors = _Actors(data)
+    out = _duplicate_problems(data)
+    out += _edge_problems(_items(data.get("edges")), actors)
+    out += _protocol_problems(_mapping(data.get("protocol")), actors)
+    for name in _mapping(_mapping(data.get("llm")).get("models")):
+        out += actors.unknown(f"llm.models.{name}", name)
+    return out
 
-    def dupes(items: list[Any], what: str, field: str, where: str = "") -> None:
-        seen: set[str] = set()
-        for idx, item in enumerate(items):
-            ident = _id(item)
-            if ident is None:
-                continue
-            if ident in seen:
-                out.append((f"{field}[{idx}].id", f"{what} '{ident}' appears twice{where}"))
-            seen.add(ident)
 
-    dupes(_items(data.get("actors")), "actor", "actors")
-    dupes(_items(data.get("issues")), "issue", "issues")
+def _dupes(items: list[Any], what: str, field: str, where: str = "") -> Problems:
+    out: Problems = []
+    seen: set[str] = set()
+    for idx, item in enumerate(items):
+        ident = _id(item)
+        if ident is None:
+            continue
+        if ident in seen:
+            out.append((f"{field}[{idx}].id", f"{what} '{ident}' appears twice{where}"))
+        seen.add(ident)
+    return out
+
+
+def _duplicate_problems(data: dict[Any, Any]) -> Problems:
+    out = _dupes(_items(data.get("actors")), "actor", "actors")
+    out += _dupes(_items(data.get("issues")), "issue", "issues")
     for idx, issue in enumerate(_items(data.get("issues"))):
         if isinstance(issue, dict):
-            dupes(_items(issue.get("options")), "option", f"issues[{idx}].options", f" in issue '{_id(issue)}'")
+            out += _dupes(_items(issue.get("options")), "option", f"issues[{idx}].options", f" in issue '{_id(issue)}'")
+    return out
 
-    def unknown_actor(field: str, name: Any) -> None:
-        if known and isinstance(name, str) and name not in known:
-            out.append((field, f"unknown actor '{name}' (actors: {listing})"))
 
+def _edge_problems(edges: list[Any], actors: _Actors) -> Problems:
+    out: Problems = []
     pairs: set[tuple[str, str]] = set()
-    for idx, e in enumerate(_items(data.get("edges"))):
+    for idx, e in enumerate(edges):
         if not isinstance(e, dict):
             continue
         from_key = "from" if "from" in e or "source" not in e else "source"
         to_key = "to" if "to" in e or "target" not in e else "target"
         source, target = e.get(from_key), e.get(to_key)
-        unknown_actor(f"edges[{idx}].{from_key}", source)
-        unknown_actor(f"edges[{idx}].{to_key}", target)
+        out += actors.unknown(f"edges[{idx}].{from_key}", source)
+        out += actors.unknown(f"edges[{idx}].{to_key}", target)
         if not (isinstance(source, str) and isinstance(target, str)):
             continue
         if source == target:
@@ -256,34 +282,39 @@ def cross_reference_problems(world: World | dict[str, Any]) -> list[tuple[str, s
         if (source, target) in pairs:
             out.append((f"edges[{idx}]", f"a second edge from '{source}' to '{target}'"))
         pairs.add((source, target))
+    return out
 
-    p = _mapping(data.get("protocol"))
+
+def _protocol_problems(p: dict[Any, Any], actors: _Actors) -> Problems:
+    out: Problems = []
     signatories = [s for s in _items(p.get("signatories")) if isinstance(s, str)]
     for field in ("signatories", "veto", "framework", "belligerents"):
         seen: set[str] = set()
         for idx, name in enumerate(_items(p.get(field))):
-            unknown_actor(f"protocol.{field}[{idx}]", name)
+            out += actors.unknown(f"protocol.{field}[{idx}]", name)
             if isinstance(name, str):
                 if name in seen:
                     out.append((f"protocol.{field}[{idx}]", f"'{name}' appears twice"))
                 seen.add(name)
     for name, value in _mapping(p.get("min_utility")).items():
-        unknown_actor(f"protocol.min_utility.{name}", name)
+        out += actors.unknown(f"protocol.min_utility.{name}", name)
         if _number(value) and not 0.0 <= value <= 1.0:
             out.append((f"protocol.min_utility.{name}", f"{value} is outside 0..1"))
-    voters = len(signatories or actors)
+    voters = len(signatories or actors.ids)
     quorum = p.get("quorum")
     if p.get("rule") == "quorum" and _number(quorum) and voters and quorum > voters:
         out.append(("protocol.quorum", f"{quorum} is more than the {voters} voting actors"))
-    for idx, name in enumerate(_items(p.get("veto"))):
-        if signatories and isinstance(name, str) and name not in signatories:
-            out.append((f"protocol.veto[{idx}]", f"veto holder '{name}' is not a signatory"))
+    out += _not_signatory(p.get("veto"), signatories, "veto", "veto holder")
+    out += _not_signatory(p.get("framework"), signatories, "framework", "framework party")
     framework = [f for f in _items(p.get("framework")) if isinstance(f, str)]
-    for idx, name in enumerate(_items(p.get("framework"))):
-        if signatories and isinstance(name, str) and name not in signatories:
-            out.append((f"protocol.framework[{idx}]", f"framework party '{name}' is not a signatory"))
-    if p.get("rule") == "ratify" and framework and set(signatories or actors) <= set(framework):
+    if p.get("rule") == "ratify" and framework and set(signatories or actors.ids) <= set(framework):
         out.append(("protocol.framework", "every signatory is a framework party: nobody is left to ratify"))
-    for name in _mapping(_mapping(data.get("llm")).get("models")):
-        unknown_actor(f"llm.models.{name}", name)
     return out
+
+
+def _not_signatory(names: Any, signatories: list[str], field: str, who: str) -> Problems:
+    return [
+        (f"protocol.{field}[{idx}]", f"{who} '{name}' is not a signatory")
+        for idx, name in enumerate(_items(names))
+        if signatories and isinstance(name, str) and name not in signatories
+    ]
