@@ -188,7 +188,9 @@ def test_a_person_plays_ukraine_at_a_terminal_and_the_run_replays(tmp_path: Path
     assert [e["round"] for e in moves] == [1, 2, 3]
     (proposed,) = moves[0]["move"]["actions"]
     assert proposed["type"] == "propose" and proposed["to"] == ["us", "europe"]
-    assert proposed["package"]["crimea"] == "status_deferred" and proposed["package"]["sanctions"] == "phased_conditional"
+    assert (
+        proposed["package"]["crimea"] == "status_deferred" and proposed["package"]["sanctions"] == "phased_conditional"
+    )
     # the engine took every move: the proposals, the message and the pass are on the record
     assert not of_type(events, "invalid_action", "ukraine")
     first = of_type(events, "proposal", "ukraine")[0]
@@ -391,8 +393,7 @@ def test_a_command_word_is_never_taken_as_what_a_person_says() -> None:
 
 
 def test_a_typed_proposal_names_issues_options_offers_and_actors_in_words() -> None:
-    from parley.ui.typed_move import changes_named, read_proposal_line, recipients_named, start_named
-    from parley.ui.typed_move import Start
+    from parley.ui.typed_move import Start, changes_named, read_proposal_line, recipients_named, start_named
     from parley.world.labels import Labels
 
     model, _ = seat_model([])
