@@ -435,6 +435,27 @@ def test_a_proposal_across_a_red_line_can_only_be_rejected() -> None:
     assert response["accept"] is False and response["reason"] == "never"
 
 
+def test_answers_and_counters_fit_on_one_line() -> None:
+    fair = {"price": "mid", "border": "middle_line", "aid": "some"}
+    north = {1: [Propose(package=CROSSING, to=["south", "east"], text="Take the southern line.")]}
+    script = ["done", "accept P1", "counter P1: border=middle, aid=lots", "no southern line", "", "done", "done"]
+    model, shown = seat_model(script, north)
+    model.run()
+    text = shown.getvalue()
+    assert "Not added: you can only reject P1: the package crosses your red line" in text
+    assert "Border: South line is not yours to offer (your red line); your best instead" in text
+    (counter,) = of_type(model.events, "proposal", "south")
+    assert counter["counter_to"] == "P1" and counter["package"] == {**CROSSING, "border": "middle_line", "aid": "lots"}
+    assert counter["to"] == ["north", "east"]  # back to the proposer and its recipients
+    assert "Added: counter P1 to North, East: P1 from North, changing Border: Middle line; Aid: Lots" in text
+
+    north = {1: [Propose(package=fair, to=["south"], text="A fair split.")]}
+    model, _ = seat_model(["done", "accept p1: fair enough", "done", "done"], north)
+    model.run()
+    (response,) = of_type(model.events, "response", "south")
+    assert response["accept"] is True and response["reason"] == "fair enough"
+
+
 def test_what_a_seat_may_do_follows_the_table_and_its_draft() -> None:
     model, _ = seat_model([])
     model.withdrawn = {"aid": ["lots"]}

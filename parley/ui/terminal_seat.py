@@ -36,15 +36,18 @@ from parley.world.labels import Labels
 ACTIONS = ["propose", "respond", "counter", "message", "channel", "walkout", "pass"]
 ALIASES = {"walk out": "walkout", "walk": "walkout", "finish": "done", "end": "done", "?": "help"}
 COMMANDS = ["undo", "show", "card", "done", "help", "quit"]
-COMMAND_WORDS = {*ACTIONS, *COMMANDS, *ALIASES, "back"}  # never taken as what a person says
+ANSWERS = ["accept", "reject"]  # `accept P2`, `reject P2: why`: a respond in one line
+LINE_WORDS = {"propose", "counter", *ANSWERS}  # what may take more on its line
+COMMAND_WORDS = {*ACTIONS, *COMMANDS, *ANSWERS, *ALIASES, "back"}  # never taken as what a person says
 HELP = """\
 propose   put a full package to chosen actors (it replaces your own earlier proposal). In one line:
             propose to russia, us: from P3, 4=2, sanctions=phased
           starts from offer P3 (or `from best`, your best package) and changes only the issues named,
           by their number on your card or words of their title, each to an option named by its number
           in the issue's list or words of its title. `propose` alone asks for the offer, then the changes.
-respond   accept or reject a proposal addressed to you, with a reason
-counter   reject a proposal addressed to you and propose a package of your own, starting from it
+respond   accept or reject a proposal addressed to you, with a reason; in one line: accept P2, reject P2: why
+counter   reject a proposal addressed to you and propose a package of your own, starting from it;
+          in one line: counter P2: donbas=frozen (to its proposer and recipients; `counter P2 to us: ...`)
 message   a statement, threat, concession signal or flattery to chosen actors
 channel   open or close your direct channel to an actor
 walkout   leave the table for good (ends your part in the negotiation)
@@ -197,6 +200,8 @@ class TerminalSource:
         reasons = {
             "propose": options.why_not_propose,
             "respond": options.why_not_answer,
+            "accept": options.why_not_answer,
+            "reject": options.why_not_answer,
             "counter": options.why_not_answer or options.why_not_propose,
             "message": options.why_not_message,
             "channel": options.why_not_channel,
@@ -207,16 +212,13 @@ class TerminalSource:
         """The action or command typed, and what follows it (only a proposal takes more on its line)."""
         if not answer:
             raise ValueError("type an action's number or name, or done to end your move (help lists them)")
-        first, _, rest = answer.partition(" ")
-        whole = ALIASES.get(answer.lower(), answer.lower())
-        word = whole if whole in ACTIONS or whole in COMMANDS else ALIASES.get(first.lower(), first.lower())
-        rest = "" if word == whole else rest.strip()
-        if word.isdigit() and 1 <= int(word) <= len(ACTIONS):
-            word = ACTIONS[int(word) - 1]
-        if word not in ACTIONS and word not in COMMANDS:
+        word, rest = command_word(answer)
+        if word not in ACTIONS and word not in COMMANDS and word not in ANSWERS:
             raise ValueError(f"'{answer}' is not an action: type a number, a name ({', '.join(ACTIONS)}) or help")
-        if rest and word != "propose":
-            raise ValueError(f"type {word} alone: it asks for the rest (only propose takes more on its line)")
+        if rest and word not in LINE_WORDS:
+            raise ValueError(
+                f"type {word} alone: it asks for the rest (only {', '.join(sorted(LINE_WORDS))} take more)"
+            )
         unavailable = self.unavailable(options)
         if word in unavailable:
             raise ValueError(f"you cannot {word} now: {unavailable[word]}")
@@ -235,10 +237,10 @@ class TerminalSource:
             return self.walk_out(actor, draft)
         if command == "propose":
             return self.propose_line(view, options, rest) if rest else self.propose(view, options)
-        if command == "respond":
-            return self.respond(view, options)
+        if command in ("respond", *ANSWERS):
+            return self.respond(view, options, command, rest)
         if command == "counter":
-            return self.counter(view, options)
+            return self.counter_line(view, options, rest) if rest else self.counter(view, options)
         if command == "message":
             kinds = options.message_kinds
             listing = "  ".join(f"{n}) {k}" for n, k in enumerate(kinds, 1))
@@ -288,16 +290,55 @@ class TerminalSource:
         text = self.ask_words("What do you say as you propose it? (Enter for nothing): ", view.actor)
         return Propose(package=package, to=to, text=text)
 
-    def respond(self, view: SeatView, options: SeatOptions) -> Respond:
+    def respond(self, view: SeatView, options: SeatOptions, command: str = "respond", line: str = "") -> Respond:
+        """Accept or reject a proposal: asked for, or named on the line (`accept P2`, `reject P2: why`)."""
         actor = view.actor
-        proposal = self.proposal(view, options)
-        accept = False
-        if proposal.can_accept:
+        named, colon, reason = line.partition(":")
+        proposal = self.answerable(options, named) if named.strip() else self.proposal(view, options)
+        accept = command == "accept"
+        if accept and not proposal.can_accept:
+            raise ValueError(f"you can only reject {proposal.id}: {proposal.accept_problem}")
+        if command == "respond" and proposal.can_accept:
             accept = self.ask_until("Accept or reject? [a/r]: ", actor, accept_reject)
-        else:
+        elif command == "respond":
             self.say(f"You can only reject {proposal.id}: {proposal.accept_problem}.")
         verb = "accept" if accept else "reject"
-        return Respond(proposal=proposal.id, accept=accept, reason=self.ask_words(f"Why do you {verb} it? ", actor))
+        if colon:
+            reason = spoken(reason.strip(), None)
+        else:
+            reason = self.ask_words(f"Why do you {verb} it? ", actor)
+        return Respond(proposal=proposal.id, accept=accept, reason=reason)
+
+    @staticmethod
+    def answerable(options: SeatOptions, named: str) -> ProposalChoice:
+        found = next((p for p in options.answerable if p.id.lower() == named.strip().lower()), None)
+        if found is None:
+            open_to_you = ", ".join(p.id for p in options.answerable) or "none"
+            raise ValueError(f"'{named.strip()}' is not a proposal you may answer (open to you: {open_to_you})")
+        return found
+
+    def counter_line(self, view: SeatView, options: SeatOptions, line: str) -> Counter:
+        """`P2: donbas=frozen` or `P2 to us, europe: ...`: the proposal's package with the changes named."""
+        named, _, rest = line.strip().partition(" ")
+        named, colon, after = named.partition(":")
+        proposal = self.answerable(options, named)
+        typed = read_proposal_line(after + rest if colon else rest)
+        if typed.start is not None:
+            raise ValueError(f"a counter starts from the proposal it answers ({proposal.id}): leave out `from`")
+        by = view.names.get(proposal.proposer, proposal.proposer)
+        start = Start(f"{proposal.id} from {by}", proposal.package, proposal.id)
+        if not typed.changes:  # `counter P2` alone: the changes are asked for
+            package = self.edit(view, options, start)
+        else:
+            package = self.started(view, options, start)
+            package.update(changes_named(typed.changes, options, Labels(view.observation.world)))
+            self.show_package(view, package, start)
+        present = {r.id for r in options.recipients}
+        back_to = list(dict.fromkeys(a for a in [proposal.proposer, *proposal.recipients] if a in present))
+        to = recipients_named(typed.to, options.recipients) if typed.to else back_to
+        reason = self.ask_words(f"Why do you reject {proposal.id}? ", view.actor)
+        text = self.ask_words("What do you say as you propose yours? (Enter for nothing): ", view.actor)
+        return Counter(proposal=proposal.id, package=package, to=to, reason=reason, text=text)
 
     def counter(self, view: SeatView, options: SeatOptions) -> Counter:
         actor = view.actor
@@ -402,6 +443,18 @@ class TerminalSource:
         default = ids[0] if len(ids) == 1 else None
         chosen = self.ask_until(f"Which proposal{f' [{default}]' if default else ''}? ", actor, pick_one(ids, default))
         return next(p for p in options.answerable if p.id == chosen)
+
+
+def command_word(answer: str) -> tuple[str, str]:
+    """The first word of a menu answer (an alias or a menu number read as its action) and the rest."""
+    first, _, rest = answer.partition(" ")
+    whole = ALIASES.get(answer.lower(), answer.lower())
+    if whole in ACTIONS or whole in COMMANDS:
+        return whole, ""
+    word = ALIASES.get(first.lower(), first.lower())
+    if word.isdigit() and 1 <= int(word) <= len(ACTIONS):
+        word = ACTIONS[int(word) - 1]
+    return word, rest.strip()
 
 
 # -- reading answers: each returns the value or raises ValueError with what to type instead ------
