@@ -80,3 +80,22 @@ def test_run_and_compare_take_the_same_llm_options() -> None:
     assert options("run") == options("compare") == LLM_OPTIONS
     _, fork = invoke("fork", "--help")
     assert "--model" in fork and "--base-url" in fork
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", str(MINI), "--model", "gpt-4o"],
+        ["run", str(MINI), "--backend", "offline", "--base-url", "http://127.0.0.1:9/v1"],
+        ["compare", str(MINI), "--variant", "baseline", "--seeds", "1", "--temperature", "0.2"],
+    ],
+)
+def test_an_llm_chosen_for_an_offline_game_is_refused(tmp_path: Path, args: list[str]) -> None:
+    """Without `--backend openai` the game is offline: an LLM option would be ignored without a word."""
+    if args[0] == "run":
+        args = [*args, "--runs-dir", str(tmp_path)]
+    else:
+        args = [*args, "--out", str(tmp_path / "o")]
+    code, out = invoke(*args)
+    assert code == 2 and "add --backend openai" in out and len(out.strip().splitlines()) == 1, out
+    assert not any(tmp_path.iterdir())  # nothing played, nothing written

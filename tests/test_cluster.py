@@ -174,3 +174,28 @@ def test_a_bad_cluster_is_one_line(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code != 0 and "local:N" in result.output and "Traceback" not in result.output
+
+
+def reserve_on_a_worker(name: str, usd: float, limit: float) -> tuple[bool, str]:
+    from parley.ensembles.cluster import SharedLedger
+    from parley.llm.ledger import PriceTable
+
+    ledger = SharedLedger(PriceTable(), name)
+    return ledger.reserve(usd, limit), ledger._holder
+
+
+def test_a_dead_workers_hold_on_the_budget_is_given_back(scheduler: str) -> None:
+    """A worker that died with calls in flight held budget it will never use: the next reservation
+    that would pass the limit gives back the dead worker's hold first, and live holds stay."""
+    from parley.ensembles.cluster import drop_dead_reservations
+
+    name = "parley-test-budget"
+    with distributed.Client(scheduler) as client:
+        variable = distributed.Variable(name, client=client)
+        variable.set({"spent": 0.5, "reserved": {"tcp://127.0.0.1:9": 0.4}})  # no worker lives there
+        ok, who = client.submit(reserve_on_a_worker, name, 0.3, 1.0, pure=False).result()
+        assert ok and who in client.scheduler_info()["workers"]  # 0.5 + 0.4 + 0.3 > 1.0 without the sweep
+        assert variable.get() == {"spent": 0.5, "reserved": {who: 0.3}}
+        refused, _ = client.submit(reserve_on_a_worker, name, 0.3, 1.0, pure=False).result()
+        assert not refused  # 0.5 + 0.3 (a live worker's hold) + 0.3: the limit still binds
+        assert drop_dead_reservations(client, name) == 0.0 and variable.get()["reserved"] == {who: 0.3}

@@ -25,7 +25,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -186,8 +186,10 @@ class Limited:
 
 class SharedLedger(Ledger):
     """A ledger whose spend and reservations are the whole cluster's: kept on the scheduler in a
-    Variable that is only read-modified-written under a Lock of the same name. The accounts per actor
-    stay this process's (each run counts its own costs from its events)."""
+    Variable that is only read-modified-written under a Lock of the same name. Reservations are held
+    per worker, so that the client can drop those of a worker that died with calls in flight
+    (`drop_dead_reservations`); a dead worker's hold would otherwise shrink the budget for good. The
+    accounts per actor stay this process's (each run counts its own costs from its events)."""
 
     def __init__(self, prices: PriceTable, name: str) -> None:
         from distributed import Lock, Variable
@@ -195,41 +197,99 @@ class SharedLedger(Ledger):
         super().__init__(prices)
         self._variable = Variable(name)
         self._lock = Lock(name)
+        self._name = name
+        self._holder = holder()
 
-    def _update(self, change: Callable[[dict[str, float]], bool]) -> bool:
+    def _update(self, change: Callable[[BudgetState], bool]) -> bool:
         with self._lock:
-            state = dict(self._variable.get())
+            state = BudgetState.of(self._variable.get())
             ok = change(state)
             if ok:
-                self._variable.set(state)
+                self._variable.set(state.as_dict())
             return ok
 
     @property
     def spent(self) -> float:
-        return float(self._variable.get()["spent"])
+        return BudgetState.of(self._variable.get()).spent
 
     def charge(self, actor: str, model: str, prompt_tokens: int, completion_tokens: int, cached: bool) -> float:
         usd = super().charge(actor, model, prompt_tokens, completion_tokens, cached)
         if usd:
-            self._update(lambda s: bool(s.__setitem__("spent", s["spent"] + usd)) or True)
+            self._update(lambda s: s.add_spend(usd))
         return usd
 
     def charge_usd(self, actor: str, prompt_tokens: int, completion_tokens: int, usd: float) -> None:
         super().charge_usd(actor, prompt_tokens, completion_tokens, usd)
         if usd:
-            self._update(lambda s: bool(s.__setitem__("spent", s["spent"] + usd)) or True)
+            self._update(lambda s: s.add_spend(usd))
 
     def reserve(self, usd: float, limit_usd: float) -> bool:
-        def take(state: dict[str, float]) -> bool:
-            if state["spent"] + state["reserved"] + usd > limit_usd:
-                return False
-            state["reserved"] += usd
+        if self._update(lambda s: s.hold(self._holder, usd, limit_usd)):
             return True
+        from distributed import get_client
 
-        return self._update(take)
+        # Before calling the budget spent: a worker that died with calls in flight may still hold some.
+        if self._holder != "client" and drop_dead_reservations(get_client(), self._name):
+            return self._update(lambda s: s.hold(self._holder, usd, limit_usd))
+        return False
 
     def release(self, usd: float) -> None:
-        self._update(lambda s: bool(s.__setitem__("reserved", s["reserved"] - usd)) or True)
+        self._update(lambda s: s.hold(self._holder, -usd, None))
+
+
+@dataclass
+class BudgetState:
+    """The cluster's spend and what each worker holds for its calls in flight."""
+
+    spent: float = 0.0
+    reserved: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, value: dict[str, Any]) -> BudgetState:
+        return cls(float(value["spent"]), {k: float(v) for k, v in dict(value["reserved"]).items()})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"spent": self.spent, "reserved": dict(self.reserved)}
+
+    def add_spend(self, usd: float) -> bool:
+        self.spent += usd
+        return True
+
+    def hold(self, who: str, usd: float, limit_usd: float | None) -> bool:
+        """Hold `usd` more for `who` (negative: give it back), unless it could pass the limit."""
+        if limit_usd is not None and self.spent + sum(self.reserved.values()) + usd > limit_usd:
+            return False
+        left = self.reserved.get(who, 0.0) + usd
+        if left > 1e-12:
+            self.reserved[who] = left
+        else:
+            self.reserved.pop(who, None)
+        return True
+
+
+def holder() -> str:
+    """Who holds a reservation: this worker's address (the client, outside a worker)."""
+    from distributed import get_worker
+
+    try:
+        return str(get_worker().address)
+    except ValueError:
+        return "client"
+
+
+def drop_dead_reservations(client: Client, name: str) -> float:
+    """Give back what workers no longer in the cluster held for their calls in flight; the amount."""
+    from distributed import Lock, Variable
+
+    alive = set(client.scheduler_info()["workers"]) | {"client"}
+    with Lock(name):  # the client in use is the default one
+        variable = Variable(name, client=client)
+        state = BudgetState.of(variable.get())
+        dead = {who: usd for who, usd in state.reserved.items() if who not in alive}
+        if dead:
+            state.reserved = {who: usd for who, usd in state.reserved.items() if who in alive}
+            variable.set(state.as_dict())
+    return sum(dead.values())
 
 
 # -- on the client -------------------------------------------------------------------------------
@@ -252,7 +312,7 @@ def play_on_cluster(
     with cluster_client(spec, threads) as client:
         check_shared(client, runs_dir)
         if llm is not None:
-            distributed.Variable(job.spend, client=client).set({"spent": 0.0, "reserved": 0.0})
+            distributed.Variable(job.spend, client=client).set(BudgetState().as_dict())
         futures = [
             client.submit(
                 play_task, job, arm, seed, pure=False, retries=RETRIES, key=f"parley-run-{arm}-{seed}-{job.token}"
@@ -263,6 +323,8 @@ def play_on_cluster(
         try:
             for future in distributed.as_completed(futures):
                 row = future.result()
+                if llm is not None:  # a worker that died with calls in flight held budget it will never use
+                    drop_dead_reservations(client, job.spend)
                 if row is None:
                     continue
                 record(row)

@@ -180,10 +180,26 @@ class LLMOptions:
     cache_dir: CacheDir = DEFAULT_CACHE
     prices: Prices = None
 
+    def refuse_unused(self) -> None:
+        """An LLM chosen for an offline game would be ignored without a word: say so instead."""
+        given = {
+            "--model": self.model,
+            "--model-for": self.model_for,
+            "--base-url": self.base_url,
+            "--temperature": self.temperature,
+            "--max-tokens": self.max_tokens,
+            "--budget-usd": self.budget_usd,
+        }
+        named = [name for name, value in given.items() if value not in (None, [])]
+        if named:
+            fail([f"{named[0]}: chooses the LLM of `--backend openai`, and this plays offline; add --backend openai"])
+
     @contextmanager
     def backend(self, backend: Backend | None) -> Iterator[LLMBackend | None]:
         """The LLM backend these options describe, with `--backend openai` (else None), closed after
         use; a bad option (prices, cache folder, --model-for) is one line, exit 2."""
+        if backend is Backend.offline:
+            self.refuse_unused()
         if backend is not Backend.openai:
             yield None
             return
