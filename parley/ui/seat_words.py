@@ -255,7 +255,7 @@ def action_words(
         else:
             terms = package_words(world, action.package)
         rejecting = f" (rejecting {action.proposal}: {reason})" if isinstance(action, Counter) and reason else ""
-        return f"{head} to {who(action.to)}: {terms}{said}{rejecting}"
+        return f"{head} to {who(action.to)}: {terms}{';' if said else ''}{said}{rejecting}"
     if isinstance(action, Respond):
         return f"{'accept' if action.accept else 'reject'} {action.proposal}{because}"
     if isinstance(action, Message):

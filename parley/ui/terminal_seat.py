@@ -284,7 +284,7 @@ class TerminalSource:
         typed = read_proposal_line(line)
         start = start_named(typed.start or "", self.starts(view))
         package = self.started(view, options, start)
-        package.update(changes_named(typed.changes, options, Labels(view.observation.world)))
+        package.update(self.changes(view, options, typed.changes, package))
         to = recipients_named(typed.to, options.recipients) if typed.to else [r.id for r in options.recipients]
         self.show_package(view, package, start)
         text = self.ask_words("What do you say as you propose it? (Enter for nothing): ", view.actor)
@@ -331,7 +331,7 @@ class TerminalSource:
             package = self.edit(view, options, start)
         else:
             package = self.started(view, options, start)
-            package.update(changes_named(typed.changes, options, Labels(view.observation.world)))
+            package.update(self.changes(view, options, typed.changes, package))
             self.show_package(view, package, start)
         present = {r.id for r in options.recipients}
         back_to = list(dict.fromkeys(a for a in [proposal.proposer, *proposal.recipients] if a in present))
@@ -382,6 +382,13 @@ class TerminalSource:
                     f"your best instead, {option_title(package[issue.id], labels)}"
                 )
         return package
+
+    def changes(self, view: SeatView, options: SeatOptions, typed: str, package: dict[str, str]) -> dict[str, str]:
+        """The changes typed on a line; one that changes nothing is said to, so a person knows."""
+        changes = changes_named(typed, options, Labels(view.observation.world))
+        for term in terms_of(view.observation.world, {i: o for i, o in changes.items() if package.get(i) == o}):
+            self.say(f"  {term.issue}: {term.option} already (no change)")
+        return changes
 
     def edit(self, view: SeatView, options: SeatOptions, start: Start) -> dict[str, str]:
         """The package from `start`, with the changes typed (issue=option, by number or words), until Enter."""
