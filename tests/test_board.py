@@ -420,7 +420,7 @@ def test_a_person_plays_a_seat_on_the_board_and_their_moves_are_logged(board, pa
     button(page, "Step").click()
     page.get_by_text("What Ukraine sees in round 1").wait_for()
     page.get_by_label("What you say").fill("Our terms, for everyone at the table.")
-    button(page, "Add to the move").click()  # a proposal of Ukraine's best package, to everyone
+    button(page, "Add to my move").click()  # a proposal of Ukraine's best package, to everyone
     page.get_by_text("- propose to United States, Russia, China, Europe").wait_for()
     button(page, "Play the round with this move").click()
     page.get_by_text("A person plays Ukraine. Press Step").wait_for()  # the round is played
@@ -428,13 +428,13 @@ def test_a_person_plays_a_seat_on_the_board_and_their_moves_are_logged(board, pa
     page.get_by_text('Ukraine proposes P3 to United States, Russia, China, Europe: "Our terms').wait_for()
     button(page, "Step").click()  # round 2 opens and waits for the person
     page.get_by_text("What Ukraine sees in round 2").wait_for()
-    page.get_by_label("Add to the move").click(force=True)
+    page.get_by_label("What do you want to do?").click(force=True)
     page.get_by_role("option", name="Send a message", exact=True).click()
-    page.get_by_label("Kind").wait_for()  # the form is now a message's
-    button(page, "Add to the move").click()
+    page.get_by_label("Kind of message").wait_for()  # the form is now a message's
+    button(page, "Add to my move").click()
     page.get_by_text("Not added: a message needs text").wait_for()  # checked as it goes
     page.get_by_label("What you say").fill("We will not trade land for promises.")
-    button(page, "Add to the move").click()
+    button(page, "Add to my move").click()
     page.get_by_text('- statement to United States, Russia, China, Europe: "We will not trade').wait_for()
     button(page, "Play the round with this move").click()
     page.get_by_text("A person plays Ukraine. Press Step").wait_for()  # the round is played

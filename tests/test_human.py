@@ -137,36 +137,40 @@ def of_type(events: list[dict], kind: str, actor: str | None = None) -> list[dic
 def test_a_person_plays_ukraine_at_a_terminal_and_the_run_replays(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     term = Terminal("run", "--human", "ukraine", "--max-rounds", "3", "--seed", "2", "--runs-dir", str(runs))
-    term.expect(r"You play Ukraine \(`ukraine`\): your persona card")
-    term.expect(r"Your red lines")  # the card is the LLM persona's system prompt
+    term.expect(r"You play Ukraine: your card \(private to you\)")
+    term.expect(r"Arms pledges only 0\.\d\d \(YOUR RED LINE\)")  # the team page's card, in titles
     term.expect(r"Round 1: what Ukraine sees")
     term.answer(ACTION, "propse")  # a typo is asked again, with why
     term.expect(r"'propse' is not an action")
-    term.answer(ACTION, "propose")
-    first = term.expect(r"1/\d+ (.+) \(`(\w+)`")
-    term.answer(r"Option \[\w+\]: ", "99")
-    term.expect(r"'99' is not an option here")
-    term.type("")  # the default: Ukraine's ideal
-    for n in range(2, 9):
-        term.expect(rf"{n}/13 ")
-        term.answer(r"Option \[\w+\]: ", "")
-    term.expect(r"9/13 ")
-    term.answer(r"Option \[\w+\]: ", "rest")  # the defaults of every issue left
-    term.expect(r"This package is worth 1\.00 to you")
-    assert "10/13" not in term.seen
-    assert "not offered: russian_veto_guarantee (your red line)" in term.seen  # never offered
-    term.answer(r"Recipients .*\[all\]: ", "")
-    term.answer(r"What do you say as you propose it\? ", "Peace, with guarantees Russia cannot veto.")
-    term.expect(r"Added: propose to us, russia, china, europe")
+    term.answer(ACTION, "propose to us, europe: from best, crimea=arms")  # no such option of Crimea
+    term.expect(r"Not added: Status of Crimea has no option 'arms' you may offer: 1 Return to Ukraine")
+    term.answer(ACTION, "propose to us, europe: from best, crimea=deferred, 9=2")  # by title words, by number
+    term.expect(r"Status of Crimea: Status deferred \*")
+    term.expect(r"Sanctions relief for Russia: Phased conditional \*")
+    term.expect(r"It is worth 0\.\d\d to you")
+    term.answer(r"What do you say as you propose it\? .*: ", "done")  # a command word is not what one says
+    term.expect(r"'done' is a command, not something to say")
+    term.type("Peace, with guarantees Russia cannot veto.")
+    term.expect(
+        r"Added: propose to United States, Europe: your best package, changing Status of Crimea: Status deferred; "
+        r"Sanctions relief for Russia: Phased conditional"
+    )
     term.answer(ACTION, "done")
     term.expect(r"Round 2: what Ukraine sees")
+    offer = term.expect(r"(P\d+) from Russia \(round 1\)")
+    # one line: from Russia's offer, changing two issues and nothing else
+    term.answer(ACTION, f"propose to russia, us: from {offer.group(1)}, donbas=frozen, us military aid=2")
+    term.expect(r"Control of the rest of Donetsk and Luhansk: Frozen line \*")
+    term.expect(r"US military aid to Ukraine: Continued \*")
+    term.answer(r"What do you say as you propose it\? .*: ", "")
+    term.expect(rf"Added: propose to Russia, United States: {offer.group(1)} from Russia, changing ")
     term.answer(ACTION, "message")
     term.answer(r"Kind .*: ", "concession")
     term.answer(r"Recipients .*: ", "us, europe")
     term.answer(r"What do you say\? ", "")  # a message needs words
     term.expect(r"a message needs some words")
     term.type("We can talk about the timetable.")
-    term.expect(r'Added: concession to us, europe: "We can talk about the timetable."')
+    term.expect(r'Added: concession to United States, Europe: "We can talk about the timetable."')
     term.answer(ACTION, "done")
     term.expect(r"Round 3: what Ukraine sees")
     term.answer(ACTION, "pass")
@@ -174,19 +178,29 @@ def test_a_person_plays_ukraine_at_a_terminal_and_the_run_replays(tmp_path: Path
     term.expect(r"Outcome: ")
     assert term.finish() == 0, term.seen[-3000:]
     assert "Traceback" not in term.seen
+    shown = term.seen[: term.seen.index("Outcome: ")]
+    for llm_only in ('{"', "JSON", "Answer with", "russian_veto_guarantee", "frozen_line", "us_military_aid", "`"):
+        assert llm_only not in shown, f"the seat shows {llm_only!r}"
 
     folder = only_run(runs)
     events = read_events(folder / "events.jsonl")
     moves = of_type(events, "human_move", "ukraine")
     assert [e["round"] for e in moves] == [1, 2, 3]
     (proposed,) = moves[0]["move"]["actions"]
-    assert proposed["type"] == "propose" and proposed["to"] == ["us", "russia", "china", "europe"]
-    assert proposed["package"][first.group(2)]  # every issue, chosen issue by issue
-    assert proposed["package"]["security_guarantees"] != "russian_veto_guarantee"
-    # the engine took every move: the proposal, the message and the pass are on the record
+    assert proposed["type"] == "propose" and proposed["to"] == ["us", "europe"]
+    assert (
+        proposed["package"]["crimea"] == "status_deferred" and proposed["package"]["sanctions"] == "phased_conditional"
+    )
+    # the engine took every move: the proposals, the message and the pass are on the record
     assert not of_type(events, "invalid_action", "ukraine")
-    (proposal,) = [e for e in of_type(events, "proposal", "ukraine") if e["round"] == 1]
-    assert proposal["package"] == proposed["package"] and proposal["text"].startswith("Peace")
+    first = of_type(events, "proposal", "ukraine")[0]
+    assert first["package"] == proposed["package"] and first["text"].startswith("Peace")
+    second = moves[1]["move"]["actions"][0]  # (the table may close to it: in seed 2 a framework is agreed)
+    (russian,) = [e for e in of_type(events, "proposal", "russia") if e["proposal"] == offer.group(1)]
+    changed = {k for k in russian["package"] if second["package"][k] != russian["package"][k]}
+    assert changed <= {"donbas", "us_military_aid"}  # only the issues named (both, unless one already was)
+    assert second["package"]["donbas"] == "frozen_line" and second["package"]["us_military_aid"] == "continued"
+    assert second["type"] == "propose" and second["to"] == ["russia", "us"]
     (message,) = of_type(events, "message", "ukraine")
     assert message["kind"] == "concession" and message["to"] == ["us", "europe"] and message["round"] == 2
     assert of_type(events, "pass", "ukraine")[0]["reason"] == "waiting for Washington"
@@ -224,10 +238,9 @@ def test_resume_after_a_kill_replays_the_persons_moves_then_asks_again(tmp_path:
     args = ("run", str(MINI), "--human", "south", "--max-rounds", "4", "--runs-dir", str(runs))
     term = Terminal(*args)
     term.answer(ACTION, "propose")
-    for _ in range(3):
-        term.answer(r"Option \[\w+\]: ", "")
+    term.answer(r"Change .*: ", "")  # south's best package, unchanged
     term.answer(r"Recipients .*: ", "north")
-    term.answer(r"What do you say as you propose it\? ", "Take it.")
+    term.answer(r"What do you say as you propose it\? .*: ", "Take it.")
     term.answer(ACTION, "done")
     term.expect(r"Round 2: what South sees")
     term.expect(ACTION)
@@ -336,12 +349,11 @@ def test_only_legal_options_are_offered_and_bad_answers_are_asked_again() -> Non
     script = [
         "respond",  # nothing to answer in round 1
         "propose",
-        "south_line",  # price: not an option of price
-        "mid",
-        "south_line",  # border: south's red line
-        "3",  # border has only two options left
-        "middle_line",
-        "",  # aid: the default (south's best)
+        "price=north line",  # not an option of price
+        "border=south line",  # south's red line
+        "border=3",  # border has only two options left
+        "price=mid, border=middle",
+        "",  # no more changes: aid stays south's best
         "west",  # not an actor
         "2",
         "Meet us halfway.",
@@ -354,18 +366,59 @@ def test_only_legal_options_are_offered_and_bad_answers_are_asked_again() -> Non
     model.step()
     text = shown.getvalue()
     assert "you cannot respond now: no proposal is open for you to answer" in text
-    assert "'south_line' is not an option here" in text
-    assert "south_line is not offered: your red line" in text
-    assert "'3' is not an option here: type 1-2" in text
+    assert "Price has no option 'north line' you may offer" in text
+    assert "South line (Border) is not offered: your red line" in text
+    assert "Border has no option '3' you may offer: 1 " in text
     assert "'west' cannot be reached" in text
     assert "you cannot counter now" in text
-    assert re.search(r"\d\) south_line", text) is None  # never numbered, so never chosen by number
+    assert re.search(r"\d South line", text) is None  # never numbered, so never chosen by number
     (proposal,) = of_type(model.events, "proposal", "south")
     assert proposal["package"] == {"price": "mid", "border": "middle_line", "aid": "lots"}
     assert proposal["to"] == ["east"] and proposal["text"] == "Meet us halfway."
     model.step()
     assert of_type(model.events, "pass", "south")
     assert not of_type(model.events, "invalid_action")
+
+
+def test_a_command_word_is_never_taken_as_what_a_person_says() -> None:
+    """Issue 12: `done` typed where a message's text is asked for is refused with why, not sent."""
+    script = ["message", "", "", "done", "Done", "back", "pass", "done", "", "quit"]
+    model, shown = seat_model(script)
+    model.run()
+    text = shown.getvalue()
+    assert "'done' is a command, not something to say" in text and "'Done' is a command" in text
+    assert "'done' is a command" in text.split("Why pass?")[1]  # a reason is words too
+    assert not of_type(model.events, "message", "south")
+    assert of_type(model.events, "pass", "south")[0]["reason"] == ""
+
+
+def test_a_typed_proposal_names_issues_options_offers_and_actors_in_words() -> None:
+    from parley.ui.typed_move import Start, changes_named, read_proposal_line, recipients_named, start_named
+    from parley.world.labels import Labels
+
+    model, _ = seat_model([])
+    obs = model.observation_for("south")
+    options = seat_options(obs, model.space, names={"north": "North", "east": "East"})
+    labels = Labels(obs.world)
+    typed = read_proposal_line("to north and east: from P2, border=middle, 1=2")
+    assert (typed.to, typed.start, typed.changes) == ("north and east", "P2", "border=middle, 1=2")
+    assert recipients_named(typed.to, options.recipients) == ["north", "east"]
+    assert recipients_named("all", options.recipients) == ["north", "east"]
+    price = next(i for i in options.issues if i.id == "price")
+    best_first = [o.id for o in sorted(price.options, key=lambda o: -o.value)]
+    assert changes_named(typed.changes, options, labels) == {"border": "middle_line", "price": best_first[1]}
+    assert changes_named("aid=loans instead", options, labels) == {"aid": "loans"}  # words of its meaning
+    with pytest.raises(ValueError, match="could be any of several"):
+        changes_named("border=line", options, labels)
+    with pytest.raises(ValueError, match="no issue is called 'tariffs'"):
+        changes_named("tariffs=low", options, labels)
+    with pytest.raises(ValueError, match="neither `from OFFER` nor a change"):
+        read_proposal_line("to north: from P2, lower the price")
+    starts = [Start("your best package"), Start("P2 from North", {"price": "low"}, "P2")]
+    assert start_named("", starts) is starts[0] and start_named("p2", starts) is starts[1]
+    assert start_named("north", starts) is starts[1] and start_named("1", starts) is starts[1]
+    with pytest.raises(ValueError, match="no offer 'P7'"):
+        start_named("P7", starts)
 
 
 def test_a_proposal_across_a_red_line_can_only_be_rejected() -> None:
@@ -380,6 +433,27 @@ def test_a_proposal_across_a_red_line_can_only_be_rejected() -> None:
     assert "you cannot counter now: no proposal is open for you to answer" in text  # answered above
     (response,) = of_type(model.events, "response", "south")
     assert response["accept"] is False and response["reason"] == "never"
+
+
+def test_answers_and_counters_fit_on_one_line() -> None:
+    fair = {"price": "mid", "border": "middle_line", "aid": "some"}
+    north = {1: [Propose(package=CROSSING, to=["south", "east"], text="Take the southern line.")]}
+    script = ["done", "accept P1", "counter P1: border=middle, aid=lots", "no southern line", "", "done", "done"]
+    model, shown = seat_model(script, north)
+    model.run()
+    text = shown.getvalue()
+    assert "Not added: you can only reject P1: the package crosses your red line" in text
+    assert "Border: South line is not yours to offer (your red line); your best instead" in text
+    (counter,) = of_type(model.events, "proposal", "south")
+    assert counter["counter_to"] == "P1" and counter["package"] == {**CROSSING, "border": "middle_line", "aid": "lots"}
+    assert counter["to"] == ["north", "east"]  # back to the proposer and its recipients
+    assert "Added: counter P1 to North, East: P1 from North, changing Border: Middle line; Aid: Lots" in text
+
+    north = {1: [Propose(package=fair, to=["south"], text="A fair split.")]}
+    model, _ = seat_model(["done", "accept p1: fair enough", "done", "done"], north)
+    model.run()
+    (response,) = of_type(model.events, "response", "south")
+    assert response["accept"] is True and response["reason"] == "fair enough"
 
 
 def test_what_a_seat_may_do_follows_the_table_and_its_draft() -> None:
@@ -455,8 +529,10 @@ def test_the_seat_sees_exactly_what_an_llm_persona_would() -> None:
         assert view.card == system["content"] and view.round_text == user["content"]
         persona.remembered(obs, move)
     text = shown.getvalue()
-    assert text.count("your persona card") == 1 and text.count(view.card) == 1
-    assert "it crosses your red line on border" in text  # round 2 shows north's proposal as the persona would
+    # the person is shown the team page's view in words, not the LLM's prompt
+    assert text.count("your card (private to you)") == 1 and view.card not in text
+    assert "{" not in text and "JSON" not in text and view.round_text.splitlines()[-1] not in text
+    assert "it crosses your red line on Border: you may only reject it" in text  # north's P1, in round 2
 
 
 def test_recorded_moves_are_served_by_round_and_end_the_run_where_the_person_did() -> None:
@@ -479,7 +555,7 @@ def test_recorded_moves_are_served_by_round_and_end_the_run_where_the_person_did
 
 
 def test_a_fork_of_a_persons_run_replays_their_moves_then_asks_from_that_round(tmp_path: Path) -> None:
-    source = TerminalSource(StringIO("propose\n\n\n\nnorth\nfirst\ndone\n" + "done\n" * 3), StringIO())
+    source = TerminalSource(StringIO("propose\n\nnorth\nfirst\ndone\n" + "done\n" * 3), StringIO())
     parent = play(MINI, seed=3, max_rounds=4, runs_dir=tmp_path, human={"south": source})
     assert parent.outcome.status in ("max_rounds", "converged", "stalled")
     unattended = parley("fork", str(parent.folder), "--at-round", "2", "--runs-dir", str(tmp_path / "forks"))

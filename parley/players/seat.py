@@ -1,8 +1,9 @@
 """A seat at the table played by a person.
 
-`HumanSeat` is a policy like any other: each round it shows the person what an LLM persona in that
-seat would be told (the rendered `llm/system.j2` and `llm/round.j2`) and asks a `MoveSource` for the
-move. The terminal is one source (`parley.ui.terminal_seat`); a web board can be another. What a source
+`HumanSeat` is a policy like any other: each round it hands a `MoveSource` the seat's view (the
+observation, what an LLM persona in that seat would be told: the rendered `llm/system.j2` and
+`llm/round.j2`, and the seat's options) and asks it for the move; a source shows a person what it
+chooses of it (the terminal and the board show it in words: `parley.ui.seat_words`). The terminal is one source (`parley.ui.terminal_seat`); a web board can be another. What a source
 may offer (legal options per issue, proposals open to the seat, recipients, channels, kinds of
 message) is worked out here, in plain functions and dataclasses any source can use, from the same
 rules the engine applies, so a person is never offered a move the engine would drop.

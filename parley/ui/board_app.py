@@ -22,9 +22,7 @@ from matplotlib.lines import Line2D
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import force_update, update_counter
 
-from parley.engine.actions import Act, Action, Message, MessageKind, Move, Pass, Propose, Respond
-from parley.players.seat import SeatOptions, default_package
-from parley.reports.text import describe_action
+from parley.engine.actions import Move
 from parley.runs.saved import BrowseError, list_runs
 from parley.ui.agreement import agreement
 from parley.ui.board import (
@@ -43,9 +41,11 @@ from parley.ui.board import (
     what_news_does,
     world_files,
 )
+from parley.ui.move_editor import MoveEditor
 from parley.ui.projector import DebriefPage, Html, ProjectorPage, Refused, use_room
 from parley.ui.room import PASS, PERSONA, ROOM, query
 from parley.ui.seat_page import SeatPage
+from parley.ui.seat_words import round_lines
 from parley.ui.table_view import agreement_html, trust_colour
 from parley.world.injects import InjectFile
 from parley.world.problems import InvalidInput, display_path
@@ -150,8 +150,7 @@ def draw_table(model: BoardModel) -> Figure:
     actors = model.world.actor_ids()
     fig = Figure(figsize=(5.6, 5.2), dpi=100)
     ax = fig.subplots()
-    # networkx takes a list of nodes as well as a graph; its stub says a graph
-    pos: dict[str, Any] = nx.circular_layout(actors)  # type: ignore[arg-type]
+    pos: dict[str, Any] = nx.circular_layout(actors)  # type: ignore[arg-type]  # a list of nodes is a graph's nodes too
     for is_open, style in ((True, "solid"), (False, (0, (4, 3)))):
         edges = [(a, b) for a, b in graph.g.edges if graph.is_open(a, b) == is_open]
         nx.draw_networkx_edges(
@@ -290,8 +289,9 @@ def Facilitator(game: solara.Reactive[BoardModel]) -> None:
     chosen_file = solara.use_reactive(next(iter(files), ""))
     text = solara.use_reactive("")
     audience = solara.use_reactive(cast(list[str], []))
-    # (trust or channel, from, to, value)
-    effects = solara.use_reactive(cast(list[tuple[str, str, str, float | bool]], []))
+    effects = solara.use_reactive(
+        cast(list[tuple[str, str, str, float | bool]], [])
+    )  # (trust or channel, from, to, value)
     source = solara.use_reactive(next(iter(names.values())))
     target = solara.use_reactive(list(names.values())[1])
     delta = solara.use_reactive(-0.3)
@@ -365,9 +365,6 @@ def Facilitator(game: solara.Reactive[BoardModel]) -> None:
                 solara.Text(f"  → {line}")
 
 
-ACTIONS = ["Propose a package", "Answer a proposal", "Send a message"]
-
-
 @solara.component
 def PersonAtTheTable(game: solara.Reactive[BoardModel]) -> None:
     """The seat of a person, when one plays: a fresh form for each round."""
@@ -378,125 +375,34 @@ def PersonAtTheTable(game: solara.Reactive[BoardModel]) -> None:
 
 
 @solara.component
-def SeatForm(game: solara.Reactive[BoardModel]) -> None:  # noqa: C901  # issue 12: seat editors being merged
-    """The move of the actor a person plays: built action by action from what the engine would
-    accept (the seat's legal options), checked as it goes, then the round is played with it."""
+def SeatForm(game: solara.Reactive[BoardModel]) -> None:
+    """The move of the actor a person plays from the facilitator's page: what the seat sees in words,
+    and the team page's move editor; sending it plays the round."""
     model = game.value
     view = model.seat_view()
-    names = model.names()
-    ids = {name: actor for actor, name in names.items()}
-    draft = solara.use_reactive(cast(list[Act], []))
-    kind = solara.use_reactive(ACTIONS[0])
-    package = solara.use_reactive(cast(dict[str, str], {}))  # issue id -> option id; issues left out keep the default
-    to = solara.use_reactive(cast(list[str], []))
-    text = solara.use_reactive("")
-    answer_to = solara.use_reactive("")
-    accept = solara.use_reactive("Reject")
-    message_kind = solara.use_reactive("statement")
-    problem = solara.use_reactive("")
-    seat_name = names.get(model.seat or "", model.seat or "")
+    seat_name = model.names().get(model.seat or "", model.seat or "")
+
+    def play(move: Move) -> str | None:
+        try:
+            model.play_move(move)
+        except InvalidInput as exc:
+            return "; ".join(str(p) for p in exc.problems)
+        force_update()
+        return None
+
     with solara.Card(f"{seat_name}: your move", classes=["parley-panel", "parley-seat"]):
         if view is None:
             solara.Text(
                 f"A person plays {seat_name}. Press Step: the round opens, shows what {seat_name} sees, "
                 "and waits for the move chosen here."
-            )
+            ).key("waiting")
             return
-        options = view.options(draft.value)
         solara.Details(
             summary=f"What {seat_name} sees in round {model.round}",
-            children=[solara.Preformatted(view.round_text)],
+            children=[solara.Preformatted("\n".join(round_lines(view)))],
             expand=False,
-        )
-        solara.Select("Add to the move", value=kind, values=ACTIONS)
-        recipients = [r.name for r in options.recipients]
-        if kind.value == ACTIONS[0]:
-            if options.why_not_propose:
-                solara.Text(f"You cannot propose now: {options.why_not_propose}.")
-            else:
-                chosen = {**default_package(options), **package.value}
-                for issue in options.issues:
-                    labels = {f"{o.id} (worth {o.value:.2f} to you)": o.id for o in issue.options}
-                    current = next(label for label, o in labels.items() if o == chosen[issue.id])
-
-                    def pick(label: str, i: str = issue.id, labels: dict[str, str] = labels) -> None:
-                        package.set({**package.value, i: labels[label]})
-
-                    solara.Select(
-                        f"{issue.title} ({issue.weight:.0%} of what you care about)",
-                        value=current,
-                        values=list(labels),
-                        on_value=pick,
-                    )
-                solara.Text(f"This package is worth {view.value(chosen):.2f} to you.")
-        elif kind.value == ACTIONS[1]:
-            if options.why_not_answer:
-                solara.Text(f"Nothing to answer: {options.why_not_answer}.")
-            else:
-                answerable = {
-                    f"{p.id} from {names.get(p.proposer, p.proposer)} (worth {p.value:.2f} to you)": p
-                    for p in options.answerable
-                }
-                solara.Select("Proposal", value=answer_to, values=list(answerable))
-                solara.Select("Answer", value=accept, values=["Accept", "Reject"])
-        else:
-            solara.Select("Kind", value=message_kind, values=options.message_kinds)
-        if kind.value != ACTIONS[1]:
-            solara.SelectMultiple(
-                "To (nobody chosen: everyone at the table)",
-                values=to,  # type: ignore[arg-type]  # solara takes a Reactive too; its stub says list
-                all_values=recipients,
-            )
-        solara.InputText("What you say", value=text, continuous_update=True).key("what-you-say")
-
-        def add() -> None:
-            action = build_action(
-                kind.value, options, package.value, [ids[n] for n in to.value] or [r.id for r in options.recipients]
-            )
-            if isinstance(action, str):
-                problem.set(f"Not added: {action}.")
-                return
-            found = view.check(draft.value, action)
-            if found:
-                problem.set(f"Not added: {found}.")
-                return
-            problem.set("")
-            draft.set([*draft.value, action])
-            package.set({})
-            text.set("")
-
-        def build_action(what: str, options: SeatOptions, chosen: dict, recipients: list[str]) -> Act | str:
-            """The action the form describes, or what is missing from it."""
-            if what == ACTIONS[0]:
-                return Propose(package={**default_package(options), **chosen}, to=recipients, text=text.value)
-            if what == ACTIONS[1]:
-                picked = next((p for p in options.answerable if p.id == answer_to.value.split(" ")[0]), None)
-                if picked is None:
-                    return "choose a proposal to answer first"
-                return Respond(proposal=picked.id, accept=accept.value == "Accept", reason=text.value)
-            if not text.value.strip():
-                return "a message needs text: write what you say"
-            kind_chosen = cast(MessageKind, message_kind.value)  # one of options.message_kinds
-            return Message(kind=kind_chosen, to=recipients, text=text.value)
-
-        def play() -> None:
-            try:
-                actions = cast(list[Action], draft.value)  # a seat builds only the kinds Action lists
-                model.play_move(Move(actions=actions or [Pass(reason=f"{seat_name} passes")]))
-            except InvalidInput as exc:
-                problem.set("; ".join(str(p) for p in exc.problems))
-                return
-            force_update()
-
-        with solara.Row(style={"flex-wrap": "wrap"}):
-            solara.Button("Add to the move", on_click=add, outlined=True)
-            solara.Button("Clear the move", on_click=lambda: draft.set([]), outlined=True)
-        if problem.value:
-            solara.Error(problem.value)
-        solara.Text("Your move so far: " + ("nothing (you pass)" if not draft.value else ""))
-        for action in draft.value:
-            solara.Text(f"- {describe_action(action, names)}")
-        solara.Button("Play the round with this move", on_click=play, color="primary")
+        ).key("sees")
+        MoveEditor(view, play, send_label="Play the round with this move").key("editor")
 
 
 def title_of(path: Path) -> str:

@@ -1,10 +1,12 @@
 """A person at a terminal as a `MoveSource`: `parley run --human ACTOR`.
 
-It shows the persona card once and, each round, the round as an LLM persona in the seat would read
-it; then it asks for the move an action at a time, offering only what the engine would accept (the
-options, proposals, recipients and channels of `parley.players.seat.seat_options`). A bad answer is asked
-again with the reason; `quit` or the end of input ends the run (`Abandoned`). Plain text on the
-streams it is given, so tests and pipes can drive it like a person.
+It shows what the team page of a board shows (`parley.ui.seat_words`): the seat's card once, and
+each round the table in words, with issue and option titles, never ids, JSON or a language model's
+instructions. The move is made an action at a time from a menu, offering only what the engine would
+accept (`parley.players.seat.seat_options`). A proposal is one line, `propose to russia, us: from P3,
+sanctions=phased`, or two questions (the offer to start from, then the issues to change). A bad answer
+is asked again with the reason; `quit` or the end of input ends the run (`Abandoned`). Plain text on
+the streams it is given, so tests and pipes can drive it like a person.
 """
 
 from __future__ import annotations
@@ -12,46 +14,45 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TextIO, cast
+from typing import Any, TextIO, cast
 
-from parley.engine.actions import (
-    Act,
-    Action,
-    Channel,
-    Counter,
-    Message,
-    MessageKind,
-    Move,
-    Pass,
-    Propose,
-    Respond,
-    WalkOut,
-)
+from parley.engine.actions import Act, Channel, Counter, Message, MessageKind, Move, Pass, Propose, Respond, WalkOut
 from parley.engine.policy import Observation
-from parley.players.seat import (
-    Abandoned,
-    IssueChoice,
-    ProposalChoice,
-    RecipientChoice,
-    SeatOptions,
-    SeatView,
-    default_package,
+from parley.players.seat import Abandoned, ProposalChoice, RecipientChoice, SeatOptions, SeatView, default_package
+from parley.ui.agreement import option_title
+from parley.ui.seat_words import action_words, card_lines, card_of, offers_of, round_lines, terms_of
+from parley.ui.typed_move import (
+    Start,
+    changes_named,
+    find,
+    offered,
+    read_proposal_line,
+    recipients_named,
+    start_named,
 )
-from parley.reports.text import describe_action
 from parley.world.escaping import printable
+from parley.world.labels import Labels
 
 ACTIONS = ["propose", "respond", "counter", "message", "channel", "walkout", "pass"]
 ALIASES = {"walk out": "walkout", "walk": "walkout", "finish": "done", "end": "done", "?": "help"}
-COMMANDS = ["undo", "show", "done", "help", "quit"]
+COMMANDS = ["undo", "show", "card", "done", "help", "quit"]
+ANSWERS = ["accept", "reject"]  # `accept P2`, `reject P2: why`: a respond in one line
+LINE_WORDS = {"propose", "counter", *ANSWERS}  # what may take more on its line
+COMMAND_WORDS = {*ACTIONS, *COMMANDS, *ANSWERS, *ALIASES, "back"}  # never taken as what a person says
 HELP = """\
-propose   put a full package to chosen actors (it replaces your own earlier proposal)
-respond   accept or reject a proposal addressed to you, with a reason
-counter   reject a proposal addressed to you and propose a package of your own instead
+propose   put a full package to chosen actors (it replaces your own earlier proposal). In one line:
+            propose to russia, us: from P3, 4=2, sanctions=phased
+          starts from offer P3 (or `from best`, your best package) and changes only the issues named,
+          by their number on your card or words of their title, each to an option named by its number
+          in the issue's list or words of its title. `propose` alone asks for the offer, then the changes.
+respond   accept or reject a proposal addressed to you, with a reason; in one line: accept P2, reject P2: why
+counter   reject a proposal addressed to you and propose a package of your own, starting from it;
+          in one line: counter P2: donbas=frozen (to its proposer and recipients; `counter P2 to us: ...`)
 message   a statement, threat, concession signal or flattery to chosen actors
 channel   open or close your direct channel to an actor
 walkout   leave the table for good (ends your part in the negotiation)
 pass      do nothing this round
-undo      remove the last action you added      show   show the round again
+undo      remove the last action you added      show   show the round again      card   your card again
 done      end your move for this round          quit   end the whole run now (Ctrl-D too)
 In any question: Enter takes the [default], `back` returns to this menu."""
 
@@ -67,6 +68,8 @@ class TerminalSource:
         self._input = input
         self._output = output
         self.shown_cards: dict[str, str] = {}
+        self.began: dict[int, tuple[str, dict[str, str]]] = {}  # a package in the draft -> the offer it began from
+        self.last_start: tuple[str, dict[str, str]] | None = None
 
     @property
     def input(self) -> TextIO:
@@ -106,13 +109,19 @@ class TerminalSource:
             except ValueError as exc:
                 self.say(f"  {exc}")
 
+    def ask_words(self, prompt: str, actor: str, needed: str | None = None) -> str:
+        """What the person says (a message, a reason): never a command word taken as words; `needed`
+        is why an empty answer will not do (None: Enter says nothing)."""
+        return self.ask_until(prompt, actor, partial(spoken, needed=needed))
+
     # -- a round -------------------------------------------------------------------------------
     def choose(self, observation: Observation, view: SeatView) -> Move:
         actor = view.actor
-        if self.shown_cards.get(actor) != view.card:
-            self.say(f"\n=== You play {view.names.get(actor, actor)} (`{actor}`): your persona card ===\n")
-            self.say(view.card)
-            self.shown_cards[actor] = view.card
+        card = card_lines(card_of(observation.persona, observation.world))
+        self.began = {}
+        if self.shown_cards.get(actor) != "\n".join(card):
+            self.show_card(view, card)
+            self.shown_cards[actor] = "\n".join(card)
         self.show_round(view)
         draft: list[Act] = []
         while True:
@@ -120,26 +129,25 @@ class TerminalSource:
             self.say()
             self.say("Your move so far: " + ("nothing yet" if not draft else ""))
             for action in draft:
-                self.say(f"  - {describe_action(action)}")
+                self.say(f"  - {self.words(view, action)}")
             try:
-                command = self.ask_until(self.menu(options), actor, partial(self.command, options=options, draft=draft))
+                command, rest = self.ask_until(
+                    self.menu(options), actor, partial(self.command, options=options, draft=draft)
+                )
             except Back:  # `back` at the menu itself: there is nothing to go back to, so ask again
                 self.say("  You are at the menu: type an action, done to end your move, or help.")
                 continue
             if command == "done":
-                return Move(actions=cast(list[Action], draft) or [Pass()])  # a seat builds only the kinds Action lists
-            if command == "help":
-                self.say(HELP)
-                continue
-            if command == "show":
-                self.show_round(view)
-                continue
-            if command == "undo":
-                self.say(f"Removed: {describe_action(draft.pop())}")
+                return Move(actions=cast(list[Any], draft) or [Pass()])
+            if command in ("help", "show", "card", "undo"):
+                self.aside(command, view, draft)
                 continue
             try:
-                made = self.make(command, view, options, draft)
+                made = self.make(command, rest, view, options, draft)
             except Back:
+                continue
+            except ValueError as exc:  # a one-line proposal that does not read
+                self.say(f"Not added: {exc}")
                 continue
             if isinstance(made, Move):
                 return made
@@ -148,17 +156,43 @@ class TerminalSource:
                 self.say(f"Not added: {problem}")
             else:
                 draft.append(made)
-                self.say(f"Added: {describe_action(made)}")
+                if isinstance(made, Propose | Counter) and self.last_start is not None:
+                    self.began[id(made)] = self.last_start
+                self.say(f"Added: {self.words(view, made)}")
+
+    def aside(self, command: str, view: SeatView, draft: list[Act]) -> None:
+        """The commands that change nothing but what is shown (and `undo`)."""
+        if command == "help":
+            self.say(HELP)
+        elif command == "show":
+            self.show_round(view)
+        elif command == "card":
+            self.show_card(view, card_lines(card_of(view.observation.persona, view.observation.world)))
+        else:
+            self.say(f"Removed: {self.words(view, draft.pop())}")
+
+    def words(self, view: SeatView, action: Act) -> str:
+        return action_words(action, view.names, view.observation.world, self.began.get(id(action)))
+
+    def show_card(self, view: SeatView, card: list[str]) -> None:
+        name = view.names.get(view.actor, view.actor)
+        self.say(f"\n=== You play {name}: your card (private to you) ===\n")
+        for line in card:
+            self.say(line)
+        self.say(
+            "\nType help for what you can do; propose in one line: propose to NAMES: from OFFER, ISSUE=OPTION, ..."
+        )
 
     def show_round(self, view: SeatView) -> None:
         name = view.names.get(view.actor, view.actor)
         self.say(f"\n=== Round {view.observation.round}: what {name} sees ===\n")
-        self.say(view.round_text)
+        for line in round_lines(view):
+            self.say(line)
 
     def menu(self, options: SeatOptions) -> str:
         unavailable = self.unavailable(options)
-        offered = [f"{n}) {a}" for n, a in enumerate(ACTIONS, 1) if a not in unavailable]
-        return f"Action ({'  '.join(offered)}  | undo show done help quit): "
+        offered_now = [f"{n}) {a}" for n, a in enumerate(ACTIONS, 1) if a not in unavailable]
+        return f"Action ({'  '.join(offered_now)}  | undo show card done help quit): "
 
     @staticmethod
     def unavailable(options: SeatOptions) -> dict[str, str]:
@@ -166,20 +200,25 @@ class TerminalSource:
         reasons = {
             "propose": options.why_not_propose,
             "respond": options.why_not_answer,
+            "accept": options.why_not_answer,
+            "reject": options.why_not_answer,
             "counter": options.why_not_answer or options.why_not_propose,
             "message": options.why_not_message,
             "channel": options.why_not_channel,
         }
         return {a: why for a, why in reasons.items() if why}
 
-    def command(self, answer: str, options: SeatOptions, draft: Sequence[Act]) -> str:
+    def command(self, answer: str, options: SeatOptions, draft: Sequence[Act]) -> tuple[str, str]:
+        """The action or command typed, and what follows it (only a proposal takes more on its line)."""
         if not answer:
             raise ValueError("type an action's number or name, or done to end your move (help lists them)")
-        word = ALIASES.get(answer.lower(), answer.lower())
-        if word.isdigit() and 1 <= int(word) <= len(ACTIONS):
-            word = ACTIONS[int(word) - 1]
-        if word not in ACTIONS and word not in COMMANDS:
+        word, rest = command_word(answer)
+        if word not in ACTIONS and word not in COMMANDS and word not in ANSWERS:
             raise ValueError(f"'{answer}' is not an action: type a number, a name ({', '.join(ACTIONS)}) or help")
+        if rest and word not in LINE_WORDS:
+            raise ValueError(
+                f"type {word} alone: it asks for the rest (only {', '.join(sorted(LINE_WORDS))} take more)"
+            )
         unavailable = self.unavailable(options)
         if word in unavailable:
             raise ValueError(f"you cannot {word} now: {unavailable[word]}")
@@ -187,109 +226,242 @@ class TerminalSource:
             raise ValueError("there is nothing to undo")
         if word == "pass" and draft:
             raise ValueError(f"you have added {len(draft)} action(s): type done to end your move, or undo")
-        return word
+        return word, rest
 
-    def make(self, command: str, view: SeatView, options: SeatOptions, draft: Sequence[Act]) -> Act | Move:
+    def make(self, command: str, rest: str, view: SeatView, options: SeatOptions, draft: Sequence[Act]) -> Act | Move:
         """One action built by asking, or a whole move (pass, walk out) that ends the round."""
         actor = view.actor
         if command == "pass":
-            return Move(actions=[Pass(reason=self.ask("Why pass? (Enter for no reason): ", actor))])
+            return Move(actions=[Pass(reason=self.ask_words("Why pass? (Enter for no reason): ", actor))])
         if command == "walkout":
-            dropped = f" and the {len(draft)} action(s) added are dropped" if draft else ""
-            question = f"Walk out for good? You cannot come back{dropped}. [y/N]: "
-            if not self.ask_until(question, actor, yes_no(False)):
-                raise Back
-            reason = self.ask("Why? (Enter for no reason): ", actor)
-            self.say("You leave the table; the others play on without you.")
-            return Move(actions=[WalkOut(reason=reason)])
+            return self.walk_out(actor, draft)
         if command == "propose":
-            package = self.package(view, options, None)
-            to = self.recipients(options, actor, [r.id for r in options.recipients])
-            return Propose(package=package, to=to, text=self.ask("What do you say as you propose it? ", actor))
-        if command == "respond":
-            proposal = self.proposal(options, actor)
-            accept = False
-            if proposal.can_accept:
-                accept = self.ask_until("Accept or reject? [a/r]: ", actor, accept_reject)
-            else:
-                self.say(f"You can only reject {proposal.id}: {proposal.accept_problem}.")
-            verb = "accept" if accept else "reject"
-            return Respond(proposal=proposal.id, accept=accept, reason=self.ask(f"Why do you {verb} it? ", actor))
+            return self.propose_line(view, options, rest) if rest else self.propose(view, options)
+        if command in ("respond", *ANSWERS):
+            return self.respond(view, options, command, rest)
         if command == "counter":
-            proposal = self.proposal(options, actor)
-            package = self.package(view, options, proposal.package)
-            present = {r.id for r in options.recipients}
-            default = [a for a in [proposal.proposer, *proposal.recipients] if a in present]
-            to = self.recipients(options, actor, list(dict.fromkeys(default)))
-            reason = self.ask(f"Why do you reject {proposal.id}? ", actor)
-            text = self.ask("What do you say as you propose yours? ", actor)
-            return Counter(proposal=proposal.id, package=package, to=to, reason=reason, text=text)
+            return self.counter_line(view, options, rest) if rest else self.counter(view, options)
         if command == "message":
             kinds = options.message_kinds
             listing = "  ".join(f"{n}) {k}" for n, k in enumerate(kinds, 1))
             kind = self.ask_until(f"Kind ({listing}) [{kinds[0]}]: ", actor, pick_one(kinds, kinds[0]))
             to = self.recipients(options, actor, [r.id for r in options.recipients])
-            text = self.ask_until("What do you say? ", actor, non_empty("a message needs some words"))
-            return Message(kind=cast(MessageKind, kind), to=to, text=text)  # one of options.message_kinds
+            text = self.ask_words("What do you say? ", actor, needed="a message needs some words")
+            return Message(kind=cast(MessageKind, kind), to=to, text=text)
         if command != "channel":
             raise ValueError(f"unknown command {command!r}")
+        return self.channel(actor, options)
+
+    # -- the actions ---------------------------------------------------------------------------
+    def walk_out(self, actor: str, draft: Sequence[Act]) -> Move:
+        dropped = f" and the {len(draft)} action(s) added are dropped" if draft else ""
+        question = f"Walk out for good? You cannot come back{dropped}. [y/N]: "
+        if not self.ask_until(question, actor, yes_no(False)):
+            raise Back
+        reason = self.ask_words("Why? (Enter for no reason): ", actor)
+        self.say("You leave the table; the others play on without you.")
+        return Move(actions=[WalkOut(reason=reason)])
+
+    def propose(self, view: SeatView, options: SeatOptions) -> Propose:
+        """Two questions: the offer to start from, then the issues to change; then to whom, and what is said."""
+        actor = view.actor
+        starts = self.starts(view)
+        start = starts[0]
+        if len(starts) > 1:
+            listing = "  ".join(
+                f"{n}) {s.label} ({view.value(s.package or default_package(options)):.2f})"
+                for n, s in enumerate(starts)
+            )
+            self.say(f"Start from: {listing}")
+            start = self.ask_until("Which offer? [0: your best]: ", actor, partial(start_named, starts=starts))
+        package = self.edit(view, options, start)
+        to = self.recipients(options, actor, [r.id for r in options.recipients])
+        text = self.ask_words("What do you say as you propose it? (Enter for nothing): ", actor)
+        return Propose(package=package, to=to, text=text)
+
+    def propose_line(self, view: SeatView, options: SeatOptions, line: str) -> Propose:
+        """`to russia, us: from P3, sanctions=phased`: checked whole, shown in words, then what is said."""
+        typed = read_proposal_line(line)
+        start = start_named(typed.start or "", self.starts(view))
+        package = self.started(view, options, start)
+        package.update(self.changes(view, options, typed.changes, package))
+        to = recipients_named(typed.to, options.recipients) if typed.to else [r.id for r in options.recipients]
+        self.show_package(view, package, start)
+        text = self.ask_words("What do you say as you propose it? (Enter for nothing): ", view.actor)
+        return Propose(package=package, to=to, text=text)
+
+    def respond(self, view: SeatView, options: SeatOptions, command: str = "respond", line: str = "") -> Respond:
+        """Accept or reject a proposal: asked for, or named on the line (`accept P2`, `reject P2: why`)."""
+        actor = view.actor
+        named, colon, reason = line.partition(":")
+        proposal = self.answerable(options, named) if named.strip() else self.proposal(view, options)
+        accept = command == "accept"
+        if accept and not proposal.can_accept:
+            raise ValueError(f"you can only reject {proposal.id}: {proposal.accept_problem}")
+        if command == "respond" and proposal.can_accept:
+            accept = self.ask_until("Accept or reject? [a/r]: ", actor, accept_reject)
+        elif command == "respond":
+            self.say(f"You can only reject {proposal.id}: {proposal.accept_problem}.")
+        verb = "accept" if accept else "reject"
+        if colon:
+            reason = spoken(reason.strip(), None)
+        else:
+            reason = self.ask_words(f"Why do you {verb} it? ", actor)
+        return Respond(proposal=proposal.id, accept=accept, reason=reason)
+
+    @staticmethod
+    def answerable(options: SeatOptions, named: str) -> ProposalChoice:
+        found = next((p for p in options.answerable if p.id.lower() == named.strip().lower()), None)
+        if found is None:
+            open_to_you = ", ".join(p.id for p in options.answerable) or "none"
+            raise ValueError(f"'{named.strip()}' is not a proposal you may answer (open to you: {open_to_you})")
+        return found
+
+    def counter_line(self, view: SeatView, options: SeatOptions, line: str) -> Counter:
+        """`P2: donbas=frozen` or `P2 to us, europe: ...`: the proposal's package with the changes named."""
+        named, _, rest = line.strip().partition(" ")
+        named, colon, after = named.partition(":")
+        proposal = self.answerable(options, named)
+        typed = read_proposal_line(after + rest if colon else rest)
+        if typed.start is not None:
+            raise ValueError(f"a counter starts from the proposal it answers ({proposal.id}): leave out `from`")
+        by = view.names.get(proposal.proposer, proposal.proposer)
+        start = Start(f"{proposal.id} from {by}", proposal.package, proposal.id)
+        if not typed.changes:  # `counter P2` alone: the changes are asked for
+            package = self.edit(view, options, start)
+        else:
+            package = self.started(view, options, start)
+            package.update(self.changes(view, options, typed.changes, package))
+            self.show_package(view, package, start)
+        present = {r.id for r in options.recipients}
+        back_to = list(dict.fromkeys(a for a in [proposal.proposer, *proposal.recipients] if a in present))
+        to = recipients_named(typed.to, options.recipients) if typed.to else back_to
+        reason = self.ask_words(f"Why do you reject {proposal.id}? ", view.actor)
+        text = self.ask_words("What do you say as you propose yours? (Enter for nothing): ", view.actor)
+        return Counter(proposal=proposal.id, package=package, to=to, reason=reason, text=text)
+
+    def counter(self, view: SeatView, options: SeatOptions) -> Counter:
+        actor = view.actor
+        proposal = self.proposal(view, options)
+        start = Start(
+            f"{proposal.id} from {view.names.get(proposal.proposer, proposal.proposer)}", proposal.package, proposal.id
+        )
+        package = self.edit(view, options, start)
+        present = {r.id for r in options.recipients}
+        default = [a for a in [proposal.proposer, *proposal.recipients] if a in present]
+        to = self.recipients(options, actor, list(dict.fromkeys(default)))
+        reason = self.ask_words(f"Why do you reject {proposal.id}? ", actor)
+        text = self.ask_words("What do you say as you propose yours? (Enter for nothing): ", actor)
+        return Counter(proposal=proposal.id, package=package, to=to, reason=reason, text=text)
+
+    def channel(self, actor: str, options: SeatOptions) -> Channel:
         self.say("Your channels (choosing one flips it):")
         for n, c in enumerate(options.channels, 1):
-            self.say(f"  {n}) {c.to} ({c.name}): {'open, close it' if c.open else 'closed, open it'}")
-        ids = [c.to for c in options.channels]
-        target = self.ask_until("Which channel? ", actor, pick_one(ids, None))
-        choice = next(c for c in options.channels if c.to == target)
-        reason = self.ask("Why? (Enter for no reason): ", actor)
-        return Channel(to=target, open=not choice.open, reason=reason)
+            self.say(f"  {n}) {c.name}: {'open, close it' if c.open else 'closed, open it'}")
+        choices = [(c, [c.to, c.name]) for c in options.channels]
+        choice = self.ask_until("Which channel? ", actor, partial(named, choices=choices, what="channel"))
+        reason = self.ask_words("Why? (Enter for no reason): ", actor)
+        return Channel(to=choice.to, open=not choice.open, reason=reason)
 
     # -- the parts of an action ----------------------------------------------------------------
-    def package(self, view: SeatView, options: SeatOptions, based_on: dict[str, str] | None) -> dict[str, str]:
-        """One option per issue, chosen from those the seat may offer; Enter keeps the default."""
-        defaults = default_package(options, based_on)
-        start = "the proposal's option where you may offer it, else your best" if based_on else "your best option"
-        self.say(f"The package, issue by issue (Enter keeps the default: {start}; `rest` keeps every default left):")
-        package: dict[str, str] = {}
-        keep_defaults = False
-        for n, issue in enumerate(options.issues, 1):
-            if keep_defaults:
-                package[issue.id] = defaults[issue.id]
-                continue
-            self.say(
-                f"\n{n}/{len(options.issues)} {issue.title} (`{issue.id}`, {issue.weight:.0%} of what you care about)"
-            )
-            for k, option in enumerate(issue.options, 1):
-                mark = "  (default)" if option.id == defaults[issue.id] else ""
-                self.say(f"  {k}) {option.id} = {option.value:.2f}: {option.meaning}{mark}")
-            for option_id, why in issue.excluded.items():
-                self.say(f"     not offered: {option_id} ({why})")
-            chosen = self.ask_until(
-                f"Option [{defaults[issue.id]}]: ", view.actor, pick_option(issue, defaults[issue.id])
-            )
-            keep_defaults = chosen is None
-            package[issue.id] = chosen or defaults[issue.id]
-        value = view.value(package)
-        self.say(f"This package is worth {value:.2f} to you (no deal: {view.observation.persona.no_deal.value:.2f}).")
+    def starts(self, view: SeatView) -> list[Start]:
+        """What a package may start from: the seat's best, or any offer on its table, newest last."""
+        offers = [Start(o.label, o.package, o.id) for o in offers_of(view, open_only=False)]
+        return [Start("your best package"), *offers]
+
+    def started(self, view: SeatView, options: SeatOptions, start: Start) -> dict[str, str]:
+        """The starting package, where the seat may offer it; where it may not, the seat's best, said so."""
+        package = default_package(options, start.package)
+        labels = Labels(view.observation.world)
+        for issue in options.issues:
+            wanted = (start.package or {}).get(issue.id)
+            if wanted is not None and wanted != package.get(issue.id) and issue.id in package:
+                why = issue.excluded.get(wanted, "not offered")
+                self.say(
+                    f"  {issue.title}: {option_title(wanted, labels)} is not yours to offer ({why}); "
+                    f"your best instead, {option_title(package[issue.id], labels)}"
+                )
         return package
+
+    def changes(self, view: SeatView, options: SeatOptions, typed: str, package: dict[str, str]) -> dict[str, str]:
+        """The changes typed on a line; one that changes nothing is said to, so a person knows."""
+        changes = changes_named(typed, options, Labels(view.observation.world))
+        for term in terms_of(view.observation.world, {i: o for i, o in changes.items() if package.get(i) == o}):
+            self.say(f"  {term.issue}: {term.option} already (no change)")
+        return changes
+
+    def edit(self, view: SeatView, options: SeatOptions, start: Start) -> dict[str, str]:
+        """The package from `start`, with the changes typed (issue=option, by number or words), until Enter."""
+        labels = Labels(view.observation.world)
+        package = self.started(view, options, start)
+        self.say(f"The package, from {start.label}: each issue's options are listed after it, your best first.")
+        for n, issue in enumerate(options.issues, 1):
+            choices = " | ".join(
+                f"{k} {option_title(o, labels)} {issue.option(o).value:.2f}"  # type: ignore[union-attr]
+                for k, o in enumerate(offered(issue), 1)
+            )
+            now = option_title(package[issue.id], labels) if issue.id in package else "none left"
+            self.say(f"  {n:>2}. {issue.title}: {now}   [{choices}]")
+        prompt = "Change (e.g. 3=2, sanctions=phased; Enter keeps the package): "
+        while True:
+            changes = self.ask_until(prompt, view.actor, partial(changes_named, options=options, labels=labels))
+            if not changes:
+                break
+            package.update(changes)
+            prompt = "More changes (Enter: none): "
+            self.say(
+                f"  Changed: {'; '.join(f'{t.issue}: {t.option}' for t in terms_of(view.observation.world, changes))}"
+            )
+        self.show_package(view, package, start)
+        return package
+
+    def show_package(self, view: SeatView, package: dict[str, str], start: Start) -> None:
+        base = default_package(view.options(), start.package)
+        self.last_start = (start.label, base)
+        self.say(f"The package (from {start.label}; * marks what you changed):")
+        labels = Labels(view.observation.world)
+        for n, issue in enumerate(view.observation.world.issues, 1):
+            if issue.id in package:
+                changed = " *" if package[issue.id] != base.get(issue.id) else ""
+                self.say(f"  {n:>2}. {issue.title}: {option_title(package[issue.id], labels)}{changed}")
+        value = view.value(package)
+        self.say(f"It is worth {value:.2f} to you (no deal: {view.observation.persona.no_deal.value:.2f}).")
 
     def recipients(self, options: SeatOptions, actor: str, default: list[str]) -> list[str]:
         listing = "  ".join(f"{n}) {describe_recipient(r)}" for n, r in enumerate(options.recipients, 1))
         self.say(f"To whom? {listing}")
-        shown = "all" if default == [r.id for r in options.recipients] else ", ".join(default)
-        return self.ask_until(
-            f"Recipients (numbers or ids, or all) [{shown}]: ",
-            actor,
-            pick_many([r.id for r in options.recipients], default),
-        )
+        everyone = [r.id for r in options.recipients]
+        names = {r.id: r.name for r in options.recipients}
+        shown = "all" if default == everyone else ", ".join(names.get(a, a) for a in default)
 
-    def proposal(self, options: SeatOptions, actor: str) -> ProposalChoice:
+        def read(answer: str) -> list[str]:
+            return recipients_named(answer, options.recipients) if answer else default
+
+        return self.ask_until(f"Recipients (numbers or names, or all) [{shown}]: ", actor, read)
+
+    def proposal(self, view: SeatView, options: SeatOptions) -> ProposalChoice:
+        actor = view.actor
         self.say("Proposals you may answer:")
         for n, p in enumerate(options.answerable, 1):
             note = "" if p.can_accept else f"; you cannot accept it: {p.accept_problem}"
-            self.say(f"  {n}) {p.id} by {p.proposer} (round {p.round}), worth {p.value:.2f} to you{note}")
+            by = view.names.get(p.proposer, p.proposer)
+            self.say(f"  {n}) {p.id} from {by} (round {p.round}), worth {p.value:.2f} to you{note}")
         ids = [p.id for p in options.answerable]
         default = ids[0] if len(ids) == 1 else None
         chosen = self.ask_until(f"Which proposal{f' [{default}]' if default else ''}? ", actor, pick_one(ids, default))
         return next(p for p in options.answerable if p.id == chosen)
+
+
+def command_word(answer: str) -> tuple[str, str]:
+    """The first word of a menu answer (an alias or a menu number read as its action) and the rest."""
+    first, _, rest = answer.partition(" ")
+    whole = ALIASES.get(answer.lower(), answer.lower())
+    if whole in ACTIONS or whole in COMMANDS:
+        return whole, ""
+    word = ALIASES.get(first.lower(), first.lower())
+    if word.isdigit() and 1 <= int(word) <= len(ACTIONS):
+        word = ACTIONS[int(word) - 1]
+    return word, rest.strip()
 
 
 # -- reading answers: each returns the value or raises ValueError with what to type instead ------
@@ -305,46 +477,26 @@ def pick_one(ids: list[str], default: str | None) -> Callable[[str], str]:
     return read
 
 
-def pick_option(issue: IssueChoice, default: str) -> Callable[[str], str | None]:
-    """An option of the issue; None for `rest`: the defaults of this and every issue left."""
-
-    def read(answer: str) -> str | None:
-        if not answer:
-            return default
-        if answer.lower() == "rest":
-            return None
-        if answer in issue.excluded:
-            raise ValueError(f"{answer} is not offered: {issue.excluded[answer]}")
-        found = pick(answer, [o.id for o in issue.options])
-        if found is None:
-            raise ValueError(
-                f"'{answer}' is not an option here: type 1-{len(issue.options)}, an option id, or Enter for {default}"
-            )
-        return found
-
-    return read
+def named[T](answer: str, choices: list[tuple[T, list[str]]], what: str) -> T:
+    """One of `choices` by number, name or words of its name."""
+    found = find(answer, choices, what)
+    if found is None:
+        listed = ", ".join(f"{n} {names[-1]}" for n, (_, names) in enumerate(choices, 1))
+        raise ValueError(f"'{answer}' is not one of them: type a number or a name ({listed})")
+    return found
 
 
-def pick_many(ids: list[str], default: list[str]) -> Callable[[str], list[str]]:
-    def read(answer: str) -> list[str]:
-        if not answer:
-            if not default:
-                raise ValueError("name at least one recipient")
-            return default
-        if answer.lower() == "all":
-            return list(ids)
-        chosen = []
-        for part in answer.replace(",", " ").split():
-            found = pick(part, ids)
-            if found is None:
-                raise ValueError(
-                    f"'{part}' cannot be reached: type numbers 1-{len(ids)}, ids ({', '.join(ids)}) or all"
-                )
-            if found not in chosen:
-                chosen.append(found)
-        return chosen
-
-    return read
+def spoken(answer: str, needed: str | None) -> str:
+    """Words a person says: a command word alone is refused (it was meant for the menu), and an empty
+    answer too if `needed` says why."""
+    if answer.lower() in COMMAND_WORDS:
+        raise ValueError(
+            f"'{answer}' is a command, not something to say: type your words, or back to return to the menu "
+            "(what you have added to your move is kept)"
+        )
+    if not answer and needed:
+        raise ValueError(needed)
+    return answer
 
 
 def pick(answer: str, ids: list[str]) -> str | None:
@@ -376,15 +528,6 @@ def accept_reject(answer: str) -> bool:
     raise ValueError("type a to accept or r to reject")
 
 
-def non_empty(why: str) -> Callable[[str], str]:
-    def read(answer: str) -> str:
-        if not answer:
-            raise ValueError(why)
-        return answer
-
-    return read
-
-
 # -- describing ------------------------------------------------------------------------------
 def describe_recipient(r: RecipientChoice) -> str:
-    return f"{r.id}{'' if r.direct else ' (no open channel of yours: through others)'}"
+    return f"{r.name}{'' if r.direct else ' (no open channel of yours: through others)'}"
