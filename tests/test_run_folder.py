@@ -12,8 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from parley.runs.folder import RunFolder, read_events
@@ -23,6 +21,7 @@ from parley.runs.replay import load_saved, replay
 from parley.world.scenario import load_scenario
 from tests.conftest import MINI, ROOT, parley
 from tests.fake_openai import FakeOpenAI
+from tests.folders_at_once import BATCHES, create_at_once
 
 
 def start(*args: str) -> subprocess.Popen:
@@ -56,24 +55,12 @@ def test_eight_runs_of_one_seed_into_one_folder_at_once_are_eight_runs(tmp_path:
     assert len(logs) == 1  # the same seed: the same run, eight times
 
 
-BATCHES = 10
-
-
-def _create_at_once(runs: str, data: dict, barrier: Barrier, out: Queue) -> None:
-    m = Manifest.model_validate(data)
-    for batch in range(BATCHES):
-        barrier.wait()
-        run = RunFolder.create(Path(runs) / str(batch), m)
-        run.close()
-        out.put(run.folder.name)
-
-
 def test_folders_made_at_the_same_instant_get_distinct_names(tmp_path: Path) -> None:
     """Eight processes released together, one stem, ten times: every one gets a folder of its own."""
     m = Manifest.for_run(load_scenario(MINI), 1, "offline", 3)
     context = multiprocessing.get_context("spawn")
     barrier, out = context.Barrier(8), context.Queue()
-    procs = [context.Process(target=_create_at_once, args=(str(tmp_path), m.as_json(), barrier, out)) for _ in range(8)]
+    procs = [context.Process(target=create_at_once, args=(str(tmp_path), m.as_json(), barrier, out)) for _ in range(8)]
     for p in procs:
         p.start()
     names = [out.get(timeout=120) for _ in range(8 * BATCHES)]
