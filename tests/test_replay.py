@@ -78,8 +78,10 @@ def test_an_llm_run_whose_prompt_changed_diverges_without_calling(tmp_path: Path
 
 
 def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    """A real subprocess is killed mid-run; `parley resume` finishes it; the log equals a run never killed."""
-    with FakeOpenAI(latency=0.25, by_content=True, accept=False) as server:
+    """A real subprocess is killed mid-run; `parley resume` finishes it; the log equals a run never killed.
+    The server answers by content alone, so how fast it answers changes no answer: it is slow (0.25 s a
+    call) only while the process to be killed plays, so that the kill lands mid-run."""
+    with FakeOpenAI(by_content=True, accept=False) as server:
         args = [
             "run",
             str(UKRAINE),
@@ -99,6 +101,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path) -> None
         whole = parley(*args, "--runs-dir", str(tmp_path / "whole"))
         assert whole.returncode == 0, whole.stderr
         killed_dir = tmp_path / "killed"
+        server.configure(latency=0.25)
         proc = subprocess.Popen(
             [sys.executable, "-m", "parley", *args, "--runs-dir", str(killed_dir)],
             cwd=ROOT,
@@ -113,6 +116,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path) -> None
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        server.configure(latency=0)
         (folder,) = killed_dir.iterdir()
         cut = read_events(folder / "events.jsonl")
         assert cut[-1]["type"] != "outcome"
@@ -161,9 +165,7 @@ def parent_in(long_run: Path, runs: Path) -> Path:
 
 def test_fork_with_a_variant_keeps_the_past_and_changes_the_future(long_run: Path, tmp_path: Path) -> None:
     parent = parent_in(long_run, tmp_path)
-    done = parley(
-        "fork", parent.name, "--at-round", "4", "--variant", "us=hardliner", "--runs-dir", str(tmp_path)
-    )
+    done = parley("fork", parent.name, "--at-round", "4", "--variant", "us=hardliner", "--runs-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     (child,) = [p for p in tmp_path.iterdir() if p != parent]
     manifest = json.loads((child / "manifest.json").read_text())
