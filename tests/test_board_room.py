@@ -77,6 +77,7 @@ def test_two_teams_play_a_round_from_their_own_screens_and_the_projector_follows
         stranger = open_page(browser, url)
         stranger.get_by_text(says).wait_for()
         assert "You play" not in stranger.content()
+        stranger.context.close()  # checked: its session on the board need not stay open for the rest
     facilitator = open_page(browser, room["facilitator"])
     facilitator.get_by_text("Nothing yet: press Step to play the first round.").wait_for()
     facilitator.get_by_role("button", name="Step", exact=True).click()
