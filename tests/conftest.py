@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository root, the mini world, and a copy of it to break."""
+"""Shared fixtures: the repository root, the mini world, and a copy of it to break; the command in
+process; and, for the board's browser tests, `parley board` on a free port and one headless Chromium."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import contextlib
 import io
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import traceback
-from collections.abc import Mapping
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +75,97 @@ def parley(
         os.environ.clear()
         os.environ.update(saved_env)
     return subprocess.CompletedProcess(["parley", *args], code, stdout.getvalue(), stderr.getvalue())
+
+
+# -- the board in a browser ---------------------------------------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+READY_WITHIN = 180  # seconds: a board starts in well under a minute, but a busy machine can be slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(server: subprocess.Popen, url: str, log: Path) -> None:
+    """Wait until the board answers (up to READY_WITHIN s: a readiness wait, not a bound under test)."""
+    deadline = time.monotonic() + READY_WITHIN
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail(f"the board did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.3)
+
+
+@dataclass
+class Board:
+    """A running `parley board`: its address (`http://HOST:PORT`), runs folder, server log and what it
+    printed by the time it served (the links it gives out)."""
+
+    base: str
+    runs: Path
+    log: Path
+    printed: str
+
+
+def needs_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: install Debian's chromium (CI does) to run the board in a browser")
+
+
+@contextlib.contextmanager
+def board_server(folder: Path, *options: str, host: str = "127.0.0.1", ready: str = "/") -> Iterator[Board]:
+    """`parley board OPTIONS --host HOST` on a free port, runs in `folder`/runs, ready once `ready`
+    answers; stopped afterwards."""
+    runs, log = folder / "runs", folder / "server.log"
+    port = free_port()
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "parley", "board", "--port", str(port), "--runs-dir", str(runs), *options]
+            + (["--host", host] if host != "127.0.0.1" else []),
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://{host}:{port}"
+    try:
+        wait_until_serving(server, base + ready, log)
+        yield Board(base, runs, log, log.read_text())
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for a module's tests; each test opens its own contexts (own cookies and
+    storage), as separate browsers would have. Module-scoped, not session-scoped: while Playwright's
+    sync API is up, its event loop is this thread's running loop, which asyncio.Runner refuses."""
+    needs_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,8 +1,8 @@
 """The workshop board: its game logic without a browser, and the page itself in headless Chromium.
 
-The browser tests start `parley board` on a free 127.0.0.1 port and drive Debian's chromium with
-Playwright (no browser is downloaded). They are skipped only when /usr/bin/chromium is absent; CI
-installs it. The last screenshot is kept: under $PARLEY_TEST_ARTIFACTS if set, else the test's tmp
+The browser tests start one `parley board` on a free 127.0.0.1 port and drive one Debian chromium
+with Playwright (no browser is downloaded), each test in a context of its own. They are skipped only
+when /usr/bin/chromium is absent; CI installs it. The last screenshot is kept: under $PARLEY_TEST_ARTIFACTS if set, else the test's tmp
 folder, and its path is printed.
 """
 
@@ -13,8 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,19 +30,7 @@ from parley.ui.board import (
     world_files,
 )
 from parley.world.problems import InvalidInput
-from tests.conftest import MINI, ROOT, UKRAINE
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.conftest import MINI, ROOT, UKRAINE, board_server, needs_chromium
 
 
 def play_rounds(model: BoardModel, rounds: int) -> None:
@@ -259,69 +245,24 @@ def test_a_seat_the_world_lacks_is_noted_and_nobody_sits(tmp_path: Path) -> None
     assert not model.awaiting_move and model.round == 1
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-READY_WITHIN = 180  # seconds: a board starts in well under a minute, but a busy machine can be slow
-
-
-def wait_until_serving(server: subprocess.Popen, url: str, log: Path) -> None:
-    """Wait until the board answers (up to READY_WITHIN s: a readiness wait, not a bound under test)."""
-    deadline = time.monotonic() + READY_WITHIN
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"the board did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.3)
-
-
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
     """`parley board` on a free port: its address, runs folder and server log; stopped afterwards."""
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: install Debian's chromium (CI does) to run the board in a browser")
-    folder = tmp_path_factory.mktemp("board")
-    runs, log = folder / "runs", folder / "server.log"
-    port = free_port()
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "parley", "board", "--port", str(port), "--runs-dir", str(runs)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    wait_until_serving(server, url, log)
-    yield url, runs, log
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    needs_chromium()
+    with board_server(tmp_path_factory.mktemp("board")) as server:
+        yield server.base + "/", server.runs, server.log
 
 
 @pytest.fixture
-def page(board):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1200})
-        page.set_default_timeout(90_000)  # a readiness wait: a round's figures take long on a loaded machine
-        requested: list[str] = []
-        page.on("request", lambda r: requested.append(r.url))
-        page.requested = requested
-        yield page
-        browser.close()
+def page(board, chromium):
+    context = chromium.new_context(viewport={"width": 1600, "height": 1200})  # its own cookies and storage
+    page = context.new_page()
+    page.set_default_timeout(90_000)  # a readiness wait: a round's figures take long on a loaded machine
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.requested = requested
+    yield page
+    context.close()
 
 
 def artifact(tmp_path: Path, name: str) -> Path:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from parley.runs.folder import read_events
-from tests.conftest import ROOT
-from tests.test_board import CHROMIUM, CHROMIUM_ARGS, artifact, free_port, wait_until_serving
+from tests.conftest import board_server, needs_chromium
+from tests.test_board import artifact
 
 HOST = "127.0.0.2"
 DEVELOPER_CONTROLS = ["Render Interval", "Use Threads", "Play Interval", "PAGE 0", "Time:"]
@@ -28,58 +26,25 @@ DEVELOPER_CONTROLS = ["Render Interval", "Use Threads", "Play Interval", "PAGE 0
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: install Debian's chromium (CI does) to run the board in a browser")
-    folder = tmp_path_factory.mktemp("room")
-    runs, log = folder / "runs", folder / "server.log"
-    port = free_port()
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "parley",
-                "board",
-                "--port",
-                str(port),
-                "--runs-dir",
-                str(runs),
-                "--seat",
-                "ukraine",
-                "--seat",
-                "russia",
-                "--host",
-                HOST,
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    wait_until_serving(server, f"http://{HOST}:{port}/projector", log)
-    printed = log.read_text()
-    links = {
-        "facilitator": re.search(r"The board is at (\S+)", printed).group(1),
-        "projector": re.search(r"Projector: (\S+)", printed).group(1),
-        **{actor: link for actor, link in re.findall(r"Seat (\w+): (\S+)", printed)},
-        "base": f"http://{HOST}:{port}",
-        "runs": runs,
-    }
-    yield links
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    needs_chromium()
+    seats = ["--seat", "ukraine", "--seat", "russia"]
+    with board_server(tmp_path_factory.mktemp("room"), *seats, host=HOST, ready="/projector") as server:
+        yield {
+            "facilitator": re.search(r"The board is at (\S+)", server.printed).group(1),
+            "projector": re.search(r"Projector: (\S+)", server.printed).group(1),
+            **{actor: link for actor, link in re.findall(r"Seat (\w+): (\S+)", server.printed)},
+            "base": server.base,
+            "runs": server.runs,
+        }
 
 
 @pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def browser(chromium):
+    """The module's Chromium; the pages a test opened are closed after it (a page left open keeps its
+    session alive on the board)."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 def open_page(browser, url: str, width: int = 1600, height: int = 1000):
@@ -112,6 +77,7 @@ def test_two_teams_play_a_round_from_their_own_screens_and_the_projector_follows
         stranger = open_page(browser, url)
         stranger.get_by_text(says).wait_for()
         assert "You play" not in stranger.content()
+        stranger.context.close()  # checked: its session on the board need not stay open for the rest
     facilitator = open_page(browser, room["facilitator"])
     facilitator.get_by_text("Nothing yet: press Step to play the first round.").wait_for()
     facilitator.get_by_role("button", name="Step", exact=True).click()

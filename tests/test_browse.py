@@ -6,14 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from parley.llm.backend import LLMBackend, LLMSettings
 from parley.reports.text import describe
@@ -28,8 +24,7 @@ from parley.runs.saved import (
     read_run,
     resolve_run,
 )
-from parley.ui.cli import app
-from tests.conftest import MINI, ROOT
+from tests.conftest import MINI, parley
 from tests.fake_openai import FakeOpenAI
 
 
@@ -88,7 +83,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
 
 
 def commands(r: Runs) -> dict[str, list[str]]:
-    """What is run in a subprocess: few, as each start costs seconds (the engine's imports)."""
+    """What is run as a user in another folder would run it."""
     return {
         "runs": ["runs", "--runs-dir", str(r.dir)],
         "filtered": ["show", str(r.converged.folder), "--round", "2", "--actor", "east"],  # a path
@@ -99,33 +94,22 @@ def commands(r: Runs) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def cli(runs: Runs) -> dict[str, Result]:
-    """Those commands at once, like a user in another folder."""
-    env = {**os.environ, "COLUMNS": "400", "PYTHONPATH": str(ROOT)}  # wide: no line is wrapped
-
-    def call(args: list[str]) -> Result:
-        p = subprocess.run(
-            [sys.executable, "-m", "parley", *args],
-            cwd=runs.dir.parent,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return Result(p.returncode, p.stdout, p.stderr)
-
-    todo = commands(runs)
-    with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-        results = dict(zip(todo, pool.map(call, todo.values()), strict=True))
+    """Those commands, like a user in another folder, through the command's entry point in process."""
+    env = {**os.environ, "COLUMNS": "400"}  # wide: no line is wrapped
+    results = {}
+    for name, args in commands(runs).items():
+        done = parley(*args, cwd=runs.dir.parent, env=env)
+        results[name] = Result(done.returncode, done.stdout, done.stderr)
     for result in results.values():
         assert "Traceback" not in result.out + result.err
     return results
 
 
 def invoke(*args: str) -> Result:
-    """The same commands in-process, for the many quick cases; any exception but the exit fails the test."""
-    r = CliRunner().invoke(app, list(args))
-    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
-    return Result(r.exit_code, r.stdout, r.stderr)
+    """The same command in process, for the many quick cases (an exception that escapes prints a traceback)."""
+    r = parley(*args)
+    assert "Traceback" not in r.stdout + r.stderr, r.stderr
+    return Result(r.returncode, r.stdout, r.stderr)
 
 
 def row_of(table: str, run_id: str) -> str:

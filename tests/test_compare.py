@@ -8,8 +8,6 @@ import math
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import parley
 from parley.engine import RULES
@@ -30,9 +27,9 @@ from parley.runs.folder import read_events
 from parley.runs.manifest import Manifest
 from parley.runs.play import EventSink, execute, play
 from parley.runs.replay import replay
-from parley.ui.cli import app
 from parley.world.problems import InvalidInput
-from tests.conftest import MINI, ROOT
+from tests.conftest import MINI
+from tests.conftest import parley as command
 from tests.fake_openai import FakeOpenAI
 
 SEEDS = [1, 2, 3, 4, 5, 6]
@@ -377,27 +374,6 @@ def test_arms() -> None:
 
 
 # -- variant files and the command line ----------------------------------------------------------
-def cli_many(*calls: list[str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
-    """`python -m parley.ui.cli ARGS` for each call, concurrently (start-up is slow)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "NO_COLOR": "1"}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "parley", *args],
-            cwd=cwd,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for args in calls
-    ]
-    done = []
-    for args, proc in zip(calls, procs, strict=True):
-        out, err = proc.communicate(timeout=120)
-        done.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
-    return done
-
-
 def error_lines(result: Result) -> list[str]:
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
@@ -414,17 +390,15 @@ class Result:
     stderr: str
 
 
-def invoke(*args: str) -> Result:
-    """The command in-process, for the quick error cases; any exception but the exit fails the test."""
-    r = CliRunner().invoke(app, list(args))
-    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
-    return Result(r.exit_code, r.stdout, r.stderr)
+def invoke(*args: str, cwd: Path) -> Result:
+    """The command through its entry point, in process (an exception that escapes prints a traceback)."""
+    r = command(*args, cwd=cwd, env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+    return Result(r.returncode, r.stdout, r.stderr)
 
 
 @pytest.fixture(scope="module")
 def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Result]]]:
-    """Every command-line case, from a folder of their own: two in subprocesses (at once: start-up is
-    slow), the rest in-process."""
+    """Every command-line case, from a folder of their own, through the command's entry point."""
     home = tmp_path_factory.mktemp("cli")
     (home / "good.yaml").write_text(GOOD_VARIANT)
     (home / "bad.yaml").write_text(BAD_VARIANT)
@@ -434,11 +408,9 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
     (home / "a-file").write_text("not a folder\n")
     world = str(MINI)
     common = ["--seeds", "2", "--max-rounds", "3", "--workers", "1"]
-    processes = {
+    cases = {
         "good": ["compare", world, "--variant", "baseline", "--variant-file", "good.yaml", *common, "--out", "good"],
         "bad": ["compare", world, "--variant", "baseline", "--variant-file", "bad.yaml", *common, "--out", "x"],
-    }
-    in_process = {
         "broken": ["compare", world, "--variant-file", "broken.yaml", *common, "--out", "x"],
         "stranger": ["compare", world, "--variant-file", "stranger.yaml", *common, "--out", "x"],
         "clash": ["compare", world, "--variant-file", "clash.yaml", *common, "--out", "x"],
@@ -448,17 +420,7 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
         "out": ["compare", world, "--variant", "baseline", *common, "--out", "a-file"],
         "none": ["compare", world, *common, "--out", "x"],
     }
-    done = cli_many(*processes.values(), cwd=home)
-    results: dict[str, Result] = {
-        k: Result(r.returncode, r.stdout, r.stderr) for k, r in zip(processes, done, strict=True)
-    }
-    here = Path.cwd()
-    os.chdir(home)
-    try:
-        results |= {k: invoke(*args) for k, args in in_process.items()}
-    finally:
-        os.chdir(here)
-    yield home, results
+    yield home, {k: invoke(*args, cwd=home) for k, args in cases.items()}
 
 
 def test_the_command_line_end_to_end_with_a_variant_file(cli_runs: tuple[Path, dict]) -> None:

@@ -15,7 +15,7 @@ import pytest
 from parley.llm.backend import LLMBackend, LLMSettings
 from parley.runs.folder import read_events
 from parley.runs.play import RunResult, play
-from tests.conftest import MINI, ROOT
+from tests.conftest import MINI, ROOT, parley
 from tests.fake_openai import FakeOpenAI
 
 SECRET = "sk-test-SECRET-0123456789"
@@ -240,10 +240,9 @@ def test_one_actor_can_have_its_own_model(server: FakeOpenAI, tmp_path: Path) ->
 
 
 def test_model_for_an_unknown_actor_is_a_clean_error(server: FakeOpenAI, tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "parley", "run", "--backend", "openai", "--model", "m", "--base-url", server.url,
-         "--model-for", "atlantis=x", "--runs-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    done = parley(
+        "run", "--backend", "openai", "--model", "m", "--base-url", server.url, "--model-for", "atlantis=x",
+        "--runs-dir", str(tmp_path),
     )  # fmt: skip
     assert done.returncode == 2 and "unknown actor 'atlantis'" in done.stderr and "Traceback" not in done.stderr
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,8 +78,10 @@ def test_an_llm_run_whose_prompt_changed_diverges_without_calling(tmp_path: Path
 
 
 def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    """A real subprocess is killed mid-run; `parley resume` finishes it; the log equals a run never killed."""
-    with FakeOpenAI(latency=0.25, by_content=True, accept=False) as server:
+    """A real subprocess is killed mid-run; `parley resume` finishes it; the log equals a run never killed.
+    The server answers by content alone, so how fast it answers changes no answer: it is slow (0.25 s a
+    call) only while the process to be killed plays, so that the kill lands mid-run."""
+    with FakeOpenAI(by_content=True, accept=False) as server:
         args = [
             "run",
             str(UKRAINE),
@@ -98,6 +101,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path) -> None
         whole = parley(*args, "--runs-dir", str(tmp_path / "whole"))
         assert whole.returncode == 0, whole.stderr
         killed_dir = tmp_path / "killed"
+        server.configure(latency=0.25)
         proc = subprocess.Popen(
             [sys.executable, "-m", "parley", *args, "--runs-dir", str(killed_dir)],
             cwd=ROOT,
@@ -112,6 +116,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path) -> None
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        server.configure(latency=0)
         (folder,) = killed_dir.iterdir()
         cut = read_events(folder / "events.jsonl")
         assert cut[-1]["type"] != "outcome"
@@ -147,29 +152,38 @@ def test_a_truncated_last_line_is_tolerated(tmp_path: Path) -> None:
     assert read_events(path) == [json.loads(x) for x in lines]
 
 
-def test_fork_with_a_variant_keeps_the_past_and_changes_the_future(tmp_path: Path) -> None:
-    parent = play(UKRAINE, seed=5, runs_dir=tmp_path)  # a long run
-    done = parley(
-        "fork", parent.folder.name, "--at-round", "4", "--variant", "us=hardliner", "--runs-dir", str(tmp_path)
-    )
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One long offline run (seed 5), played once for the module's forks."""
+    return play(UKRAINE, seed=5, runs_dir=tmp_path_factory.mktemp("long-run")).folder
+
+
+def parent_in(long_run: Path, runs: Path) -> Path:
+    """A copy of the long run's folder in `runs`, where a fork writes its child."""
+    return shutil.copytree(long_run, runs / long_run.name)
+
+
+def test_fork_with_a_variant_keeps_the_past_and_changes_the_future(long_run: Path, tmp_path: Path) -> None:
+    parent = parent_in(long_run, tmp_path)
+    done = parley("fork", parent.name, "--at-round", "4", "--variant", "us=hardliner", "--runs-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    (child,) = [p for p in tmp_path.iterdir() if p != parent.folder]
+    (child,) = [p for p in tmp_path.iterdir() if p != parent]
     manifest = json.loads((child / "manifest.json").read_text())
-    assert manifest["parent"] == {"run_id": parent.folder.name, "round": 4}
-    before = [e for e in read_events(parent.folder / "events.jsonl") if e["round"] < 4]
+    assert manifest["parent"] == {"run_id": parent.name, "round": 4}
+    before = [e for e in read_events(parent / "events.jsonl") if e["round"] < 4]
     after = read_events(child / "events.jsonl")
     assert after[: len(before)] == before
     assert after[len(before)]["type"] == "round_started" and after[len(before) + 1]["type"] == "inject"
     assert any(e["type"] == "variant_switched" and e["actor"] == "us" for e in after)
-    assert after != read_events(parent.folder / "events.jsonl")
+    assert after != read_events(parent / "events.jsonl")
     assert replay(child).identical
 
 
-def test_fork_with_an_inject_applies_it_from_that_round(tmp_path: Path) -> None:
-    parent = play(UKRAINE, seed=5, runs_dir=tmp_path)  # a long run
+def test_fork_with_an_inject_applies_it_from_that_round(long_run: Path, tmp_path: Path) -> None:
+    parent = parent_in(long_run, tmp_path)
     done = parley(
         "fork",
-        parent.folder.name,
+        parent.name,
         "--at-round",
         "3",
         "--inject",
@@ -178,7 +192,7 @@ def test_fork_with_an_inject_applies_it_from_that_round(tmp_path: Path) -> None:
         str(tmp_path),
     )
     assert done.returncode == 0, done.stderr
-    (child,) = [p for p in tmp_path.iterdir() if p != parent.folder]
+    (child,) = [p for p in tmp_path.iterdir() if p != parent]
     events = read_events(child / "events.jsonl")
     (inject,) = [e for e in events if e["type"] == "inject"]
     assert inject["round"] == 4 and "Kursk" in inject["text"]

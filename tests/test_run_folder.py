@@ -12,8 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from parley.runs.folder import RunFolder, read_events
@@ -23,6 +21,7 @@ from parley.runs.replay import load_saved, replay
 from parley.world.scenario import load_scenario
 from tests.conftest import MINI, ROOT, parley
 from tests.fake_openai import FakeOpenAI
+from tests.folders_at_once import BATCHES, create_at_once
 
 
 def start(*args: str) -> subprocess.Popen:
@@ -36,36 +35,26 @@ def manifest(folder: Path) -> dict:
 
 
 # -- unique names ----------------------------------------------------------------------------------
-def test_eight_runs_of_one_seed_into_one_folder_at_once_are_eight_runs(tmp_path: Path) -> None:
+def test_four_runs_of_one_seed_into_one_folder_at_once_are_four_runs(tmp_path: Path) -> None:
+    """Four `parley run` processes of one seed (one stem) started together, each its own folder (the
+    test below releases eight processes at one instant, ten times, for the naming itself)."""
     runs = tmp_path / "runs"
     procs = [
-        start("run", str(MINI), "--seed", "1", "--max-rounds", "3", "--runs-dir", str(runs), "-q") for _ in range(8)
+        start("run", str(MINI), "--seed", "1", "--max-rounds", "3", "--runs-dir", str(runs), "-q") for _ in range(4)
     ]
     results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
     for p in procs:
         p.stdout.close() if p.stdout else None
         p.stderr.close() if p.stderr else None
-    assert [code for code, _ in results] == [0] * 8, [err for _, err in results]
+    assert [code for code, _ in results] == [0] * 4, [err for _, err in results]
     folders = sorted(runs.iterdir())
-    assert len(folders) == 8
+    assert len(folders) == 4
     for folder in folders:
         assert manifest(folder)["run_id"] == folder.name
         assert read_events(folder / "events.jsonl")[-1]["type"] == "outcome"
         assert (folder / "transcript.md").is_file()
     logs = {(f / "events.jsonl").read_text() for f in folders}
-    assert len(logs) == 1  # the same seed: the same run, eight times
-
-
-BATCHES = 10
-
-
-def _create_at_once(runs: str, data: dict, barrier: Barrier, out: Queue) -> None:
-    m = Manifest.model_validate(data)
-    for batch in range(BATCHES):
-        barrier.wait()
-        run = RunFolder.create(Path(runs) / str(batch), m)
-        run.close()
-        out.put(run.folder.name)
+    assert len(logs) == 1  # the same seed: the same run, four times
 
 
 def test_folders_made_at_the_same_instant_get_distinct_names(tmp_path: Path) -> None:
@@ -73,7 +62,7 @@ def test_folders_made_at_the_same_instant_get_distinct_names(tmp_path: Path) -> 
     m = Manifest.for_run(load_scenario(MINI), 1, "offline", 3)
     context = multiprocessing.get_context("spawn")
     barrier, out = context.Barrier(8), context.Queue()
-    procs = [context.Process(target=_create_at_once, args=(str(tmp_path), m.as_json(), barrier, out)) for _ in range(8)]
+    procs = [context.Process(target=create_at_once, args=(str(tmp_path), m.as_json(), barrier, out)) for _ in range(8)]
     for p in procs:
         p.start()
     names = [out.get(timeout=120) for _ in range(8 * BATCHES)]

@@ -1,8 +1,9 @@
 """Bad input gets one clear line per problem, naming the file and the field, and nothing is lost.
 
 Most cases break a copy of the mini world and call `prepare` in-process (what both `parley validate`
-and `parley run` call first); the command line itself is run in a subprocess for a representative
-subset and for everything that only the command line does (exit code, stderr, --variant, run folder).
+and `parley run` call first); the command line itself (`tests.conftest.parley`, its entry point in
+process) is run for a representative subset and for everything that only the command line does (exit
+code, stderr, --variant, run folder).
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from parley.runs.play import prepare
-from parley.ui.cli import app
 from parley.world.problems import InvalidInput
 from parley.world.scenario import load_scenario, paragraphs_of, pull_quotes
 from tests.conftest import MINI, ROOT, UKRAINE, parley
@@ -890,7 +889,7 @@ def test_every_variant_of_every_real_persona_loads() -> None:
     assert not failures, "\n".join(failures)
 
 
-# ---------------------------------------------------------------- the command line itself (subprocess)
+# ---------------------------------------------------------------- the command line itself
 
 
 def test_cli_validate_exit_0_on_good_worlds() -> None:
@@ -939,7 +938,7 @@ CLI_CASES = [
 
 
 def test_cli_validate_reports_each_problem(tmp_path: Path) -> None:
-    """One subprocess per case, run concurrently: exit 2, `error: FILE: FIELD: message` on stderr."""
+    """Each case through the command in process: exit 2, `error: FILE: FIELD: message` on stderr."""
     folders = []
     for name, mutate, *_ in CLI_CASES:
         shutil.copytree(MINI.parent, tmp_path / name)
@@ -987,12 +986,9 @@ def test_cli_run_bad_variant(mini_copy: Path, tmp_path: Path) -> None:
 
 
 def invoke(*args: str) -> list[str]:
-    """Run the typer app in-process; expect exit 2, no exception escaping, and return the stderr lines."""
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    return [line for line in result.stderr.splitlines() if line.strip()]
+    """`parley ARGS` in the current folder, in process; expect exit 2 and no traceback (an exception that
+    escapes the command prints one and exits 1), and return the stderr lines."""
+    return assert_fails_cleanly(cli(*args, cwd=Path.cwd()))
 
 
 @pytest.mark.parametrize("value", ["north", "=hardliner", "north=", "="])

@@ -5,10 +5,12 @@ Loading collects every problem it can find before failing, so `parley validate` 
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import re
 import stat
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,6 +212,14 @@ def unreadable(path: Path, what: str = "file", most: int = MAX_FILE_BYTES) -> st
     return ""
 
 
+# Text -> (data, duplicate keys) of files read before: parsing is a pure function of the text, and the
+# pure-Python loader above takes ~100x longer than a copy (a sweep or a test session re-reads the same
+# world and cards for every run). Copies go in and out, so no caller shares a mutable value.
+_PARSED: dict[str, tuple[Any, list[tuple[int, int, Any]]]] = {}
+_PARSED_LOCK = threading.Lock()
+_PARSED_MOST, _PARSED_LARGEST = 64, 256_000  # entries, characters: a few worlds' files, not a hostile one
+
+
 def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     """A YAML mapping from a file, or None with the reason added to problems."""
     name = display_path(path)
@@ -225,6 +235,34 @@ def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     except OSError as exc:
         problems.append(Problem(name, "", f"cannot read the file: {exc.strerror or exc}"))
         return None
+    with _PARSED_LOCK:
+        known = _PARSED.get(text)
+    if known is not None:
+        data, duplicates = copy.deepcopy(known)
+    else:
+        parsed = _parse_yaml(name, text, problems)
+        if parsed is None:
+            return None
+        data, duplicates = parsed
+        if len(text) <= _PARSED_LARGEST:
+            kept = copy.deepcopy(parsed)
+            with _PARSED_LOCK:
+                if len(_PARSED) >= _PARSED_MOST:
+                    del _PARSED[next(iter(_PARSED))]
+                _PARSED[text] = kept
+    for line, first, key in duplicates:
+        problems.append(
+            Problem(name, f"line {line}", f"duplicate key '{key}' (first on line {first}): YAML would keep only one")
+        )
+    if not isinstance(data, dict):
+        what = "an empty file" if data is None else f"a {type(data).__name__}"
+        problems.append(Problem(name, "", f"expected a mapping of fields at the top level, found {what}"))
+        return None
+    return data
+
+
+def _parse_yaml(name: str, text: str, problems: list[Problem]) -> tuple[Any, list[tuple[int, int, Any]]] | None:
+    """The data and duplicate keys of a YAML text, or None with the reason added to problems."""
     try:
         loader = _Loader(text)
     except yaml.YAMLError as exc:  # a NUL or other control character, found as the reader starts
@@ -251,15 +289,7 @@ def read_yaml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
         return None
     finally:
         loader.dispose()
-    for line, first, key in loader.duplicates:
-        problems.append(
-            Problem(name, f"line {line}", f"duplicate key '{key}' (first on line {first}): YAML would keep only one")
-        )
-    if not isinstance(data, dict):
-        what = "an empty file" if data is None else f"a {type(data).__name__}"
-        problems.append(Problem(name, "", f"expected a mapping of fields at the top level, found {what}"))
-        return None
-    return data
+    return data, loader.duplicates
 
 
 def read_text(path: Path, owner: str, field: str, problems: list[Problem]) -> str | None:
