@@ -203,6 +203,16 @@ def test_fork_with_an_inject_applies_it_from_that_round(long_run: Path, tmp_path
     assert replay(child).identical
 
 
+def test_a_fork_refuses_news_before_its_round(long_run: Path, tmp_path: Path) -> None:
+    """The fork replays its parent's rounds before --at-round: news for one of them would never land."""
+    parent = parent_in(long_run, tmp_path)
+    inject = INJECTS / "china-mediates.yaml"  # its news is for round 2
+    done = parley("fork", parent.name, "--at-round", "4", "--inject", str(inject), "--runs-dir", str(tmp_path))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "events[0].round: 2 is before the fork's round 4" in done.stderr
+    assert [p for p in tmp_path.iterdir() if p != parent] == []  # nothing forked
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in INJECTS.glob("*.yaml")))
 def test_shipped_injects_run_and_replay(tmp_path: Path, name: str) -> None:
     done = parley("run", "--inject", str(INJECTS / name), "--runs-dir", str(tmp_path), "-q")

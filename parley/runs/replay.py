@@ -302,7 +302,19 @@ def _fork(
         kept = {a: f for a, f in scenario.overlays.items() if a not in variants}
         load_scenario(scenario.world_path, {a: v for a, v in merged.items() if a not in kept}, overlays=kept)
     extra = load_injects(inject_file, scenario) if inject_file else []
-    extra = [i for i in extra if i.round >= at_round]
+    early = [(n, i) for n, i in enumerate(extra) if i.round < at_round]
+    if inject_file and early:  # the fork replays its parent's rounds before at_round: such news would never land
+        n, inject = early[0]
+        raise InvalidInput(
+            [
+                Problem(
+                    display_path(Path(inject_file)),
+                    f"events[{n}].round",
+                    f"{inject.round} is before the fork's round {at_round}, so this news would never land "
+                    f"(fork at round {inject.round} or earlier, or move the news to round {at_round} or later)",
+                )
+            ]
+        )
     if variants:  # the change is itself an inject, so the fork replays like any run
         what = ", ".join(f"{a} is played as {v}" for a, v in variants.items())
         extra.insert(
