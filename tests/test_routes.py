@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from heapq import heappop, heappush
+from itertools import pairwise
 
 import networkx as nx
 
@@ -106,7 +107,7 @@ def test_kept_searches_agree_with_networkx() -> None:
                 continue
             assert path is not None and path[0] == source and path[-1] == target
             if len(path) > 2:  # the direct channel, when open, is taken whatever it costs
-                cost = sum(open_graph.edges[a, b]["cost"] for a, b in zip(path, path[1:], strict=False))
+                cost = sum(open_graph.edges[a, b]["cost"] for a, b in pairwise(path))
                 assert abs(cost - lengths[target]) < 1e-9
 
 

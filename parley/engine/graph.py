@@ -37,6 +37,10 @@ class RelationshipGraph:
     def influence(self, a: str, b: str) -> float:
         return self.g.edges[a, b]["influence"] if self.g.has_edge(a, b) else 0.0
 
+    def influence_on(self, actor: str) -> dict[str, float]:
+        """The influence of each actor with a channel to `actor` (open or not) on it: the edges, not N."""
+        return {b: edge["influence"] for b, edge in self.g._pred[actor].items()}
+
     def is_open(self, a: str, b: str) -> bool:
         return self.g.has_edge(a, b) and self.g.edges[a, b]["open"] and a in self.present and b in self.present
 
