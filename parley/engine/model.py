@@ -651,7 +651,7 @@ class NegotiationModel(mesa.Model):
             table=visible,
             inbox=list(inbox),
             channels=self.graph.channels(actor),
-            influence_on_me={b: self.graph.influence(b, actor) for b in self.world.actor_ids() if b != actor},
+            influence_on_me=self.graph.influence_on(actor),
             withdrawn={k: list(v) for k, v in self.withdrawn.items()},
         )
 

@@ -27,7 +27,7 @@ class Observation:
     table: list[dict]  # proposals this actor made or received, with their responses so far
     inbox: list[dict]  # what reached this actor last round: proposals, responses, messages
     channels: list[dict]  # outgoing channels: to, open, trust, trust_back
-    influence_on_me: dict[str, float] = field(default_factory=dict)
+    influence_on_me: dict[str, float] = field(default_factory=dict)  # of those with a channel to me (others: 0)
     withdrawn: dict[str, list[str]] = field(default_factory=dict)  # options taken off the table, by issue
     ratifiers: list[str] = field(default_factory=list)  # rule ratify: who accepts or refuses the framework
     deadline: int | None = None  # the round by which talks end, when the world sets one (the run's cap is unknown)

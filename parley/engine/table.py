@@ -42,15 +42,19 @@ class Proposal:
 @dataclass
 class Table:
     proposals: dict[str, Proposal] = field(default_factory=dict)
+    by_proposer: dict[str, list[Proposal]] = field(default_factory=dict)  # each actor's proposals, oldest first
 
     def add(self, proposal: Proposal) -> None:
         self.proposals[proposal.id] = proposal
+        self.by_proposer.setdefault(proposal.proposer, []).append(proposal)
 
     def open(self) -> list[Proposal]:
         return [p for p in self.proposals.values() if p.status == "open"]
 
     def open_by(self, proposer: str) -> list[Proposal]:
-        return [p for p in self.open() if p.proposer == proposer]
+        """A proposer's open proposals, oldest first: from its own, not the whole table's (which grows
+        by an offer per actor per round)."""
+        return [p for p in self.by_proposer.get(proposer, []) if p.status == "open"]
 
     def get(self, proposal_id: str) -> Mapping[str, Any] | None:
         """A proposal as the action rules read it: its fields, read-only, not copied (the rules

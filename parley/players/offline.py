@@ -77,7 +77,17 @@ class Beliefs:
 
 
 class OfflineStrategy:
-    def __init__(self, actor: str, scenario: Scenario, space: IssueSpace, templates: Templates, seed: int) -> None:
+    def __init__(
+        self,
+        actor: str,
+        scenario: Scenario,
+        space: IssueSpace,
+        templates: Templates,
+        seed: int,
+        rehearsal: bool = False,
+    ) -> None:
+        """`rehearsal`: only to `rehearse` the templates, so no beliefs about the others are formed
+        (N draws per actor, N x N in all, which a big world pays once per run, not twice)."""
         self.actor = actor
         self.scenario = scenario
         self.templates = templates
@@ -93,10 +103,15 @@ class OfflineStrategy:
         self._real = space.values[0] > NEG / 2  # the options that exist, issue by issue
         self._issues = np.arange(len(space.issues))
         self._influence = {(e.source, e.target): e.influence for e in scenario.world.edges}
+        self._contacts = {e.target for e in scenario.world.edges if e.source == actor} | {
+            e.source for e in scenario.world.edges if e.target == actor
+        }
         self._entries: dict[tuple[int, int], dict] = {}
         self._encoded: dict[str, np.ndarray] = {}
         self._worst: dict[tuple[str, ...], tuple[int, int]] = {}
         self.adopt(scenario.personas[actor], space)
+        if rehearsal:
+            return
         self.beliefs = self._initial_beliefs()
         self.prior = self.beliefs.copy()  # kept unlearned, to judge how far others have conceded
         self._prior_ideal = np.where(self.prior > NEG / 2, self.prior, 0.0).max(axis=2).sum(axis=1)
@@ -599,8 +614,17 @@ class OfflineStrategy:
             return core
         return None
 
+    def addressees(self, obs: Observation) -> list[str]:
+        """Whom I talk to: those the world's graph joins me to (either way) and those whose signature
+        a deal needs; everyone present when the world draws no graph. In a world where everyone is
+        joined to everyone, that is everyone; in a big one, talk follows the graph, not N x N."""
+        if not obs.world.edges:
+            return [a for a in sorted(obs.present) if a != self.actor]
+        wanted = self._contacts | set(obs.required) | set(obs.ratifiers)
+        return [a for a in sorted(obs.present) if a != self.actor and a in wanted]
+
     def proposal(self, obs: Observation, aspiration: float, rejected: list[dict]) -> list:
-        recipients = [a for a in sorted(obs.present) if a != self.actor]
+        recipients = self.addressees(obs)
         out: list = [Respond(proposal=p["id"], accept=False, reason=p["reason"]) for p in rejected]
         if not recipients:
             return out
@@ -647,11 +671,7 @@ class OfflineStrategy:
         if obs.ratification is not None:  # the framework is agreed: no flattery, no concessions, only pressure
             flatterer = 0.0
         if flatterer > 0.3:
-            marks = [
-                a
-                for a in sorted(obs.present)
-                if a != self.actor and s[a].traits.level("flattery_susceptibility") >= 0.6
-            ]
+            marks = [a for a in self.addressees(obs) if s[a].traits.level("flattery_susceptibility") >= 0.6]
             if marks and self.rng.random() < flatterer * 0.6:
                 out.append(Message(kind="flattery", to=marks, text=self.say("flattery.j2", obs, to=marks)))
         assertive = self.traits.level("assertiveness")

@@ -48,7 +48,7 @@ def prepare(
         raise InvalidInput(problems)
     space = IssueSpace.build(scenario.world, scenario.personas)
     for actor in scenario.world.actor_ids():
-        OfflineStrategy(actor, scenario, space, templates, seed=0).rehearse()
+        OfflineStrategy(actor, scenario, space, templates, seed=0, rehearsal=True).rehearse()
     events = sample_events(scenario)
     for end in (len(events) - 1, len(events)):  # with a deal, then with only the closest offer
         render_transcript(scenario, templates, events[:end], "rehearsal", 0, "offline")
