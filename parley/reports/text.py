@@ -1,4 +1,4 @@
-"""Words for what happened: one plain-text line per event, per action and for a run's ending.
+"""Words for what happened: one plain-text line per event and for a run's ending.
 
 `describe` is the one describer of events: `parley show`, the workshop board and the HTML run report
 all print its lines, so a new event type needs one describer here and every face has words for it.
@@ -11,43 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from parley.engine.actions import Act, Channel, Counter, Message, Propose, Respond, WalkOut
 from parley.engine.events import EventType
 from parley.runs.saved import SavedRun
 from parley.world.escaping import printable
 
 Names = Mapping[str, str]  # actor id -> display name
 Event = Mapping[str, Any]
-
-
-# -- actions ---------------------------------------------------------------------------------------
-def describe_action(action: Act, names: Mapping[str, str] | None = None) -> str:
-    """One line per action, for the person to check what their move holds (actors by name if given)."""
-    names = names or {}
-
-    def who(actors: Sequence[str]) -> str:
-        return ", ".join(names.get(a, a) for a in actors)
-
-    text, reason = getattr(action, "text", ""), getattr(action, "reason", "")
-    said = f' saying "{text}"' if text else ""
-    because = f" ({reason})" if reason else ""
-    if isinstance(action, Propose):
-        return f"propose to {who(action.to)}: {terms(action.package)}{said}"
-    if isinstance(action, Counter):
-        return f"reject {action.proposal}{because} and counter to {who(action.to)}: {terms(action.package)}{said}"
-    if isinstance(action, Respond):
-        return f"{'accept' if action.accept else 'reject'} {action.proposal}{because}"
-    if isinstance(action, Message):
-        return f'{action.kind} to {who(action.to)}: "{action.text}"'
-    if isinstance(action, Channel):
-        return f"{'open' if action.open else 'close'} your channel to {who([action.to])}{because}"
-    if isinstance(action, WalkOut):
-        return f"walk out{because}"
-    return f"pass{because}"
-
-
-def terms(package: Mapping[str, str]) -> str:
-    return ", ".join(f"{issue}={option}" for issue, option in package.items())
 
 
 # -- events ----------------------------------------------------------------------------------------
