@@ -227,6 +227,20 @@ def finish(ax: mpl.axes.Axes, title: str, ylabel: str) -> None:
 
 # -- components on the board --------------------------------------------------------------------------
 # Mesa lays them out two to a row in cells the room can drag bigger; each scrolls inside its cell.
+def drawn_state(model: BoardModel) -> tuple[BoardModel, int]:
+    """What the pictures and the transcript show changes only with the game's events; Mesa redraws every
+    component on every change of any page (a team moving, the timer ticking), so they are kept by this.
+    The game itself, not its id: a new game can get a freed game's id."""
+    return model, len(model.events)
+
+
+def Picture(model: BoardModel, draw: Callable[[], Figure]) -> None:
+    """A figure drawn again (and turned into a PNG again) only when the game's events changed."""
+    state = drawn_state(model)
+    figure = solara.use_memo(draw, dependencies=[state])
+    solara.FigureMatplotlib(figure, dependencies=[state], format="png", bbox_inches="tight")
+
+
 def GraphView(model: BoardModel) -> None:
     """Where the game stands, the graph, and the proposals in flight beside it."""
     with solara.Column(classes=["parley-cell"]):
@@ -237,7 +251,7 @@ def GraphView(model: BoardModel) -> None:
             solara.Error(model.problem, dense=True)
         DealView(model)
         with solara.Row(classes=["parley-graph"]):
-            solara.FigureMatplotlib(draw_table(model), format="png", bbox_inches="tight")
+            Picture(model, lambda: draw_table(model))
             with solara.Column(classes=["parley-proposals"]):
                 solara.Text("Proposals on the table", classes=["parley-heading"])
                 for line in proposals_in_flight(model) or ["none open"]:
@@ -248,7 +262,7 @@ def TranscriptView(model: BoardModel) -> None:
     """Who said what to whom, the newest round on top."""
     with solara.Column(classes=["parley-cell", "parley-transcript"]):
         solara.Text("What was said", classes=["parley-heading"])
-        rounds = transcript(model)
+        rounds = solara.use_memo(lambda: transcript(model), dependencies=[drawn_state(model)])
         if not rounds:
             solara.Text("Nothing yet: press Step to play the first round.")
         for number, lines in rounds:
@@ -258,23 +272,25 @@ def TranscriptView(model: BoardModel) -> None:
 
 
 def UtilityPlot(model: BoardModel) -> None:
-    solara.FigureMatplotlib(
-        draw_over_rounds(model, "best_on_table", "What each side could get now", "its value of the best open offer"),
-        format="png",
-        bbox_inches="tight",
+    Picture(
+        model,
+        lambda: draw_over_rounds(
+            model, "best_on_table", "What each side could get now", "its value of the best open offer"
+        ),
     )
 
 
 def TrustPlot(model: BoardModel) -> None:
-    solara.FigureMatplotlib(
-        draw_over_rounds(model, "trusted_by_others", "How far the others trust each side", "mean trust, -1 to +1"),
-        format="png",
-        bbox_inches="tight",
+    Picture(
+        model,
+        lambda: draw_over_rounds(
+            model, "trusted_by_others", "How far the others trust each side", "mean trust, -1 to +1"
+        ),
     )
 
 
 def SupportPlot(model: BoardModel) -> None:
-    solara.FigureMatplotlib(draw_support(model), format="png", bbox_inches="tight")
+    Picture(model, lambda: draw_support(model))
 
 
 # -- the sidebar: the facilitator and the saved runs ---------------------------------------------------
