@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from parley.runs.play import play
@@ -77,3 +78,17 @@ def test_a_world_without_templates_of_its_own_uses_parleys(mini_copy: Path, tmp_
     shutil.rmtree(mini_copy.parent / "prompts")
     result = play(mini_copy, seed=1, runs_dir=tmp_path / "b")
     assert (result.folder / "transcript.md").read_text().startswith("# Mini bargaining")
+
+
+def test_a_template_edited_between_runs_in_one_process_is_read_again(mini_copy: Path, tmp_path: Path) -> None:
+    """Compiled templates and syntax checks are kept for the process (an ensemble, the board): only while
+    the file says the same."""
+    play(mini_copy, runs_dir=tmp_path / "runs")
+    template = mini_copy.parent / "prompts" / "offline" / "propose.j2"
+    template.write_text("{% if %}A proposal.\n")
+    with pytest.raises(InvalidInput, match=r"propose\.j2: line 1"):
+        play(mini_copy, runs_dir=tmp_path / "runs")
+    template.write_text("Our edited proposal.\n")
+    said = []
+    play(mini_copy, runs_dir=tmp_path / "runs", on_event=lambda e: said.append(e.get("text")))
+    assert "Our edited proposal." in said

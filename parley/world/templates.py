@@ -7,10 +7,11 @@ does and what it writes (`parley.world.sandbox`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import jinja2
 from jinja2 import meta
@@ -57,6 +58,46 @@ class TemplateError(InvalidInput):
 
 
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+KEPT = 4096  # compiled templates and syntax checks kept per process (a world has a few dozen templates)
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled templates shared by every `Templates` of the process: an ensemble, the board and the tests
+    load the same templates over and over, and parsing and compiling them was most of preparing a run.
+    Keyed by the medium (how the code was made) and file, and used only while the source is unchanged
+    (Jinja checks its checksum), so an edited template is compiled (and its limits checked) again."""
+
+    _code: ClassVar[dict[tuple[str, str], tuple[str, Any]]] = {}
+
+    def __init__(self, medium: Medium) -> None:
+        self.medium = medium
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        kept = self._code.get((self.medium, bucket.key))
+        if kept is not None and kept[0] == bucket.checksum:
+            bucket.code = kept[1]
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if len(self._code) >= KEPT:
+            self._code.clear()
+        self._code[(self.medium, bucket.key)] = (bucket.checksum, bucket.code)
+
+
+_PARSED: dict[tuple[str, str], Problem | None] = {}  # (file, digest of its source) -> what is wrong with it
+
+
+def _parse_problem(env: jinja2.Environment, path: Path, rel: str, source: str) -> Problem | None:
+    """What is wrong with a template's syntax (None: nothing), parsed once per process and source."""
+    key = (str(path), hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest())
+    if key not in _PARSED:
+        if len(_PARSED) >= KEPT:
+            _PARSED.clear()
+        try:
+            env.parse(source, name=rel)
+            _PARSED[key] = None
+        except jinja2.TemplateSyntaxError as exc:
+            _PARSED[key] = Problem(display_path(path), f"line {exc.lineno}", exc.message or "syntax error")
+    return _PARSED[key]
 
 
 class Templates:
@@ -81,6 +122,7 @@ class Templates:
             auto_reload=False,  # one Templates per loaded scenario: no need to stat the file at every render
             autoescape=medium == "html",
             finalize={"text": None, "markdown": markdown, "html": html}[medium],
+            bytecode_cache=CompiledTemplates(medium),
         )
         self.env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
         self.env.filters["clause"] = clause
@@ -177,11 +219,11 @@ class Templates:
             rel = path.relative_to(self.folder).as_posix()
             try:
                 source = self.env.loader.get_source(self.env, rel)[0]  # type: ignore[union-attr]
-                self.env.parse(source, name=rel)
+                problem = _parse_problem(self.env, path, rel, source)
+                if problem is not None:
+                    out.append(problem)
             except TemplateOutside as exc:
                 out.append(Problem(display_path(Path(exc.path or path)), "", exc.message or "refused"))
-            except jinja2.TemplateSyntaxError as exc:
-                out.append(Problem(display_path(path), f"line {exc.lineno}", exc.message or "syntax error"))
             except jinja2.TemplateNotFound:
                 out.append(Problem(display_path(path), "", "cannot be read"))
             except OSError as exc:
