@@ -27,8 +27,8 @@ from parley.ui.board import (
     transcript,
     typed_inject,
     variant_choices,
-    world_files,
 )
+from parley.ui.board_server import world_files
 from parley.world.problems import InvalidInput
 from tests.conftest import MINI, ROOT, UKRAINE, board_server, needs_chromium
 

@@ -33,7 +33,7 @@ from parley.runs.manifest import ForkRecord, InjectsRecord, LLMRecord, Manifest
 from parley.runs.play import prepare, transcript_of
 from parley.world.injects import Inject, inject_problems, load_injects, variant_names
 from parley.world.problems import InvalidInput, Problem, from_validation_error
-from parley.world.scenario import DEFAULT_WORLD, bundled, load_scenario
+from parley.world.scenario import DEFAULT_WORLD, load_scenario
 
 if TYPE_CHECKING:
     from parley.llm.backend import LLMBackend
@@ -73,23 +73,6 @@ class BoardSeat(HumanSeat):
 
     async def adecide(self, observation: Observation) -> Move:
         return self.decide(observation)
-
-
-def world_files(folder: Path = Path("worlds")) -> list[Path]:
-    """The worlds the board offers: the world files in `folder` that load (Parley's own when there is none here)."""
-    found = sorted(bundled(folder).glob("*.yaml"))
-    usable = []
-    for path in found:
-        try:
-            load_scenario(path)
-        except InvalidInput:
-            continue  # `parley validate` says why; the board offers what can be played
-        usable.append(path)
-    return usable
-
-
-def inject_files(folder: Path = Path("worlds/injects")) -> list[Path]:
-    return sorted(bundled(folder).glob("*.yaml"))
 
 
 def variant_choices(worlds: list[Path]) -> dict[str, tuple[str, list[str]]]:
@@ -577,45 +560,3 @@ def status(model: BoardModel) -> str:
         if model.deal is not None:
             where += f" ({model.deal.id})"
     return where + "."
-
-
-# -- serving the board ------------------------------------------------------------------------------
-def serve(
-    port: int,
-    runs_dir: Path,
-    model: str | None = None,
-    base_url: str | None = None,
-    host: str = "127.0.0.1",
-    seats: dict[str, str] | None = None,
-    key: str = "",
-) -> None:
-    """Become the board's Solara server on `host` (this process is replaced, so stopping it,
-    even with kill, stops the server). `seats` (actor -> token) and `key` go to the server in its
-    environment, which other users cannot read (a command line they can).
-
-    The page loads nothing from the internet: the browser code comes from solara-assets through
-    Solara's local copy, whose fetch-on-miss is pointed at a closed local port; the version check,
-    usage telemetry and first-run checks are off.
-    """
-    import os
-    import sys
-
-    env = {
-        **os.environ,
-        "PARLEY_BOARD_RUNS_DIR": str(runs_dir.resolve()),
-        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
-        "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/",  # the discard port: a missing asset fails here, never online
-    }
-    from parley.ui.room import encode_seats
-
-    env["PARLEY_BOARD_SEATS"] = encode_seats(seats or {})
-    env["PARLEY_BOARD_KEY"] = key
-    if model:
-        env["PARLEY_BOARD_MODEL"] = model
-    if base_url:
-        env["PARLEY_BOARD_BASE_URL"] = base_url
-    command = [sys.executable, "-m", "solara", "run", "parley.ui.board_app", "--host", host, "--port", str(port)]
-    command += ["--production", "--no-open", "--no-check-version", "--log-level", "warning"]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, command, env)

@@ -31,7 +31,6 @@ from parley.ui.board import (
     OFFLINE,
     VARIANT,
     BoardModel,
-    inject_files,
     leading_support,
     proposals_in_flight,
     status,
@@ -39,8 +38,8 @@ from parley.ui.board import (
     typed_inject,
     variant_choices,
     what_news_does,
-    world_files,
 )
+from parley.ui.board_server import inject_files, world_files
 from parley.ui.move_editor import MoveEditor
 from parley.ui.projector import DebriefPage, Html, ProjectorPage, Refused, use_room
 from parley.ui.room import PASS, PERSONA, ROOM, query

@@ -446,11 +446,11 @@ def board(
     """The workshop board in a browser: play a world round by round, add news, replay and fork saved runs."""
     import socket
 
-    from parley.ui.board import serve
+    from parley.ui.board_server import serve
     from parley.ui.room import new_token
 
     seats = list(dict.fromkeys(a.strip() for a in seat or [] if a.strip()))
-    known = {a for path in world_choices() for a in path}
+    known = {a for path in world_choices() for a in path} if seats else set()
     unknown = [a for a in seats if a not in known]
     if unknown:
         fail([f"--seat: no world offers an actor '{a}' (actors: {', '.join(sorted(known))})" for a in unknown])
@@ -476,7 +476,7 @@ def board(
 
 def world_choices() -> list[list[str]]:
     """The actors of each world the board offers."""
-    from parley.ui.board import world_files
+    from parley.ui.board_server import world_files
     from parley.world.scenario import load_scenario
 
     return [load_scenario(p).world.actor_ids() for p in world_files()]
