@@ -25,6 +25,31 @@ MINI = ROOT / "tests" / "fixtures" / "mini" / "world.yaml"
 UKRAINE = ROOT / "worlds" / "ukraine-2024.yaml"
 
 
+# The files that take longest, longest first (measured: `pytest --durations`, or a junit report summed per
+# file). `make test` hands whole files to its workers in this order (`--no-loadscope-reorder`), so the long
+# ones start first and the short ones fill the gaps; by default xdist orders files by their number of tests,
+# which left the three-test browser file alone at the end while the other core idled.
+LONGEST_FIRST = [
+    "test_board.py",
+    "test_board_room.py",
+    "test_hostile_server.py",
+    "test_human.py",
+    "test_replay.py",
+    "test_run_folder.py",
+    "test_other_worlds.py",
+    "test_llm.py",
+    "test_cluster.py",
+    "test_runs.py",
+    "test_compare.py",
+    "test_hostile_worlds.py",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests keep their order
+
+
 @pytest.fixture
 def mini_copy(tmp_path: Path) -> Path:
     """A writable copy of the mini world; returns the path of its world file."""
