@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from parley.runs.folder import read_events
-from tests.conftest import MINI, ROOT
+from tests.conftest import MINI
+from tests.conftest import parley as in_process
 from tests.fake_openai import FakeOpenAI, credential, spell
 
 SECRET = "sk-hostile-0123456789abcdef"
@@ -30,12 +30,11 @@ def server() -> Iterator[FakeOpenAI]:
 
 
 def parley(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The CLI in a process of its own; the timeout only guards against a hang (a failure)."""
+    """The command line (its `main`, in this process: what it prints, its exit code, a traceback if one
+    escaped), with no OPENAI_ variable but those given. `test_llm` runs it as a process of its own."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     environment |= {"NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "parley", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=150
-    )
+    return in_process(*args, env=environment)
 
 
 def llm_run(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

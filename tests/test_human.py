@@ -31,6 +31,7 @@ from parley.ui.terminal_seat import TerminalSource
 from parley.world.scenario import load_scenario
 from parley.world.templates import Templates
 from tests.conftest import MINI, ROOT
+from tests.conftest import parley as in_process  # the command in this process: for what needs no terminal
 from tests.scripted import ScriptedPolicy
 
 PARLEY = str(ROOT / ".venv" / "bin" / "parley")
@@ -206,7 +207,7 @@ def test_a_person_plays_ukraine_at_a_terminal_and_the_run_replays(tmp_path: Path
     assert of_type(events, "pass", "ukraine")[0]["reason"] == "waiting for Washington"
     assert json.loads((folder / "manifest.json").read_text())["human"] == ["ukraine"]
 
-    done = parley("replay", str(folder))
+    done = in_process("replay", str(folder))
     assert done.returncode == 0, done.stderr
     assert "identical" in done.stdout
 
@@ -319,7 +320,7 @@ def test_the_end_of_input_ends_the_run_cleanly_and_keeps_its_events(tmp_path: Pa
 
 
 def test_an_unknown_actor_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    done = parley("run", str(MINI), "--human", "west", "--runs-dir", str(tmp_path))
+    done = in_process("run", str(MINI), "--human", "west", "--runs-dir", str(tmp_path))
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "--human: west: no such actor in this world (actors: north, south, east)" in line
