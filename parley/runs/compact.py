@@ -14,6 +14,8 @@ derived events of one round with consecutive seqs, flushed together:
 - A column coded `"s"` holds strings by reference: a string of at least `INTERNED` characters is
   written in full the first time the log holds it and as its number (in order of first writing,
   over the whole log) after that; any value that is not a string is wrapped as `[value]`.
+- `strings`, when a line writes strings in full, is the number of the first: a line lost before it
+  then costs only the lines that refer to what it held, never a misread string.
 - The `package` of a proposal (coded `"p"`) is a full package, or the id of an earlier proposal
   with the same package, or `[id, {the options that differ}]`, or `[value]` for anything else.
 
@@ -39,7 +41,12 @@ LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class CompactError(ValueError):
-    """A compact line that cannot be read back (a shape or string it names was never declared)."""
+    """A compact line that cannot be read back; `lost`: it refers to what no readable line declared
+    (a line before it was damaged), rather than being malformed itself."""
+
+    def __init__(self, message: str, lost: bool = False) -> None:
+        super().__init__(message)
+        self.lost = lost
 
 
 class _Shape:
@@ -94,6 +101,9 @@ class LogEncoder:
         self.held = held
         self._shapes: dict[tuple[str, tuple[str, ...]], _Shape] = {}
         self._strings: dict[str, int] = {}
+        self._next_string = 0  # the number the next string written in full gets
+        self._next_shape = 0
+        self._strings_at = 0  # the number of the first string the rows held write in full
         self._packages = _Packages()
         self._last_of: dict[str, str] = {}  # actor -> id of their last proposal
         self._same: dict[tuple[tuple[str, str], ...], str] = {}  # package -> id of a proposal with it
@@ -112,8 +122,9 @@ class LogEncoder:
             if line.strip():
                 for event in decoder.decode(json.loads(line)):
                     encoder._note(event)
-        encoder._shapes = {(s.type, tuple(s.keys)): s for s in decoder.shapes}
-        encoder._strings = {s: i for i, s in enumerate(decoder.strings)}
+        encoder._shapes = {(s.type, tuple(s.keys)): s for s in decoder.shapes if s is not None}
+        encoder._strings = {s: i for i, s in enumerate(decoder.strings) if s is not None}
+        encoder._next_shape, encoder._next_string = len(decoder.shapes), len(decoder.strings)
         return encoder
 
     def encode(self, event: dict[str, Any]) -> list[str]:
@@ -130,7 +141,7 @@ class LogEncoder:
         if self._rows and (round_ != self._round or seq != self._seq + len(self._rows)):
             lines = self.flush()
         if not self._rows:
-            self._round, self._seq = round_, seq
+            self._round, self._seq, self._strings_at = round_, seq, self._next_string
         self._rows.append(self._row(event, str(type_)))
         self._note(event)
         return lines
@@ -142,6 +153,8 @@ class LogEncoder:
         line: dict[str, Any] = {MARK: ROWS, "round": self._round, "seq": self._seq}
         if self._new:
             line["shapes"] = [s.declaration() for s in self._new]
+        if self._next_string > self._strings_at:
+            line["strings"] = self._strings_at  # lets a reader tell a lost line from a misnumbered string
         line["rows"] = self._rows
         self._rows, self._new = [], []
         return [LINE.encode(line)]
@@ -171,7 +184,8 @@ class LogEncoder:
                 codes[key] = "p"
             elif isinstance(event[key], str):
                 codes[key] = "s"
-        shape = _Shape(len(self._shapes), type_, list(keys), codes)
+        shape = _Shape(self._next_shape, type_, list(keys), codes)
+        self._next_shape += 1
         self._shapes[(type_, keys)] = shape
         self._new.append(shape)
         return shape
@@ -183,7 +197,8 @@ class LogEncoder:
             return value
         ref = self._strings.get(value)
         if ref is None:
-            self._strings[value] = len(self._strings)
+            self._strings[value] = self._next_string
+            self._next_string += 1
             return value
         return ref
 
@@ -223,8 +238,8 @@ class LogDecoder:
     """Lines (parsed) in, events out, in the order they were logged; stateful across one log's lines."""
 
     def __init__(self) -> None:
-        self.shapes: list[_Shape] = []
-        self.strings: list[str] = []
+        self.shapes: list[_Shape | None] = []  # None: declared by a line that could not be read
+        self.strings: list[str | None] = []
         self._packages = _Packages()
 
     def decode(self, line: Any) -> list[dict[str, Any]]:
@@ -237,20 +252,30 @@ class LogDecoder:
             raise CompactError(f"has an unknown form {line[MARK]!r}")
         try:
             return self._rows(line)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-            raise CompactError(f"is a compact line that cannot be read ({type(exc).__name__}: {exc})") from None
+        except LookupError as exc:  # KeyError, IndexError: refers to what no line it follows declared
+            raise CompactError(f"refers to what no readable line declared ({exc})", lost=True) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise CompactError(f"is a compact line that cannot be read ({exc})") from None
 
     def _rows(self, line: dict[str, Any]) -> list[dict[str, Any]]:
         for d in line.get("shapes") or ():
-            if d["id"] != len(self.shapes):
-                raise ValueError(f"shape {d['id']} declared out of order")
+            if type(d["id"]) is not int or d["id"] < len(self.shapes):
+                raise ValueError(f"shape {d['id']} declared twice")
+            self.shapes.extend([None] * (d["id"] - len(self.shapes)))  # declared by lines lost
             self.shapes.append(_Shape.declared(d))
+        if "strings" in line:
+            first = line["strings"]
+            if type(first) is not int or first < len(self.strings):
+                raise ValueError(f"strings from {first} written twice")
+            self.strings.extend([None] * (first - len(self.strings)))
         seq, round_ = line["seq"], line["round"]
         if type(seq) is not int or type(round_) is not int:
             raise ValueError("seq and round must be integers")
         events = []
         for i, row in enumerate(line["rows"]):
             shape = self.shapes[row[0]]
+            if shape is None:
+                raise LookupError(f"shape {row[0]} was declared in a line that could not be read")
             values = [self._value(code, v) for code, v in zip(shape.codes, row[1:], strict=True)]
             if shape.plain_head:
                 event = {"seq": seq + i, "round": round_, "type": shape.type}
@@ -269,7 +294,10 @@ class LogDecoder:
             return value
         if code == "s":
             if type(value) is int:
-                return self.strings[value]
+                found = self.strings[value]
+                if found is None:
+                    raise LookupError(f"string {value} was written in a line that could not be read")
+                return found
             if type(value) is str:
                 if len(value) >= INTERNED:
                     self.strings.append(value)

@@ -212,6 +212,7 @@ def read_event_log(path: Path) -> tuple[list[dict[str, Any]], list[SkippedLine]]
     events: list[dict[str, Any]] = []
     skipped: list[SkippedLine] = []
     decoder = LogDecoder()  # plain lines and compact ones (parley.runs.compact)
+    following: dict[int, int] = {}  # skipped line -> the compact lines lost with it
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
@@ -225,7 +226,10 @@ def read_event_log(path: Path) -> tuple[list[dict[str, Any]], list[SkippedLine]]
         try:
             decoded = decoder.decode(line)
         except CompactError as exc:
-            skipped.append(SkippedLine(number, str(exc)))
+            if exc.lost and skipped:  # one damage, one note: the lines that needed the lost one go with it
+                following[len(skipped) - 1] = following.get(len(skipped) - 1, 0) + 1
+            else:
+                skipped.append(SkippedLine(number, str(exc)))
             continue
         for event in decoded:
             if not (
@@ -234,6 +238,9 @@ def read_event_log(path: Path) -> tuple[list[dict[str, Any]], list[SkippedLine]]
                 skipped.append(SkippedLine(number, "is not an event (no round or type)"))
                 break
             events.append(event)
+    for i, n in following.items():
+        also = "a compact line after it that refers" if n == 1 else f"{n} compact lines after it that refer"
+        skipped[i] = SkippedLine(skipped[i].number, f"{skipped[i].reason} (and {also} to it)")
     return events, skipped
 
 
