@@ -11,9 +11,11 @@ derived events of one round with consecutive seqs, flushed together:
 - A **shape** is an event type with its keys in order, declared (with the next id) in the line that
   first uses it (seq, round and type left out of `keys` when they come first, as they do); a **row** is `[shape id, the values of its keys but seq, round and type]`: the seq
   is the line's `seq` plus the row's index, the round is the line's.
-- A column coded `"s"` holds strings by reference: a string of at least `INTERNED` characters is
-  written in full the first time the log holds it and as its number (in order of first writing,
-  over the whole log) after that; any value that is not a string is wrapped as `[value]`.
+- A column coded `"s"` holds strings by reference: a string is written in full the first time the
+  log holds it in such a column, and as its number (in order of first writing, over the whole log)
+  after that; a value that is not a string is wrapped as `[value]`. A column coded `"l"` holds lists
+  of strings so, item by item (anything else wrapped as `{"=": value}`); `"b"` holds true and false
+  as 1 and 0 (anything else as `[value]`).
 - `strings`, when a line writes strings in full, is the number of the first: a line lost before it
   then costs only the lines that refer to what it held, never a misread string.
 - The `package` of a proposal (coded `"p"`) is a full package, or the id of an earlier proposal
@@ -35,7 +37,6 @@ from parley.engine.events import DERIVED
 
 MARK = "~"  # the key that says a line is compact; no event has it
 ROWS = "rows"
-INTERNED = 8  # a shorter string costs about what its reference would
 HEAD = ("seq", "round", "type")
 LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -169,7 +170,14 @@ class LogEncoder:
         for key, code in zip(shape.columns, shape.codes, strict=True):
             value = event[key]
             if code == "s":
-                value = self._string(value)
+                value = self._string(value) if isinstance(value, str) else [value]
+            elif code == "l":
+                if type(value) is list and all(isinstance(v, str) for v in value):
+                    value = [self._string(v) for v in value]
+                else:
+                    value = {"=": value}
+            elif code == "b":
+                value = int(value) if type(value) is bool else [value]
             elif code == "p":
                 value = self._package(value, event)
             row.append(value)
@@ -180,21 +188,22 @@ class LogEncoder:
         for key in keys:
             if key in HEAD:
                 continue
+            value = event[key]
             if key == "package" and type_ == "proposal":
                 codes[key] = "p"
-            elif isinstance(event[key], str):
+            elif isinstance(value, str):
                 codes[key] = "s"
+            elif type(value) is bool:
+                codes[key] = "b"
+            elif type(value) is list and all(isinstance(v, str) for v in value):
+                codes[key] = "l"
         shape = _Shape(self._next_shape, type_, list(keys), codes)
         self._next_shape += 1
         self._shapes[(type_, keys)] = shape
         self._new.append(shape)
         return shape
 
-    def _string(self, value: Any) -> Any:
-        if not isinstance(value, str):
-            return [value]
-        if len(value) < INTERNED:
-            return value
+    def _string(self, value: str) -> str | int:
         ref = self._strings.get(value)
         if ref is None:
             self._strings[value] = self._next_string
@@ -299,10 +308,15 @@ class LogDecoder:
                     raise LookupError(f"string {value} was written in a line that could not be read")
                 return found
             if type(value) is str:
-                if len(value) >= INTERNED:
-                    self.strings.append(value)
+                self.strings.append(value)
                 return value
             return value[0]
+        if code == "l":
+            if type(value) is list:
+                return [self._value("s", v) for v in value]
+            return value["="]
+        if code == "b":
+            return bool(value) if type(value) is int else value[0]
         if code == "p":
             if type(value) is dict:
                 return value
