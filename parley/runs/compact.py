@@ -2,29 +2,37 @@
 
 Every line is one JSON object. A line without the marker key `"~"` is one plain event, as every log
 recorded before this form held, so old logs read unchanged. A line `{"~": "rows", ...}` holds the
-derived events of one round with consecutive seqs, flushed together:
+derived events of one round with consecutive seqs, written together (from a 12-actor world):
 
-    {"~":"rows","round":3,"seq":41,"shapes":[{"id":2,"type":"trust","keys":["actor","toward",
-     "before","after","cause"],"codes":{"actor":"s","toward":"s","cause":"s"}}],
-     "rows":[[2,"a004","a003",0.4,0.4732,"flattery"],[2,"a007","a003",0.0,0.0756,9],...]}
+    {"~":"rows","round":1,"seq":1,"shapes":[{"id":0,"type":"round_started","keys":[]},
+     {"id":2,"type":"trust","keys":["actor","toward","before","after","cause"],
+      "codes":{"actor":"s","toward":"s","cause":"s"}}, ...],"strings":0,
+     "rows":[[0],[1,"a000","nothing to add this round"],[1,"a001",1],
+      [2,"a004","a003",0.4,0.4732,"flattery"],[2,"a007",4,0.0,0.0756,5], ...]}
+    {"~":"rows","round":2,"seq":46,"shapes":[{"id":7,"type":"response","keys":["actor","proposal",
+     "accept","reason","countered"],"codes":{...,"accept":"b","countered":"b"}}, ...],"strings":38,
+     "rows":[[0],[7,0,15,0,"On issue 13 it asks too much of us.",0],[2,14,0,0.0,-0.04,"rejected"], ...,
+      [5,46,"P31",["P2",{"i16":"o1"}],[0,2,4],"P2",...], ...]}
 
-- A **shape** is an event type with its keys in order, declared (with the next id) in the line that
-  first uses it (seq, round and type left out of `keys` when they come first, as they do); a **row** is `[shape id, the values of its keys but seq, round and type]`: the seq
-  is the line's `seq` plus the row's index, the round is the line's.
+- A **shape** is an event type with its keys in order, declared (with the next `id`) in the line
+  that first uses it; `keys` leaves out seq, round and type when they come first, as they do.
+- A **row** is `[shape id, the values of its other keys]`: its seq is the line's `seq` plus the
+  row's index, its round the line's.
 - A column coded `"s"` holds strings by reference: a string is written in full the first time the
   log holds it in such a column, and as its number (in order of first writing, over the whole log)
-  after that; a value that is not a string is wrapped as `[value]`. A column coded `"l"` holds lists
-  of strings so, item by item (anything else wrapped as `{"=": value}`); `"b"` holds true and false
-  as 1 and 0 (anything else as `[value]`).
-- `strings`, when a line writes strings in full, is the number of the first: a line lost before it
-  then costs only the lines that refer to what it held, never a misread string.
-- The `package` of a proposal (coded `"p"`) is a full package, or the id of an earlier proposal
-  with the same package, or `[id, {the options that differ}]`, or `[value]` for anything else.
+  after that; a value that is not a string is wrapped as `[value]`. `"l"` holds lists of strings so,
+  item by item (anything else as `{"=": value}`); `"b"` holds true and false as 1 and 0 (anything
+  else as `[value]`). A line that writes strings in full says the number of the first (`strings`),
+  so a damaged line costs only the lines that refer to what it held, never a misread string.
+- The `package` of a proposal (coded `"p"`) is written as it is (an object), or as the id of an
+  earlier proposal with the same package, or `[id, {the options that differ from its package}]`
+  (the base is the proposal it counters, its proposer's last or the last, whichever differs
+  least), or `[value]` for a value that is not an object.
 
-Events the engine cannot make again (an LLM's answer, a person's move, a round's end, the outcome)
-are written plain, each at once, so a reader of the last line (an ensemble's index) and a killed
-run lose nothing to this form. Decoding what was encoded gives the same dicts: keys, their order,
-values, floats and seqs.
+Events the engine cannot make again (an LLM's answer, a person's move, a round's end, an error, the
+outcome) are written plain, each at once, so a reader of the last line (an ensemble's index) and a
+killed run lose nothing to this form. Decoding what was encoded gives the same dicts: keys, their
+order, values, floats and seqs.
 """
 
 from __future__ import annotations
