@@ -276,10 +276,14 @@ class LogDecoder:
 
     def _rows(self, line: dict[str, Any]) -> list[dict[str, Any]]:
         for d in line.get("shapes") or ():
-            if type(d["id"]) is not int or d["id"] < len(self.shapes):
-                raise ValueError(f"shape {d['id']} declared twice")
-            self.shapes.extend([None] * (d["id"] - len(self.shapes)))  # declared by lines lost
-            self.shapes.append(_Shape.declared(d))
+            try:
+                shape = _Shape.declared(d)
+            except (KeyError, TypeError) as exc:
+                raise ValueError(f"a shape without {exc}") from None
+            if type(shape.id) is not int or shape.id < len(self.shapes):
+                raise ValueError(f"shape {shape.id} declared twice")
+            self.shapes.extend([None] * (shape.id - len(self.shapes)))  # declared by lines lost
+            self.shapes.append(shape)
         if "strings" in line:
             first = line["strings"]
             if type(first) is not int or first < len(self.strings):
