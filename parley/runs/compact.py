@@ -32,7 +32,8 @@ derived events of one round with consecutive seqs, written together (from a 12-a
 Events the engine cannot make again (an LLM's answer, a person's move, a round's end, an error, the
 outcome) are written plain, each at once, so a reader of the last line (an ensemble's index) and a
 killed run lose nothing to this form. Decoding what was encoded gives the same dicts: keys, their
-order, values, floats and seqs.
+order, values, floats and seqs. A change to this form that today's reader could not read must take
+a new form name (the value of `"~"`), so a log says which reader it needs.
 """
 
 from __future__ import annotations
