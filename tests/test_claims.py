@@ -23,6 +23,7 @@ import parley
 from parley.engine.actions import MessageKind
 from parley.ensembles.claims import Act, RunFacts, Scorecard, measure_one
 from parley.ensembles.stats import paired_ratio_difference, rng_for, wilson
+from parley.runs.folder import read_events
 from parley.runs.replay import replay
 from parley.ui.cli import app
 from parley.world.claims import MESSAGE_KINDS, Claim
@@ -112,7 +113,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Checked:
 
 
 def events(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    return read_events(folder / "events.jsonl")
 
 
 def outcome(folder: Path) -> dict[str, Any]:

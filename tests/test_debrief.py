@@ -16,6 +16,7 @@ import pytest
 
 from parley.engine.actions import Message, Move, Pass, Propose
 from parley.reports.debrief import debrief, percentile_of
+from parley.runs.folder import read_events
 from parley.runs.play import play
 from parley.runs.saved import read_run
 from parley.world.scenario import load_scenario
@@ -323,7 +324,7 @@ def test_the_ensemble_plays_the_rooms_variants_and_injects(room: Path, tmp_path:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         assert manifest["variants"] == {"north": "hardliner"} and manifest["max_rounds"] == 5
         assert manifest["injects"]["events"] == mine["injects"]["events"] and not manifest.get("human")
-        events = [json.loads(x) for x in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+        events = read_events(folder / "events.jsonl")
         assert any(e["type"] == "inject" and e["round"] == 1 for e in events)
     assert "North as hardliner, 1 inject(s)" in section((varied / "report.html").read_text(encoding="utf-8"))
 

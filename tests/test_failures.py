@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from parley.runs.folder import read_events
 from parley.runs.play import play
 from parley.world.problems import InvalidInput
 
@@ -28,7 +28,7 @@ def test_a_template_that_breaks_mid_run_keeps_the_events_written(mini_copy: Path
     (line,) = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert "propose.j2" in line and "no_such_name" in line
     (folder,) = runs.iterdir()
-    events = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+    events = read_events(folder / "events.jsonl")
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert {e["round"] for e in events} >= {1, 2}
     assert events[-1]["type"] == "error" and "no_such_name" in events[-1]["message"]
@@ -53,7 +53,7 @@ def test_a_world_without_edges_lets_everyone_talk(mini_copy: Path, tmp_path: Pat
     del data["edges"]
     mini_copy.write_text(yaml.safe_dump(data))
     result = play(mini_copy, seed=2, runs_dir=tmp_path)
-    events = [json.loads(x) for x in (result.folder / "events.jsonl").read_text().splitlines()]
+    events = read_events(result.folder / "events.jsonl")
     assert not [e for e in events if e["type"] in ("undeliverable", "mediated")]
     assert any(e["type"] == "proposal" for e in events)
 

@@ -4,7 +4,6 @@ the article (date, protocol, the others' positions, no modeller's notes, readabl
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import yaml
 from parley.engine.actions import Move, Pass, Propose
 from parley.engine.issue_space import IssueSpace
 from parley.players.briefing import in_character, system_context
+from parley.runs.folder import read_events
 from parley.runs.play import play
 from parley.world.persona import SPEECH_ACTS
 from parley.world.scenario import load_scenario
@@ -35,7 +35,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, list[dict]
     base = tmp_path_factory.mktemp("voice")
     for seed, variants in [*((s, None) for s in SEEDS), (2, VARIANTS)]:
         result = play(UKRAINE, seed=seed, variants=variants, runs_dir=base / "runs")
-        events = [json.loads(line) for line in (result.folder / "events.jsonl").read_text().splitlines()]
+        events = read_events(result.folder / "events.jsonl")
         scenario = load_scenario(UKRAINE, variants)
         out.append((scenario, events, (result.folder / "transcript.md").read_text(encoding="utf-8")))
     return out
@@ -99,7 +99,7 @@ class CrossesRedLines:
 
 def test_a_refusal_over_a_red_line_names_it(tmp_path: Path) -> None:
     result = play(UKRAINE, seed=1, max_rounds=2, runs_dir=tmp_path / "runs", human={"china": CrossesRedLines()})
-    events = [json.loads(line) for line in (result.folder / "events.jsonl").read_text().splitlines()]
+    events = read_events(result.folder / "events.jsonl")
     scenario = load_scenario(UKRAINE)
     assert check_answers([(scenario, events, "")]) >= 2
     tabled = next(e["proposal"] for e in events if e["type"] == "proposal" and e["actor"] == "china")

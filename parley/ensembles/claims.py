@@ -21,7 +21,6 @@ scored by the actors' base cards in every arm (`parley.ensembles.scoring`).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -45,6 +44,7 @@ from parley.ensembles.stats import (
     sign_test,
     wilson,
 )
+from parley.runs.compact import read_lines
 from parley.world.claims import ACT_POPULATIONS, EVERY, ArmSpec, Claim, Condition, Limit, Population
 from parley.world.problems import InvalidInput, Problem, display_path
 from parley.world.scenario import DEFAULT_WORLD, Scenario, load_scenario, read_yaml
@@ -105,8 +105,7 @@ class RunFacts:
         signed: list[str] = []
         outcome: dict[str, Any] = {}
         with (folder / "events.jsonl").open(encoding="utf-8") as f:
-            for line in f:
-                event = json.loads(line)
+            for event in read_lines(f):  # plain or compact lines (parley.runs.compact)
                 kind = event.get("type")
                 if kind == "proposal":
                     packages[event["proposal"]] = (event["actor"], event["package"])

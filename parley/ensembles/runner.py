@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.runs.cast import llm_cast, offline_cast
+from parley.runs.compact import MARK
 from parley.runs.folder import RunFolder
 from parley.runs.manifest import CompareRef, InjectsRecord, LLMRecord, Manifest, VariantFileRef
 from parley.runs.play import execute, prepare
@@ -348,7 +349,7 @@ def last_event(path: Path) -> dict[str, Any] | None:
         event = json.loads(lines[-1])
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
-    return event if isinstance(event, dict) else None
+    return event if isinstance(event, dict) and MARK not in event else None  # rows are never a run's end
 
 
 def saved_row(folder: Path, arm: int, seed: int, key: str) -> dict[str, Any] | None:

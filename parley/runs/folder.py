@@ -8,7 +8,6 @@ is held back until the transcript is written, so a finished run never lacks its 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from parley.engine.events import DERIVED
+from parley.runs.compact import LINE, LogEncoder, read_lines
 from parley.runs.manifest import ForkRecord, InjectsRecord, LLMRecord, Manifest, ParentRef, Resumed
 from parley.world.injects import Inject
 from parley.world.problems import InvalidInput, Problem, display_path
@@ -24,7 +24,7 @@ from parley.world.scenario import Scenario
 if TYPE_CHECKING:
     from parley.runs.saved import SavedRun
 
-LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: dumps() makes one a call
+__all__ = ["EVENTS", "LINE", "TRANSCRIPT", "EventSink", "RunFolder", "read_events"]
 EVENTS = "events.jsonl"
 TRANSCRIPT = "transcript.md"
 
@@ -32,10 +32,11 @@ TRANSCRIPT = "transcript.md"
 class RunFolder:
     """One run's folder, open for writing: made by `create`, `reopen` or `fork_of`; `close` when done."""
 
-    def __init__(self, folder: Path, manifest: Manifest) -> None:
+    def __init__(self, folder: Path, manifest: Manifest, encoder: LogEncoder | None = None) -> None:
         self.folder = folder
         self.manifest = manifest
         self._events: IO[str] = (folder / EVENTS).open("a", encoding="utf-8")
+        self._encoder = encoder or LogEncoder(DERIVED)  # the compact line form (parley.runs.compact)
         self._outcome: dict | None = None  # held back until the transcript is written
 
     # -- making one -----------------------------------------------------------------------------
@@ -89,12 +90,18 @@ class RunFolder:
         else:
             complete = max((i for i, e in enumerate(saved.events) if e["type"] == "round_ended"), default=-1) + 1
             kept = saved.events[:complete]
+        path = saved.folder / EVENTS
         if len(kept) < len(saved.events) or saved.skipped:
+            encoder = LogEncoder(DERIVED)  # the kept events written afresh: later lines refer to these
             tmp = saved.folder / f".{EVENTS}.{os.getpid()}.tmp"
             with tmp.open("w", encoding="utf-8") as f:
                 for event in kept:
-                    f.write(LINE.encode(event) + "\n")
-            tmp.replace(saved.folder / EVENTS)
+                    f.writelines(line + "\n" for line in encoder.encode(event))
+                f.writelines(line + "\n" for line in encoder.flush())
+            tmp.replace(path)
+        else:  # the log stays as it is: go on from what its lines declared
+            with path.open("rb") if path.exists() else open(os.devnull, "rb") as f:
+                encoder = LogEncoder.after(f, DERIVED)
         manifest = saved.manifest.model_copy(deep=True)
         manifest.resumed = [
             *manifest.resumed,
@@ -106,7 +113,7 @@ class RunFolder:
             ),
         ]
         manifest.write(saved.folder)
-        return cls(saved.folder, manifest), kept
+        return cls(saved.folder, manifest, encoder), kept
 
     @classmethod
     def fork_of(
@@ -161,15 +168,17 @@ class RunFolder:
         return self.folder / EVENTS
 
     def append(self, event: dict) -> None:
-        """One JSON line per event. What the engine derives again from the seed is flushed with the
-        round it belongs to (a killed run's unfinished round is dropped on resume anyway); anything
-        else (an LLM's answer, a person's move, a round's end) at once, so a kill loses none of it.
-        The outcome waits for `close`, after the transcript."""
+        """Log an event in the compact line form. What the engine derives again from the seed waits
+        to be written as rows with the rest of its round (a killed run's unfinished round is dropped
+        on resume anyway); anything else (an LLM's answer, a person's move, a round's end) is written
+        plain at once, after the rows before it, so a kill loses none of it. The outcome waits for
+        `close`, after the transcript."""
         if event.get("type") == "outcome":
             self._outcome = event
             return
-        self._events.write(LINE.encode(event) + "\n")
-        if event.get("type") not in DERIVED:
+        lines = self._encoder.encode(event)
+        if lines:
+            self._events.writelines(line + "\n" for line in lines)
             self._events.flush()
 
     def sink(
@@ -179,7 +188,7 @@ class RunFolder:
 
     def logged(self) -> list[dict]:
         """Every event logged so far, as written (a resumed run's kept events with how they travelled then)."""
-        self._events.flush()
+        self._flush_rows()
         return read_events(self.events_path) + ([self._outcome] if self._outcome is not None else [])
 
     def write_manifest(self) -> None:
@@ -198,11 +207,17 @@ class RunFolder:
         finally:
             self.close()
 
+    def _flush_rows(self) -> None:
+        if not self._events.closed:
+            self._events.writelines(line + "\n" for line in self._encoder.flush())
+            self._events.flush()
+
     def close(self) -> None:
         if self._events.closed:
             return
+        self._flush_rows()
         if self._outcome is not None:
-            self._events.write(LINE.encode(self._outcome) + "\n")
+            self._events.writelines(line + "\n" for line in self._encoder.encode(self._outcome))
             self._outcome = None
         self._events.close()
 
@@ -252,5 +267,6 @@ def comparable(event: dict) -> dict:
 
 
 def read_events(path: Path) -> list[dict]:
+    """Every event of a log, plain or compact lines alike (a line that is not JSON raises)."""
     with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return list(read_lines(f))

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from parley.engine.events import EventType
+from parley.runs.compact import CompactError, LogDecoder
 from parley.runs.manifest import Manifest, ParentRef
 from parley.world.problems import InvalidInput, Problem, display_path
 
@@ -210,20 +211,36 @@ def read_event_log(path: Path) -> tuple[list[dict[str, Any]], list[SkippedLine]]
     cut_off = not data.endswith(b"\n")  # the last line was being written when the run stopped
     events: list[dict[str, Any]] = []
     skipped: list[SkippedLine] = []
+    decoder = LogDecoder()  # plain lines and compact ones (parley.runs.compact)
+    following: dict[int, int] = {}  # skipped line -> the compact lines lost with it
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         last = number == len(lines)
         try:
-            event = json.loads(raw.decode("utf-8"))
+            line = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             reason = "is cut off (the run stopped while writing it)" if last and cut_off else "is not valid JSON"
             skipped.append(SkippedLine(number, reason))
             continue
-        if not (isinstance(event, dict) and isinstance(event.get("round"), int) and isinstance(event.get("type"), str)):
-            skipped.append(SkippedLine(number, "is not an event (no round or type)"))
+        try:
+            decoded = decoder.decode(line)
+        except CompactError as exc:
+            if exc.lost and skipped:  # one damage, one note: the lines that needed the lost one go with it
+                following[len(skipped) - 1] = following.get(len(skipped) - 1, 0) + 1
+            else:
+                skipped.append(SkippedLine(number, str(exc)))
             continue
-        events.append(event)
+        for event in decoded:
+            if not (
+                isinstance(event, dict) and isinstance(event.get("round"), int) and isinstance(event.get("type"), str)
+            ):
+                skipped.append(SkippedLine(number, "is not an event (no round or type)"))
+                break
+            events.append(event)
+    for i, n in following.items():
+        also = "a compact line after it that refers" if n == 1 else f"{n} compact lines after it that refer"
+        skipped[i] = SkippedLine(skipped[i].number, f"{skipped[i].reason} (and {also} to it)")
     return events, skipped
 
 

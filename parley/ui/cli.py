@@ -33,6 +33,7 @@ from parley.ui.console import (
     ArmProgress,
     RoundPrinter,
     print_comparison,
+    print_jsonl,
     print_run,
     print_runs,
     print_scorecard,
@@ -497,6 +498,9 @@ def show(
     ],
     round_: Annotated[int | None, typer.Option("--round", help="only this round")] = None,
     actor: Annotated[str | None, typer.Option(help="only events where this actor acts or is addressed")] = None,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="the events as plain JSON, one per line (for grep and jq), not as words")
+    ] = False,
     runs_dir: RunsDir = Path("runs"),
 ) -> None:
     """Print a saved run as a negotiation, optionally one round and/or one actor, then its outcome."""
@@ -505,7 +509,10 @@ def show(
         if saved.manifest is None and not saved.events:
             raise BrowseError(f"{run_ref}: {saved.problem}")
         check_filters(saved, round_, actor)
-    print_run(out, err, saved, round_, actor)
+    if jsonl:
+        print_jsonl(err, saved, round_, actor)
+    else:
+        print_run(out, err, saved, round_, actor)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from parley.engine.events import EventType
 from parley.reports.text import describe, describe_outcome, describe_package
+from parley.runs.compact import LINE
 from parley.runs.saved import RunSummary, SavedRun, filter_events, persona_names
 from parley.runs.transcript import package_changes
 from parley.world.escaping import printable, rich_markup
@@ -192,6 +194,17 @@ def print_runs(out: Console, err: Console, summaries: list[RunSummary], runs_dir
 
 
 # -- parley show ----------------------------------------------------------------------------------
+def print_jsonl(err: Console, saved: SavedRun, round_: int | None, actor: str | None) -> None:
+    """A saved run's events (filtered) as plain JSON lines on stdout, whatever line form its log holds;
+    lines that could not be read are warnings on stderr, as `parley show` gives them."""
+    for note in ([saved.problem] if saved.problem else []) + [str(s) for s in saved.skipped]:
+        err.print(Text.assemble(("warning:", "yellow"), f" {note}"), highlight=False, soft_wrap=True)
+    write = sys.stdout.write
+    for event in filter_events(saved.events, round=round_, actor=actor):
+        write(LINE.encode(event) + "\n")
+    sys.stdout.flush()
+
+
 def print_run(out: Console, err: Console, saved: SavedRun, round_: int | None, actor: str | None) -> None:
     """A saved run as a negotiation, optionally one round and/or one actor, then its outcome."""
     for note in ([saved.problem] if saved.problem else []) + [str(s) for s in saved.skipped]:
