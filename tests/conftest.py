@@ -26,22 +26,27 @@ UKRAINE = ROOT / "worlds" / "ukraine-2024.yaml"
 
 
 # The files that take longest, longest first (measured: `pytest --durations`, or a junit report summed per
-# file). `make test` hands whole files to its workers in this order (`--no-loadscope-reorder`), so the long
-# ones start first and the short ones fill the gaps; by default xdist orders files by their number of tests,
-# which left the three-test browser file alone at the end while the other core idled.
+# file). `make test` hands whole files to its workers in this order (`--no-loadscope-reorder`): each of the
+# two workers starts with two files (the first and third to one, the second and fourth to the other), so
+# the two browser files, each driving a board server and a Chromium, go one after the other to the first
+# worker rather than slowing each other down, while the second plays the long process-heavy files; the
+# short ones fill the gaps at the end. (By default xdist orders files by their number of tests, which left
+# a three-test browser file alone at the end while the other core idled.)
 LONGEST_FIRST = [
     "test_board.py",
-    "test_board_room.py",
-    "test_hostile_server.py",
     "test_human.py",
-    "test_replay.py",
+    "test_board_room.py",
     "test_run_folder.py",
     "test_other_worlds.py",
-    "test_llm.py",
+    "test_replay.py",
     "test_cluster.py",
+    "test_llm.py",
     "test_runs.py",
-    "test_compare.py",
     "test_hostile_worlds.py",
+    "test_hostile_server.py",
+    "test_compare.py",
+    "test_validation.py",
+    "test_run_report.py",
 ]
 
 

@@ -9,7 +9,9 @@ game logic is in `parley.ui.board`; this module only draws it and passes clicks 
 
 from __future__ import annotations
 
+import io
 import os
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -233,11 +235,25 @@ def drawn_state(model: BoardModel) -> tuple[BoardModel, int]:
     return model, len(model.events)
 
 
-def Picture(model: BoardModel, draw: Callable[[], Figure]) -> None:
-    """A figure drawn again (and turned into a PNG again) only when the game's events changed."""
-    state = drawn_state(model)
-    figure = solara.use_memo(draw, dependencies=[state])
-    solara.FigureMatplotlib(figure, dependencies=[state], format="png", bbox_inches="tight")
+# Each game's pictures as PNGs, by name: (events drawn, PNG). Shared by every page that shows the game
+# (the facilitator's, a second screen, a reload), so a picture is drawn once per change of the game.
+_PICTURES: weakref.WeakKeyDictionary[BoardModel, dict[str, tuple[int, bytes]]] = weakref.WeakKeyDictionary()
+
+
+def png(model: BoardModel, name: str, draw: Callable[[], Figure]) -> bytes:
+    kept = _PICTURES.setdefault(model, {})
+    events = len(model.events)
+    if name not in kept or kept[name][0] != events:
+        out = io.BytesIO()
+        draw().savefig(out, format="png", bbox_inches="tight")
+        kept[name] = (events, out.getvalue())
+    return kept[name][1]
+
+
+def Picture(model: BoardModel, name: str, draw: Callable[[], Figure]) -> None:
+    """A figure of the game, drawn again only when the game's events changed."""
+    image = solara.use_memo(lambda: png(model, name, draw), dependencies=[drawn_state(model)])
+    solara.Image(image)
 
 
 def GraphView(model: BoardModel) -> None:
@@ -250,7 +266,7 @@ def GraphView(model: BoardModel) -> None:
             solara.Error(model.problem, dense=True)
         DealView(model)
         with solara.Row(classes=["parley-graph"]):
-            Picture(model, lambda: draw_table(model))
+            Picture(model, "table", lambda: draw_table(model))
             with solara.Column(classes=["parley-proposals"]):
                 solara.Text("Proposals on the table", classes=["parley-heading"])
                 for line in proposals_in_flight(model) or ["none open"]:
@@ -273,6 +289,7 @@ def TranscriptView(model: BoardModel) -> None:
 def UtilityPlot(model: BoardModel) -> None:
     Picture(
         model,
+        "utility",
         lambda: draw_over_rounds(
             model, "best_on_table", "What each side could get now", "its value of the best open offer"
         ),
@@ -282,6 +299,7 @@ def UtilityPlot(model: BoardModel) -> None:
 def TrustPlot(model: BoardModel) -> None:
     Picture(
         model,
+        "trust",
         lambda: draw_over_rounds(
             model, "trusted_by_others", "How far the others trust each side", "mean trust, -1 to +1"
         ),
@@ -289,7 +307,7 @@ def TrustPlot(model: BoardModel) -> None:
 
 
 def SupportPlot(model: BoardModel) -> None:
-    Picture(model, lambda: draw_support(model))
+    Picture(model, "support", lambda: draw_support(model))
 
 
 # -- the sidebar: the facilitator and the saved runs ---------------------------------------------------
