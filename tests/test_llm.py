@@ -250,10 +250,9 @@ def test_model_for_an_unknown_actor_is_a_clean_error(server: FakeOpenAI, tmp_pat
 def test_a_wrong_key_is_a_one_line_error_without_the_key(tmp_path: Path) -> None:
     with FakeOpenAI(require_key="the-right-key") as guarded:
         env = {**os.environ, "OPENAI_API_KEY": SECRET}
-        done = subprocess.run(
-            [sys.executable, "-m", "parley", "run", "--backend", "openai", "--model", "m", "--base-url", guarded.url,
-             "--runs-dir", str(tmp_path / "runs"), "--no-cache"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        done = parley(
+            "run", "--backend", "openai", "--model", "m", "--base-url", guarded.url,
+            "--runs-dir", str(tmp_path / "runs"), "--no-cache", env=env,
         )  # fmt: skip
     assert done.returncode == 1
     lines = [x for x in done.stderr.splitlines() if x.strip()]
