@@ -67,6 +67,7 @@ def test_the_links_carry_unguessable_tokens_and_the_served_page_holds_no_game(ro
 
 
 def test_two_teams_play_a_round_from_their_own_screens_and_the_projector_follows(room, browser, tmp_path) -> None:
+    stranger = open_page(browser, "about:blank")  # one browser of its own, trying one link after another
     for url, says in (
         (room["base"] + "/seat?token=guess", "This is not a valid seat link"),
         (room["base"] + "/seat", "This is not a valid seat link"),
@@ -74,10 +75,10 @@ def test_two_teams_play_a_round_from_their_own_screens_and_the_projector_follows
         (room["base"] + "/projector", "This page needs the facilitator's link"),
         (room["base"] + "/projector?key=wrong", "This page needs the facilitator's link"),
     ):
-        stranger = open_page(browser, url)
+        stranger.goto(url)
         stranger.get_by_text(says).wait_for()
         assert "You play" not in stranger.content()
-        stranger.context.close()  # checked: its session on the board need not stay open for the rest
+    stranger.context.close()  # checked: its sessions on the board need not stay open for the rest
     facilitator = open_page(browser, room["facilitator"])
     facilitator.get_by_text("Nothing yet: press Step to play the first round.").wait_for()
     facilitator.get_by_role("button", name="Step", exact=True).click()
