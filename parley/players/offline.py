@@ -438,15 +438,25 @@ class OfflineStrategy:
         out = packages.copy()
         counts = s.core_counts(out, [actor])[:, 0]
         own = np.where(mask, s.values[self.me], NEG)
+        # Per issue, the aim-meeting option best for me and its value. A change to one issue leaves the
+        # cost of the others as it was, so changing the cheapest issue first, then the next, is the same
+        # as sorting them by cost once (ties to the lower issue, as argmin takes the first).
+        fixable = np.flatnonzero(hits.any(axis=1))
+        best = np.array([int(np.flatnonzero(hits[i])[np.argmax(own[i][hits[i]])]) for i in fixable], dtype=out.dtype)
+        best_value = own[fixable, best]
+        counted = s.core_hits[actor]
         for row in np.flatnonzero(counts < need):
             pkg = out[row]
-            while s.core_counts(pkg, [actor])[0] < need:
-                issues = [i for i in range(len(s.issues)) if not hits[i, pkg[i]] and hits[i].any()]
-                if not issues:
+            count = int(counts[row])
+            current = pkg[fixable]
+            todo = ~hits[fixable, current]
+            order = np.argsort((own[fixable, current] - best_value)[todo], kind="stable")
+            for k in np.flatnonzero(todo)[order]:
+                if count >= need:
                     break
-                cost = [own[i, pkg[i]] - own[i][hits[i]].max() for i in issues]
-                i = issues[int(np.argmin(cost))]
-                pkg[i] = int(np.flatnonzero(hits[i])[np.argmax(own[i][hits[i]])])
+                i = fixable[k]
+                count += 0 if counted[i, pkg[i]] else 1
+                pkg[i] = best[k]
         return out
 
     def _pick(
