@@ -84,6 +84,7 @@ class CompiledTemplates(jinja2.BytecodeCache):
 
 
 _PARSED: dict[tuple[str, str], Problem | None] = {}  # (file, digest of its source) -> what is wrong with it
+_NAMES: dict[str, tuple[str, ...]] = {}  # digest of a template's source -> the context names it reads
 
 
 def _parse_problem(env: jinja2.Environment, path: Path, rel: str, source: str) -> Problem | None:
@@ -204,7 +205,13 @@ class Templates:
         if used is None:
             try:
                 source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
-                used = tuple(sorted(meta.find_undeclared_variables(self.env.parse(source))))
+                key = hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest()
+                used = _NAMES.get(key)
+                if used is None:
+                    used = tuple(sorted(meta.find_undeclared_variables(self.env.parse(source))))
+                    if len(_NAMES) >= KEPT:
+                        _NAMES.clear()
+                    _NAMES[key] = used
             except jinja2.TemplateError:
                 used = ("*",)  # unknown: render every time, and let render() report the problem
             self._names[name] = used
