@@ -14,15 +14,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from parley.engine.actions import Move
 from parley.engine.events import EventType
 from parley.engine.issue_space import IssueSpace
 from parley.engine.model import Change, NegotiationModel
 from parley.engine.policy import Observation
-from parley.llm.backend import LLMBackend, LLMSettings
 from parley.llm.recorded import NotRecorded, RecordedAnswers
-from parley.llm.settings import REQUEST_FORMAT
+from parley.llm.settings import REQUEST_FORMAT, LLMSettings
 from parley.players.seat import Abandoned, MoveSource, NoRecordedMove, SeatView
 from parley.runs.cast import Cast, llm_cast, offline_cast, seat_people
 from parley.runs.folder import TRANSCRIPT, Diverged, EventSink, RunFolder, comparable
@@ -33,6 +33,9 @@ from parley.world.injects import Effects, Inject, load_injects
 from parley.world.problems import InvalidInput, Problem, display_path
 from parley.world.scenario import Scenario, load_scenario
 from parley.world.templates import Templates
+
+if TYPE_CHECKING:
+    from parley.llm.backend import LLMBackend
 
 
 class RecordedMoves:
@@ -153,6 +156,8 @@ def rebuild(
         cache_dir=None,
         request_format=llm_m.request_format,
     )
+    from parley.llm.backend import LLMBackend  # the openai client: only for a run of LLM personas
+
     backend = LLMBackend(settings)
     recorded = RecordedAnswers(saved.events, backend.ledger, backend.client if go_live else None)
     cast = seat_people(llm_cast(backend, templates, m.seed, recorded), seats, templates)
