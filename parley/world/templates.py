@@ -83,7 +83,7 @@ class CompiledTemplates(jinja2.BytecodeCache):
         self._code[(self.medium, bucket.key)] = (bucket.checksum, bucket.code)
 
 
-_PARSED: dict[tuple[str, str], Problem | None] = {}  # (file, digest of its source) -> what is wrong with it
+_PARSED: dict[tuple[str, str], tuple[int, str] | None] = {}  # (file, digest of its source) -> (line, what is wrong)
 _NAMES: dict[str, tuple[str, ...]] = {}  # digest of a template's source -> the context names it reads
 
 
@@ -97,8 +97,9 @@ def _parse_problem(env: jinja2.Environment, path: Path, rel: str, source: str) -
             env.parse(source, name=rel)
             _PARSED[key] = None
         except jinja2.TemplateSyntaxError as exc:
-            _PARSED[key] = Problem(display_path(path), f"line {exc.lineno}", exc.message or "syntax error")
-    return _PARSED[key]
+            _PARSED[key] = (exc.lineno, exc.message or "syntax error")
+    found = _PARSED[key]
+    return None if found is None else Problem(display_path(path), f"line {found[0]}", found[1])
 
 
 class Templates:
