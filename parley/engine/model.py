@@ -454,7 +454,7 @@ class NegotiationModel(mesa.Model):
         for target in recipients:
             path = self.deliver(actor, target, "proposal", {"proposal": p.id})
             if path is not None:  # only those it reached can answer it
-                p.recipients.append(target)
+                self.table.reach(p, target)
                 self.by_actor[target].receive(
                     {
                         "kind": "proposal",
@@ -551,7 +551,7 @@ class NegotiationModel(mesa.Model):
             if actor in p.rejected_by:  # a framework is a new question: what it said of the proposal is not its answer
                 p.rejected_by.remove(actor)
             if actor not in p.recipients:
-                p.recipients.append(actor)  # put to them by the framework parties, whatever the channels
+                self.table.reach(p, actor)  # put to them by the framework parties, whatever the channels
             if actor in self.graph.present:
                 self.by_actor[actor].receive(
                     {"kind": "framework", "round": self.round, "from": p.proposer, "proposal": p.id}
@@ -630,11 +630,7 @@ class NegotiationModel(mesa.Model):
     def observation_for(self, actor: str) -> Observation:
         inbox = self.by_actor[actor].inbox
         mentioned = {item["proposal"] for item in inbox if "proposal" in item}
-        visible = [
-            p.view()
-            for p in self.table.proposals.values()
-            if (actor == p.proposer or actor in p.recipients) and (p.status == "open" or p.id in mentioned)
-        ]
+        visible = [p.view() for p in self.table.of_party(actor) if p.status == "open" or p.id in mentioned]
         return Observation(
             round=self.round,
             max_rounds=self.max_rounds,

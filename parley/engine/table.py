@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -43,10 +44,23 @@ class Proposal:
 class Table:
     proposals: dict[str, Proposal] = field(default_factory=dict)
     by_proposer: dict[str, list[Proposal]] = field(default_factory=dict)  # each actor's proposals, oldest first
+    by_party: dict[str, list[Proposal]] = field(default_factory=dict)  # proposals each actor made or got, oldest first
 
     def add(self, proposal: Proposal) -> None:
         self.proposals[proposal.id] = proposal
         self.by_proposer.setdefault(proposal.proposer, []).append(proposal)
+        self.by_party.setdefault(proposal.proposer, []).append(proposal)
+
+    def reach(self, proposal: Proposal, actor: str) -> None:
+        """`actor` has the proposal now (it was delivered, or the framework puts it to them)."""
+        proposal.recipients.append(actor)
+        if actor != proposal.proposer:  # in the table's order, also when an older proposal reaches them late
+            bisect.insort(self.by_party.setdefault(actor, []), proposal, key=lambda p: int(p.id[1:]))
+
+    def of_party(self, actor: str) -> list[Proposal]:
+        """The proposals `actor` made or received, in the table's order: from its own list, not the whole
+        table's (which grows by an offer per actor per round)."""
+        return self.by_party.get(actor, [])
 
     def open(self) -> list[Proposal]:
         return [p for p in self.proposals.values() if p.status == "open"]
