@@ -252,8 +252,7 @@ def png(model: BoardModel, name: str, draw: Callable[[], Figure]) -> bytes:
 
 def Picture(model: BoardModel, name: str, draw: Callable[[], Figure]) -> None:
     """A figure of the game, drawn again only when the game's events changed."""
-    image = solara.use_memo(lambda: png(model, name, draw), dependencies=[drawn_state(model)])
-    solara.Image(image)
+    solara.Image(png(model, name, draw))
 
 
 def GraphView(model: BoardModel) -> None:
