@@ -102,7 +102,7 @@ class OfflineStrategy:
         self._moved: list[str] = []  # the issues my proposal this round changed against my last one
         self._real = space.values[0] > NEG / 2  # the options that exist, issue by issue
         self._issues = np.arange(len(space.issues))
-        self._influence = {(e.source, e.target): e.influence for e in scenario.world.edges}
+        self._influence = {(e.source, e.target): e.influence for e in scenario.world.edges if e.source == actor}
         self._contacts = {e.target for e in scenario.world.edges if e.source == actor} | {
             e.source for e in scenario.world.edges if e.target == actor
         }
@@ -112,6 +112,7 @@ class OfflineStrategy:
         self.adopt(scenario.personas[actor], space)
         if rehearsal:
             return
+        self._weighed = self._dealt_with()
         self.beliefs = self._initial_beliefs()
         self.prior = self.beliefs.copy()  # kept unlearned, to judge how far others have conceded
         self._prior_ideal = np.where(self.prior > NEG / 2, self.prior, 0.0).max(axis=2).sum(axis=1)
@@ -165,16 +166,32 @@ class OfflineStrategy:
         """A generator of my own for one thing about one actor: draws that do not depend on the others."""
         return np.random.default_rng([self.seed, stable_id(self.actor), *(stable_id(k) for k in keys)])
 
+    def _dealt_with(self) -> np.ndarray:
+        """The actors whose interests I weigh when I look for a package: me, those the world's graph
+        joins me to, and the parties the protocol names (signatories, parties at war, those with a
+        minimum); everyone when the world draws no graph or every actor signs. So in a big world
+        what an actor weighs grows with its edges, not with the world."""
+        s, protocol = self.space, self.scenario.world.protocol
+        if not self.scenario.world.edges or not protocol.signatories:
+            return np.arange(len(s.actors))
+        named = {*protocol.signatories, *protocol.belligerents, *protocol.min_utility}
+        wanted = {self.actor} | self._contacts | {a for a in named if a in s.actors}
+        return np.array(sorted(s.index(a) for a in wanted))
+
     def _initial_beliefs(self) -> np.ndarray:
         """Others' value tables as this actor believes them: public cards blurred by seeded noise, as
-        much noise as my card says I have about each of them."""
+        much noise as my card says I have about each of them. Only of those I weigh (`believes`):
+        nothing I do reads a belief about anyone else, so I neither form nor revise one."""
         s = self.space
-        beliefs = s.values.copy()
+        beliefs = np.full_like(s.values, NEG)
+        beliefs[self.me] = s.values[self.me]
         self._reservation_guess = np.array([s.no_deal[a] for a in range(len(s.actors))], dtype=float)
         self._refused_guess = np.array(s.refused, dtype=float)
-        for a, other in enumerate(s.actors):
-            card = self.scenario.personas[other]
-            self._reservation_guess[a] = card.reservation_value()
+        self.believes = np.zeros(len(s.actors), dtype=bool)
+        self.believes[self._weighed] = True
+        for a in np.flatnonzero(self.believes):
+            other = s.actors[a]
+            self._reservation_guess[a] = self.scenario.personas[other].reservation_value()
             if a == self.me:
                 continue
             rng = self._stream("beliefs", other)
@@ -189,19 +206,20 @@ class OfflineStrategy:
         return beliefs
 
     def _weightings(self) -> np.ndarray:
-        """Weightings of the actors' utilities that seed my candidate packages: mine 1, the others'
-        drawn per actor (each from its own stream), a scale per row."""
+        """Weightings of the utilities of those I weigh that seed my candidate packages, as columns of
+        `_weighed`: mine 1, the others' drawn per actor (each from its own stream), a scale per row."""
         s = self.space
-        w = np.zeros((CANDIDATE_WEIGHTINGS, len(s.actors)))
-        for a, other in enumerate(s.actors):
-            w[:, a] = self._stream("weightings", other).gamma(0.6, size=CANDIDATE_WEIGHTINGS)
+        w = np.zeros((CANDIDATE_WEIGHTINGS, len(self._weighed)))
+        for k, a in enumerate(self._weighed):
+            w[:, k] = self._stream("weightings", s.actors[a]).gamma(0.6, size=CANDIDATE_WEIGHTINGS)
         scale = self._stream("scales").choice([0.25, 0.5, 1.0, 2.0, 4.0], size=(CANDIDATE_WEIGHTINGS, 1))
-        others = np.delete(np.arange(len(s.actors)), self.me)
+        me = int(np.flatnonzero(self._weighed == self.me)[0])
+        others = np.delete(np.arange(len(self._weighed)), me)
         total = w[:, others].sum(axis=1, keepdims=True)
         w *= scale / np.maximum(total, 1e-9)
-        w[:, self.me] = 1.0
+        w[:, me] = 1.0
         w[0] = 0.0
-        w[0, self.me] = 1.0
+        w[0, me] = 1.0
         return w
 
     def _known_red_lines(self) -> np.ndarray:
@@ -241,25 +259,27 @@ class OfflineStrategy:
             if j == self.actor or j not in s.actors:  # the facilitator's injects teach nothing of the others
                 continue
             a = s.index(j)
+            weighed = self.believes[a]  # what I learn of the preferences of those I do not weigh is never read
             if item["kind"] == "proposal":
                 p = by_id[item["proposal"]]
                 pkg = self.encoded(p)
-                self._pull(a, pkg, LEARNING_RATE)
                 mine = s.utility(pkg, self.me)
-                self.memory.conceded[j] = self.concession_of(a, pkg)
                 self.memory.best_received = max(self.memory.best_received, mine)
                 self.memory.offers.setdefault(j, []).append((item["round"], mine))
-                self.memory.floors[j] = min(self.memory.floors.get(j, 1.0), self.believed_utility(a, pkg))
+                if weighed:
+                    self._pull(a, pkg, LEARNING_RATE)
+                    self.memory.conceded[j] = self.concession_of(a, pkg)
+                    self.memory.floors[j] = min(self.memory.floors.get(j, 1.0), self.believed_utility(a, pkg))
             elif item["kind"] == "response" and item["proposal"] in by_id:
                 p = by_id[item["proposal"]]
-                pkg = self.encoded(p)
-                believed = self.believed_utility(a, pkg)
-                if item["accept"]:
-                    self.memory.floors[j] = min(self.memory.floors.get(j, believed), believed)
-                else:
-                    self.memory.floors[j] = max(self.memory.floors.get(j, 0.0), believed + 0.02)
-                    if p["proposer"] == self.actor:
-                        self.memory.rebuffed_by[j] = item["round"]
+                if weighed:
+                    believed = self.believed_utility(a, self.encoded(p))
+                    if item["accept"]:
+                        self.memory.floors[j] = min(self.memory.floors.get(j, believed), believed)
+                    else:
+                        self.memory.floors[j] = max(self.memory.floors.get(j, 0.0), believed + 0.02)
+                if not item["accept"] and p["proposer"] == self.actor:
+                    self.memory.rebuffed_by[j] = item["round"]
             elif item["kind"] == "message" and item["message_kind"] == "threat":
                 self.memory.threats.append((obs.round, j))
             elif item["kind"] == "message" and item["message_kind"] == "flattery":
@@ -416,7 +436,7 @@ class OfflineStrategy:
                 own[i, s.options[i].index(option)] = False
         mask &= own
         cored = self.public_cores([self.me, *required, *self.ratifying(obs)[0]])
-        candidates = s.weighted_best(self.weightings, mask, self.beliefs)
+        candidates = s.weighted_best(self.weightings, mask, self.beliefs[self._weighed])
         candidates = unique_rows(np.vstack([candidates, *(self.repaired(candidates, a, mask) for a in cored)]))
         groups = [(required, self.predicted_floors(obs, required)), self.ratifying(obs)]
         best = self._pick(candidates, groups, aspiration)
