@@ -22,7 +22,9 @@ from parley.runs.saved import read_event_log
 from tests.conftest import MINI, ROOT, UKRAINE, parley
 from tests.fake_openai import FakeOpenAI
 
-PLAIN_FIXTURE = ROOT / "tests" / "fixtures" / "runs" / "20261202-143909-mini-s2"  # main's plain lines, today's rules
+PLAIN_FIXTURE = (
+    ROOT / "tests" / "fixtures" / "runs" / "20261202-172521-mini-s2"
+)  # plain lines (as before the compact log), rules 3
 
 
 def as_logged(events: list[dict]) -> list[dict]:

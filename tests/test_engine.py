@@ -232,6 +232,64 @@ def test_counter_rejects_and_proposes() -> None:
     assert p2.counter_to == "P1" and p2.proposer == "south" and p2.accepted_by == ["south"]
 
 
+def test_offers_made_as_a_deal_passes_are_set_aside_with_the_concession_announcing_them() -> None:
+    """The round a deal passes, a new offer or a counter is never tabled: each is logged as set aside,
+    with why; a counter's rejection stands; a concession sent with an offer is set aside too (it
+    would announce an offer nobody received) and moves no trust, while a threat still goes out."""
+    m = model_with(
+        {
+            "north": {1: [Propose(package=DEAL, to=["south", "east"])]},
+            "south": {2: [Respond(proposal="P1", accept=True)]},
+            "east": {
+                2: [
+                    Counter(proposal="P1", package=OTHER, to=["north", "south"], reason="too little", text="Better."),
+                    Message(kind="concession", to=["north"], text="We moved."),
+                    Message(kind="threat", to=["south"], text="Or else."),
+                ]
+            },
+        }
+    )
+    outcome = m.run()
+    assert outcome.status == "converged" and outcome.proposal == "P1"
+    assert [e["proposal"] for e in of_type(m, "proposal")] == ["P1"]
+    east = [e for e in of_type(m, "response") if e["actor"] == "east"]
+    assert [(e["proposal"], e["accept"], e["countered"]) for e in east] == [("P1", False, True)]
+    aside = of_type(m, "set_aside")
+    assert [(e["actor"], e["what"], e.get("counter_to"), e.get("kind")) for e in aside] == [
+        ("east", "message", None, "concession"),
+        ("east", "proposal", "P1", None),
+    ]
+    assert all(e["closed"] == "deal" and "P1" in e["reason"] and e["round"] == 2 for e in aside)
+    assert aside[1]["package"] == OTHER and aside[1]["to"] == ["north", "south"] and aside[1]["text"] == "Better."
+    assert [e["kind"] for e in of_type(m, "message")] == ["threat"]
+    assert not [e for e in of_type(m, "trust") if e["cause"] == "concession"]
+
+
+def test_offers_made_as_a_framework_is_agreed_are_set_aside(mini_copy: Path) -> None:
+    def ratify(data: dict) -> None:
+        data["protocol"].update(
+            {"rule": "ratify", "framework": ["north", "south"], "signatories": ["north", "south", "east"]}
+        )
+
+    world = edit_world(mini_copy, ratify)
+    m = model_with(
+        {
+            "north": {1: [Propose(package=DEAL, to=["south", "east"])], 3: [Propose(package=OTHER, to=["east"])]},
+            "south": {2: [Respond(proposal="P1", accept=True)]},
+            "east": {2: [Counter(proposal="P1", package=OTHER, to=["north", "south"])]},
+        },
+        world=world,
+    )
+    m.run()
+    assert [e["round"] for e in of_type(m, "framework")] == [2]
+    aside = of_type(m, "set_aside")
+    assert [(e["actor"], e["round"], e["closed"], e["counter_to"]) for e in aside] == [("east", 2, "framework", "P1")]
+    assert "P1 was agreed this round" in aside[0]["reason"]
+    assert [e["proposal"] for e in of_type(m, "proposal")] == ["P1"]
+    # in the rounds after, while the ratifiers answer, an offer is a move the engine refuses
+    assert [(e["actor"], e["round"]) for e in of_type(m, "invalid_action")] == [("north", 3)]
+
+
 def test_invalid_actions_are_logged_and_the_run_goes_on() -> None:
     m = model_with(
         {

@@ -31,6 +31,7 @@ class EventType(StrEnum):
     MESSAGE = "message"
     PROPOSAL = "proposal"
     PROPOSAL_REAFFIRMED = "proposal_reaffirmed"
+    SET_ASIDE = "set_aside"  # an offer made once a deal or a framework closed the round (and its concession)
     # what moves cause
     MEDIATED = "mediated"
     UNDELIVERABLE = "undeliverable"
@@ -57,6 +58,7 @@ DERIVED: frozenset[EventType] = frozenset(
         EventType.ROUND_STARTED,
         EventType.PROPOSAL,
         EventType.PROPOSAL_REAFFIRMED,
+        EventType.SET_ASIDE,
         EventType.PROPOSAL_DEAD,
         EventType.RESPONSE,
         EventType.MESSAGE,
@@ -98,7 +100,19 @@ class ResponseEvent(Event):
     proposal: str
     accept: bool
     reason: str  # untrusted
-    countered: bool  # a counter-proposal follows from the same actor
+    countered: bool  # a counter-proposal follows from the same actor (or is set aside: see SetAsideEvent)
+
+
+class SetAsideEvent(Event):
+    actor: str
+    what: str  # "proposal" (an offer or a counter) or "message" (the concession that announced it)
+    to: list[str]
+    closed: str  # what closed the table to offers: "deal" or "framework"
+    reason: str  # why, in words: the deal agreed, or the framework before the ratifiers until a round
+    text: str  # the actor's words (untrusted)
+    package: NotRequired[dict[str, str]]  # a proposal's terms
+    counter_to: NotRequired[str | None]  # the proposal it counters
+    kind: NotRequired[str]  # a message's kind
 
 
 class TrustEvent(Event):

@@ -64,6 +64,14 @@ class Casting(Protocol):
     def make(self, actor: str, scenario: Scenario, space: IssueSpace, /) -> AnyPolicy: ...
 
 
+def held_back(action: Propose | Counter | Message, phase: object, actions: list) -> bool:
+    """On a table closed to offers: an offer, in the offers' phase (a Counter's rejection stands, in
+    the answers' phase), or a concession from an actor who makes one (it would announce it)."""
+    if isinstance(action, Message):
+        return action.kind == "concession" and any(isinstance(a, (Propose, Counter)) for a in actions)
+    return phase == (Propose, Counter)
+
+
 class NegotiationModel(mesa.Model):
     agent_reporters = AGENT_REPORTERS  # what is collected of each actor every round (a board collects more)
 
@@ -173,18 +181,55 @@ class NegotiationModel(mesa.Model):
         self.finish(halt.status)
 
     def resolve(self, moves: dict[str, Move]) -> None:
-        """Apply every valid action, phase by phase; a deal ends the round before new proposals."""
+        """Apply every valid action, phase by phase. A deal, or a framework before the ratifiers, ends
+        the round before new offers: those are set aside, each with an event that says why, and so is
+        the word of a concession that went with one (it would announce an offer nobody received)."""
         valid = {actor: self.valid_actions(actor, move) for actor, move in moves.items()}
         for phase in (WalkOut, Channel, (Respond, Counter), "deal?", Message, (Propose, Counter)):
             if isinstance(phase, str):  # "deal?"
                 self.check_for_deal()
                 continue
-            if (self.deal is not None or self.framework is not None) and phase == (Propose, Counter):
-                break
+            closed = self.closed_to_offers()
             for actor, actions in valid.items():
                 for action in actions:
-                    if isinstance(action, phase):
+                    if not isinstance(action, phase):
+                        continue
+                    if (
+                        closed is not None
+                        and isinstance(action, (Propose, Counter, Message))
+                        and held_back(action, phase, actions)
+                    ):
+                        self.set_aside(actor, action, closed)
+                    else:
                         self.apply(actor, action, phase)
+
+    def closed_to_offers(self) -> tuple[str, str] | None:
+        """What closed the table to new offers this round ("deal" or "framework") and why, or None."""
+        if self.deal is not None:
+            return "deal", f"the deal {self.deal.id} was agreed this round, so the talks are over"
+        if self.framework is not None:  # (in the rounds after, an offer is an invalid action: the move is refused)
+            return (
+                "framework",
+                f"the framework {self.framework.id} was agreed this round, so no new offers until the ratifiers answer",
+            )
+        return None
+
+    def set_aside(self, actor: str, action: Propose | Counter | Message, closed: tuple[str, str]) -> None:
+        """An offer (or the concession announcing it) made when offers are closed: logged, not delivered."""
+        by, why = closed
+        if isinstance(action, Message):
+            self.emit(
+                EventType.SET_ASIDE, actor=actor, what="message", kind=action.kind, to=list(action.to),
+                text=action.text, closed=by, reason=why,
+            )  # fmt: skip
+            return
+        counter_to = action.proposal if isinstance(action, Counter) else None
+        package = {i: action.package[i] for i in self.space.issues}
+        recipients = sorted(set(action.to), key=self.world.actor_ids().index)
+        self.emit(
+            EventType.SET_ASIDE, actor=actor, what="proposal", package=package, to=recipients,
+            counter_to=counter_to, text=action.text, closed=by, reason=why,
+        )  # fmt: skip
 
     def apply(self, actor: str, action, phase) -> None:  # noqa: ANN001
         if isinstance(action, WalkOut):

@@ -206,6 +206,17 @@ def _proposal_reaffirmed(e: Event, names: Names) -> str:
     return f"{_who(e, names)} stands by {e.get('proposal', '?')}{_quote(e.get('text'))}"
 
 
+def _set_aside(e: Event, names: Names) -> str:
+    if e.get("what") == "message":
+        what = f"{_of(_who(e, names))} {e.get('kind', 'message')} to {_names(e.get('to'), names)}"
+    elif e.get("counter_to"):
+        what = f"{_of(_who(e, names))} counter to {e['counter_to']}"
+    else:
+        what = f"{_of(_who(e, names))} offer to {_names(e.get('to'), names)}"
+    why = f" ({e['reason']})" if e.get("reason") else ""
+    return f"{what} is set aside, never delivered{why}{_quote(e.get('text'))}"
+
+
 def _relayed(e: Event) -> str:
     return f"{e.get('what', 'message')}" + (f" {e['proposal']}" if e.get("proposal") else "")
 
@@ -311,6 +322,7 @@ DESCRIBERS: Mapping[str, Callable[[Event, Names], str]] = {
     EventType.FRAMEWORK_REFUSED: _framework_refused,
     EventType.REVALUED: _revalued,
     EventType.MESSAGE: _message,
+    EventType.SET_ASIDE: _set_aside,
     EventType.PROPOSAL: _proposal,
     EventType.PROPOSAL_REAFFIRMED: _proposal_reaffirmed,
     EventType.MEDIATED: _mediated,

@@ -124,6 +124,7 @@ def digest_round(
         )
 
     accepted: dict[str, list[str]] = {}
+    set_aside: list[dict[str, Any]] = []  # offers made once a deal or framework closed the table
     offers = 0
     for e in events:
         t, actor = e.get("type"), str(e.get("actor", ""))
@@ -143,21 +144,17 @@ def digest_round(
                 "text": None,
             }
         elif t == EventType.RESPONSE:
-            entry = line(actor)
-            if e.get("accept"):
-                entry["accepts"].append(e.get("proposal"))
-                accepted.setdefault(str(e.get("proposal")), []).append(actor)
-            elif not e.get("countered"):
-                entry["rejects"].append(e.get("proposal"))
-            quote = seen.new(actor, e.get("reason"))
-            if quote and not entry["quotes"]:  # one quote per actor and round, with the answer it gives
-                entry["quotes"].append({"accept": bool(e.get("accept")), "text": quote})
+            answer(e, line(actor), seen, accepted)
         elif t == EventType.MESSAGE:
             line(actor)["said"].append(
                 {"kind": e.get("kind"), "to": list(e.get("to", [])), "text": seen.new(actor, e.get("text"))}
             )
         elif t == EventType.CHANNEL:
             line(actor)["channels"].append({"to": e.get("to"), "open": bool(e.get("open"))})
+        elif t == EventType.SET_ASIDE and e.get("what") == "proposal":
+            if e.get("counter_to"):
+                line(actor)["rejects"].append(e["counter_to"])
+            set_aside.append({"actor": actor, "counter_to": e.get("counter_to"), "closed": e.get("closed")})
         elif t == EventType.WALKOUT:
             line(actor)["walkout"] = {"reason": e.get("reason")}
         elif t == EventType.INVALID_ACTION:
@@ -175,8 +172,23 @@ def digest_round(
     return {
         "actors": sorted(actors.values(), key=lambda a: list(names).index(a["actor"]) if a["actor"] in names else 99),
         "news": news,
+        "set_aside": set_aside,
         "summary": summary,
     }
+
+
+def answer(e: Mapping[str, Any], entry: dict[str, Any], seen: Seen, accepted: dict[str, list[str]]) -> None:
+    """A response on its actor's line: what it accepts (counted toward the round's best-supported
+    proposal) or rejects (a rejection with a counter shows as the counter), and one quote a round."""
+    actor = str(e.get("actor", ""))
+    if e.get("accept"):
+        entry["accepts"].append(e.get("proposal"))
+        accepted.setdefault(str(e.get("proposal")), []).append(actor)
+    elif not e.get("countered"):
+        entry["rejects"].append(e.get("proposal"))
+    quote = seen.new(actor, e.get("reason"))
+    if quote and not entry["quotes"]:  # one quote per actor and round, with the answer it gives
+        entry["quotes"].append({"accept": bool(e.get("accept")), "text": quote})
 
 
 def offer(e: Mapping[str, Any], seen: Seen, labels: Labels) -> dict[str, Any]:
