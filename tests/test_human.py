@@ -196,14 +196,19 @@ def test_a_person_plays_ukraine_at_a_terminal_and_the_run_replays(tmp_path: Path
     assert not of_type(events, "invalid_action", "ukraine")
     first = of_type(events, "proposal", "ukraine")[0]
     assert first["package"] == proposed["package"] and first["text"].startswith("Peace")
-    second = moves[1]["move"]["actions"][0]  # (the table may close to it: in seed 2 a framework is agreed)
+    second = moves[1]["move"]["actions"][0]
     (russian,) = [e for e in of_type(events, "proposal", "russia") if e["proposal"] == offer.group(1)]
     changed = {k for k in russian["package"] if second["package"][k] != russian["package"][k]}
     assert changed <= {"donbas", "us_military_aid"}  # only the issues named (both, unless one already was)
     assert second["package"]["donbas"] == "frozen_line" and second["package"]["us_military_aid"] == "continued"
     assert second["type"] == "propose" and second["to"] == ["russia", "us"]
-    (message,) = of_type(events, "message", "ukraine")
+    # in seed 2 the US and Russia agree a framework in round 2: the person's offer, and the concession
+    # that announced it, are set aside on the record (not lost without a word)
+    assert [e["round"] for e in events if e["type"] == "framework"] == [2]
+    offered, message = sorted(of_type(events, "set_aside", "ukraine"), key=lambda e: e["what"], reverse=True)
+    assert offered["what"] == "proposal" and offered["package"] == second["package"] and offered["round"] == 2
     assert message["kind"] == "concession" and message["to"] == ["us", "europe"] and message["round"] == 2
+    assert offered["closed"] == message["closed"] == "framework" and not of_type(events, "message", "ukraine")
     assert of_type(events, "pass", "ukraine")[0]["reason"] == "waiting for Washington"
     assert json.loads((folder / "manifest.json").read_text())["human"] == ["ukraine"]
 

@@ -53,6 +53,10 @@ class RoundPrinter:
             self.notes.append(f"[yellow]{event['actor']} re-asked[/yellow]")
         elif kind == EventType.DEAL:
             self.notes.append(f"[bold green]deal: {event['proposal']} passes[/bold green]")
+        elif kind == EventType.FRAMEWORK:
+            self.notes.append(f"[bold]framework: {event['proposal']} put to {', '.join(event['to'])}[/bold]")
+        elif kind == EventType.SET_ASIDE and event["what"] == "proposal":
+            self.notes.append(f"{event['actor']}'s offer set aside")
         elif kind == EventType.ROUND_ENDED:
             if not self.quiet:
                 self.console.print(
