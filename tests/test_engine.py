@@ -11,7 +11,10 @@ from parley.engine.actions import Channel, Counter, Message, Pass, Propose, Resp
 from parley.engine.decision import DecisionRule
 from parley.engine.graph import RelationshipGraph
 from parley.engine.model import NegotiationModel
+from parley.players.briefing import RoundMemory, round_context
+from parley.ui.seat_words import heard_line
 from parley.world.scenario import load_scenario
+from parley.world.templates import Templates
 from parley.world.world import World
 from tests.conftest import MINI
 from tests.scripted import ScriptedPolicy
@@ -263,6 +266,15 @@ def test_offers_made_as_a_deal_passes_are_set_aside_with_the_concession_announci
     assert aside[1]["package"] == OTHER and aside[1]["to"] == ["north", "south"] and aside[1]["text"] == "Better."
     assert [e["kind"] for e in of_type(m, "message")] == ["threat"]
     assert not [e for e in of_type(m, "trust") if e["cause"] == "concession"]
+    # and east is told, as a person or an LLM persona would read it next round (seat words, llm/round.j2)
+    (told,) = [i for i in m.by_actor["east"].inbox if i["kind"] == "set_aside"]
+    assert told["counter_to"] == "P1" and told["reason"] == aside[1]["reason"]
+    assert heard_line(told, {}).startswith("Your counter to P1 was set aside, never delivered: the deal P1")
+    obs = m.observation_for("east")
+    prompt = Templates(load_scenario(MINI).prompts_dir).render(
+        "llm/round.j2", **round_context(m.setting, m.space, obs, RoundMemory())
+    )
+    assert "Your counter to `P1` was set aside, never delivered" in prompt
 
 
 def test_offers_made_as_a_framework_is_agreed_are_set_aside(mini_copy: Path) -> None:

@@ -230,6 +230,9 @@ class NegotiationModel(mesa.Model):
             EventType.SET_ASIDE, actor=actor, what="proposal", package=package, to=recipients,
             counter_to=counter_to, text=action.text, closed=by, reason=why,
         )  # fmt: skip
+        self.by_actor[actor].receive(  # told next round, as a person or an LLM would be: it was never tabled
+            {"kind": "set_aside", "round": self.round, "from": actor, "counter_to": counter_to, "reason": why}
+        )
 
     def apply(self, actor: str, action, phase) -> None:  # noqa: ANN001
         if isinstance(action, WalkOut):

@@ -39,6 +39,7 @@ def sample_observation(scenario: Scenario, space: IssueSpace, actor: str) -> Obs
             "path": [other, actor],
         },
         {"kind": "inject", "round": 2, "from": "facilitator", "text": "news"},
+        {"kind": "set_aside", "round": 1, "from": actor, "counter_to": "P1", "reason": "a framework came first"},
     ]
     channels = [{"to": b, "open": True, "trust": 0.1, "trust_back": -0.1} for b in others]
     return Observation(

@@ -38,7 +38,7 @@ class RoundMemory:
     def remember(self, round_: int, inbox: list[dict], table: list[dict], move: Move, me: str) -> None:
         mine = {p["id"] for p in table if p["proposer"] == me}
         for item in inbox:
-            if item["kind"] == "inject":
+            if item["kind"] in ("inject", "set_aside"):  # news, and word of my own offer: no one's stance
                 continue
             stance = self.stances.setdefault(item["from"], Stance())
             if item["kind"] == "proposal":

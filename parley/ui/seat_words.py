@@ -199,6 +199,9 @@ def heard_line(item: Mapping, names: Mapping[str, str]) -> str:
         return f"{who} sent you a {item.get('message_kind')}{said}"
     if kind == "inject":
         return f"News from the facilitator (this is true){said}"
+    if kind == "set_aside":
+        what = f"counter to {item['counter_to']}" if item.get("counter_to") else "new offer"
+        return f"Your {what} was set aside, never delivered: {item.get('reason')}"
     if kind == "framework":
         return f"{who}'s {item.get('proposal')} is now a framework, put to you to accept or refuse"
     return f"{who}: {kind}{said}"
