@@ -245,7 +245,8 @@ def png(model: BoardModel, name: str, draw: Callable[[], Figure]) -> bytes:
     events = len(model.events)
     if name not in kept or kept[name][0] != events:
         out = io.BytesIO()
-        draw().savefig(out, format="png", bbox_inches="tight")
+        # the fastest zlib level: about a fifth less CPU for the graph's picture, a few % more bytes
+        draw().savefig(out, format="png", bbox_inches="tight", pil_kwargs={"compress_level": 1})
         kept[name] = (events, out.getvalue())
     return kept[name][1]
 
