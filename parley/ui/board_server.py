@@ -9,19 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from parley.world.problems import InvalidInput
-from parley.world.scenario import bundled, load_scenario
+from parley.world.scenario import Scenario, bundled, load_scenario
 
 
 def world_files(folder: Path = Path("worlds")) -> list[Path]:
     """The worlds the board offers: the world files in `folder` that load (Parley's own when there is none here)."""
-    found = sorted(bundled(folder).glob("*.yaml"))
-    usable = []
-    for path in found:
+    return list(usable_worlds(folder))
+
+
+def usable_worlds(folder: Path = Path("worlds")) -> dict[Path, Scenario]:
+    """Each world file in `folder` that loads, with what it loaded (read once, for the board and its seats)."""
+    usable = {}
+    for path in sorted(bundled(folder).glob("*.yaml")):
         try:
-            load_scenario(path)
+            usable[path] = load_scenario(path)
         except InvalidInput:
             continue  # `parley validate` says why; the board offers what can be played
-        usable.append(path)
     return usable
 
 

@@ -477,10 +477,9 @@ def board(
 
 def world_choices() -> list[list[str]]:
     """The actors of each world the board offers."""
-    from parley.ui.board_server import world_files
-    from parley.world.scenario import load_scenario
+    from parley.ui.board_server import usable_worlds
 
-    return [load_scenario(p).world.actor_ids() for p in world_files()]
+    return [scenario.world.actor_ids() for scenario in usable_worlds().values()]
 
 
 @app.command()
