@@ -23,10 +23,9 @@ def fresh_path(graph: RelationshipGraph, source: str, target: str) -> list[str] 
     dist: dict[str, float] = {}
     seen = {source: 0.0}
     paths = {source: [source]}
-    fringe: list[tuple[float, int, str]] = [(0.0, 0, source)]
-    count = 1
+    fringe: list[tuple[float, str]] = [(0.0, source)]
     while fringe:
-        d, _, v = heappop(fringe)
+        d, v = heappop(fringe)
         if v in dist:
             continue
         dist[v] = d
@@ -40,8 +39,7 @@ def fresh_path(graph: RelationshipGraph, source: str, target: str) -> list[str] 
                 continue
             if u not in seen or vu < seen[u]:
                 seen[u] = vu
-                heappush(fringe, (vu, count, u))
-                count += 1
+                heappush(fringe, (vu, u))
                 paths[u] = [*paths[v], u]
     return None
 

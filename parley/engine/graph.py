@@ -73,8 +73,9 @@ class RelationshipGraph:
         return self._most_trusted_path(source, target)
 
     def _most_trusted_path(self, source: str, target: str) -> list[str] | None:
-        """Dijkstra over open channels between present actors, as networkx's `dijkstra_path` finds
-        it (same order, same ties). One search per source, kept and resumed until the graph changes:
+        """Dijkstra over open channels between present actors; of equally trusted paths, the one
+        through the actor whose id sorts first (never the order the world lists actors or edges in).
+        One search per source, kept and resumed until the graph changes:
         a round delivers a source's proposal to each of its recipients, and a search that stopped at
         one target settles the next ones on the way (a path never changes once its end is settled)."""
         search = self._searches.get(source)
@@ -123,8 +124,7 @@ class PathSearch:
         self.dist: dict[str, float] = {}
         self.seen = {source: 0.0}
         self.paths = {source: [source]}
-        self.fringe: list[tuple[float, int, str]] = [(0.0, 0, source)]
-        self.count = 1
+        self.fringe: list[tuple[float, str]] = [(0.0, source)]  # ties go by actor id, not list order
 
     def until(self, target: str, succ: dict, present: set[str]) -> list[str] | None:
         """The most trusted open path to `target`, or None when it cannot be reached."""
@@ -132,7 +132,7 @@ class PathSearch:
         if target in dist:
             return paths[target]
         while fringe:
-            d, _, v = heappop(fringe)
+            d, v = heappop(fringe)
             if v in dist:
                 continue
             dist[v] = d
@@ -144,8 +144,7 @@ class PathSearch:
                     continue
                 if u not in seen or vu < seen[u]:
                     seen[u] = vu
-                    heappush(fringe, (vu, self.count, u))
-                    self.count += 1
+                    heappush(fringe, (vu, u))
                     paths[u] = [*paths[v], u]
             if v == target:
                 return paths[v]
