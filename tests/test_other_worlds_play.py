@@ -19,8 +19,8 @@ from tests.conftest import ROOT
 from tests.test_play import offline_run, play_record
 
 WORLDS = ["quorum4", "ratify4", "open6"]
-SEEDS = range(1, 9)
-ROUNDS = 6
+SEEDS = range(1, 7)
+ROUNDS = 5
 # the words of tests/fixtures/*/prompts/offline/{accept,reject}.j2
 REFUSES = re.compile(r"cannot accept|not good enough|asks too much", re.I)
 PRAISES = re.compile(r"we accept|live with|won by firmness", re.I)
