@@ -395,6 +395,24 @@ def test_warnings_for_a_world_that_cannot_work(mini_copy: Path) -> None:
     assert strict.returncode == 2 and "4 warnings, and --strict" in strict.stderr and "ok " not in strict.stdout
 
 
+def test_run_warns_of_inject_events_beyond_its_last_round(mini_copy: Path, tmp_path: Path) -> None:
+    """`validate --inject` warned, but `run --inject` played on in silence: news the facilitator planned
+    for round 40 (or beyond --max-rounds) never came, and nothing said so."""
+    folder = mini_copy.parent
+    (folder / "late.yaml").write_text(
+        "title: late news\nevents:\n  - {round: 2, text: early}\n  - {round: 4, text: too late}\n", encoding="utf-8"
+    )
+    env = {**os.environ, "COLUMNS": "300", "NO_COLOR": "1"}
+    args = ("run", "world.yaml", "--inject", "late.yaml", "--runs-dir", str(tmp_path / "runs"), "--quiet")
+    capped = parley(*args, "--max-rounds", "3", cwd=folder, env=env)
+    assert capped.returncode == 0 and "Traceback" not in capped.stderr, capped.stderr
+    warnings = [line for line in capped.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1, capped.stderr
+    assert all(w in warnings[0] for w in ("late.yaml: events[1].round:", "round 4", "run's last round (3)")), warnings
+    plain = parley(*args, cwd=folder, env=env)
+    assert plain.returncode == 0 and "warning" not in plain.stderr, plain.stderr
+
+
 def test_a_claims_inject_moved_beyond_the_last_round_is_warned(mini_copy: Path) -> None:
     folder = mini_copy.parent
     (folder / "news.yaml").write_text("title: news\nevents:\n  - {round: 2, text: news}\n", encoding="utf-8")

@@ -282,6 +282,19 @@ def person_at_terminal() -> MoveSource | None:
     return TerminalSource() if sys.stdin.isatty() else None
 
 
+def warn_late_injects(world: Path, variants: dict[str, str], inject: Path, max_rounds: int | None) -> None:
+    """Before a run starts, say which of its inject's events it will never reach (a planned shock that
+    silently never comes misleads a workshop)."""
+    from parley.world.scenario import load_scenario
+    from parley.world.soundness import late_injects
+
+    with exit_codes():
+        late = late_injects(load_scenario(world, variants), inject, max_rounds)
+    for warning in late:
+        text = printable(scrub(str(warning)))
+        err.print(Text.assemble(("warning:", "yellow"), " ", text), highlight=False, soft_wrap=True)
+
+
 # -- the commands ----------------------------------------------------------------------------------
 @app.command()
 @takes_llm_options
@@ -305,6 +318,8 @@ def run(
 
     printer = RoundPrinter(out, quiet=quiet)
     variants = parse_pairs(variant, "--variant", "us=hardliner", "NAME")
+    if inject is not None:
+        warn_late_injects(world, variants, inject, max_rounds)
     with llm.backend(backend) as live, exit_codes():
         result = play(
             world,

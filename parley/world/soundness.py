@@ -154,3 +154,19 @@ def inject_warnings(scenario: Scenario, files: list[Path]) -> list[Problem]:
                 beyond = f"round {event.round}{moved} is beyond protocol.max_rounds ({limit}) of {wname}"
                 out.append(Problem(name, f"events[{n}].round", f"{beyond}: it never happens"))
     return out
+
+
+def late_injects(scenario: Scenario, path: Path, max_rounds: int | None = None) -> list[Problem]:
+    """Events of an inject file a run with this cap never reaches: `validate` warns of those beyond the
+    world's cap, but a run's own cap (`--max-rounds`) or a `deadline` can end it sooner."""
+    protocol = scenario.world.protocol
+    last = max_rounds or protocol.max_rounds
+    last = min(last, protocol.deadline) if protocol.deadline is not None else last
+    name = display_path(path)
+    return [
+        Problem(
+            name, f"events[{n}].round", f"round {event.round} is beyond the run's last round ({last}): it never happens"
+        )
+        for n, event in enumerate(load_injects(path, scenario))
+        if event.round > last
+    ]
